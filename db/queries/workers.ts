@@ -1,0 +1,41 @@
+/**
+ * Worker heartbeats, so the health endpoint can say which workers are alive.
+ */
+import { desc, eq, gt } from 'drizzle-orm';
+import type { Db } from '../client.ts';
+import { workers } from '../schema.ts';
+
+/** A worker process as stored; times in ms since epoch. */
+export interface WorkerInfo {
+  id: string;
+  host: string;
+  pid: number;
+  concurrency: number;
+  queues: string[];
+  startedAt: number;
+  lastSeen: number;
+}
+
+/** Records (or refreshes) a worker's heartbeat. */
+export async function upsertWorker(db: Db, w: WorkerInfo): Promise<void> {
+  const row = { ...w, startedAt: new Date(w.startedAt), lastSeen: new Date(w.lastSeen) };
+  await db
+    .insert(workers)
+    .values(row)
+    .onConflictDoUpdate({ target: workers.id, set: { lastSeen: row.lastSeen, queues: row.queues, concurrency: row.concurrency } });
+}
+
+/** Removes a worker that shut down cleanly. */
+export async function removeWorker(db: Db, id: string): Promise<void> {
+  await db.delete(workers).where(eq(workers.id, id));
+}
+
+/** Workers whose last heartbeat is younger than `withinMs`, newest first. */
+export async function listActiveWorkers(db: Db, withinMs: number, now = Date.now()): Promise<WorkerInfo[]> {
+  const rows = await db
+    .select()
+    .from(workers)
+    .where(gt(workers.lastSeen, new Date(now - withinMs)))
+    .orderBy(desc(workers.lastSeen));
+  return rows.map((r) => ({ ...r, startedAt: r.startedAt.getTime(), lastSeen: r.lastSeen.getTime() }));
+}

@@ -1,0 +1,261 @@
+/**
+ * The PostgreSQL schema of Loupe (drizzle). Big numeric data lives in files
+ * under DATA_DIR; these tables hold metadata, metrics and small results.
+ *
+ * After changing this file run `npm run db:generate` and commit the new
+ * migration in `db/migrations/`.
+ */
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  bigserial,
+  boolean,
+  doublePrecision,
+  foreignKey,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  real,
+  smallint,
+  text,
+  timestamp,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+const createdAt = () => timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow();
+const updatedAt = () => timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow();
+/** Lifecycle of anything a job produces. */
+const status = () => text('status', { enum: ['queued', 'running', 'paused', 'completed', 'failed', 'cancelled'] }).notNull().default('queued');
+
+/** Language models, downloaded from a hub or imported from a folder. */
+export const models = pgTable('models', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  name: text('name').notNull(),
+  /** {kind: 'hub', repo, revision} or {kind: 'local', path} */
+  source: jsonb('source').notNull(),
+  status: status(),
+  /** config.json's model_type */
+  architecture: text('architecture'),
+  config: jsonb('config'),
+  /** folder under DATA_DIR */
+  path: text('path'),
+  sizeBytes: bigint('size_bytes', { mode: 'number' }),
+  jobId: text('job_id'),
+  error: text('error'),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+/** Text datasets, imported and tokenized. */
+export const datasets = pgTable('datasets', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  name: text('name').notNull(),
+  source: jsonb('source').notNull(),
+  status: status(),
+  /** model whose tokenizer produced tokens.bin */
+  tokenizerModelId: uuid('tokenizer_model_id').references(() => models.id, { onDelete: 'set null' }),
+  settings: jsonb('settings'),
+  stats: jsonb('stats'),
+  path: text('path'),
+  sizeBytes: bigint('size_bytes', { mode: 'number' }),
+  jobId: text('job_id'),
+  error: text('error'),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+/** Activation extraction runs. */
+export const extractions = pgTable(
+  'extractions',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    modelId: uuid('model_id').notNull().references(() => models.id, { onDelete: 'cascade' }),
+    datasetId: uuid('dataset_id').notNull().references(() => datasets.id, { onDelete: 'cascade' }),
+    hookPoints: text('hook_points').array().notNull(),
+    settings: jsonb('settings').notNull(),
+    status: status(),
+    progress: jsonb('progress'),
+    /** per-hook running statistics (mean, variance, mean norm) */
+    stats: jsonb('stats'),
+    path: text('path'),
+    jobId: text('job_id'),
+    error: text('error'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index('extractions_model_idx').on(t.modelId), index('extractions_dataset_idx').on(t.datasetId)],
+);
+
+/** SAE training runs (one run may train one SAE per hook point). */
+export const trainings = pgTable(
+  'trainings',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    name: text('name').notNull(),
+    extractionId: uuid('extraction_id').notNull().references(() => extractions.id, { onDelete: 'cascade' }),
+    config: jsonb('config').notNull(),
+    status: status(),
+    progress: jsonb('progress'),
+    jobId: text('job_id'),
+    error: text('error'),
+    startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }),
+    finishedAt: timestamp('finished_at', { withTimezone: true, mode: 'date' }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index('trainings_extraction_idx').on(t.extractionId)],
+);
+
+/**
+ * Metric history of a training, one row per (hook, step). The primary key makes
+ * a resumed run's re-reported steps overwrite rather than duplicate.
+ */
+export const trainingMetrics = pgTable(
+  'training_metrics',
+  {
+    trainingId: uuid('training_id').notNull().references(() => trainings.id, { onDelete: 'cascade' }),
+    hookPoint: text('hook_point').notNull(),
+    step: integer('step').notNull(),
+    tokens: bigint('tokens', { mode: 'number' }).notNull(),
+    ts: timestamp('ts', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    /** {loss, mse, l1, l0, explained_variance, dead_fraction, ...} */
+    values: jsonb('values').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.trainingId, t.hookPoint, t.step] })],
+);
+
+/** Trained (or imported) sparse autoencoders, stored in SAELens layout under `path`. */
+export const saes = pgTable(
+  'saes',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    name: text('name').notNull(),
+    trainingId: uuid('training_id').references(() => trainings.id, { onDelete: 'set null' }),
+    modelId: uuid('model_id').references(() => models.id, { onDelete: 'set null' }),
+    hookPoint: text('hook_point').notNull(),
+    architecture: text('architecture', { enum: ['relu', 'topk', 'batchtopk', 'jumprelu'] }).notNull(),
+    dIn: integer('d_in').notNull(),
+    dSae: integer('d_sae').notNull(),
+    /** SAELens cfg.json */
+    cfg: jsonb('cfg').notNull(),
+    metrics: jsonb('metrics'),
+    path: text('path').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('saes_training_idx').on(t.trainingId)],
+);
+
+/** Per-feature statistics and labels of an SAE. */
+export const features = pgTable(
+  'features',
+  {
+    saeId: uuid('sae_id').notNull().references(() => saes.id, { onDelete: 'cascade' }),
+    index: integer('index').notNull(),
+    /** fraction of tokens on which the feature is active */
+    frequency: real('frequency').notNull(),
+    maxActivation: real('max_activation').notNull(),
+    meanActivation: real('mean_activation').notNull(),
+    /** {edges: number[], counts: number[]} */
+    histogram: jsonb('histogram'),
+    label: text('label'),
+    labelSource: text('label_source', { enum: ['heuristic', 'llm', 'user'] }),
+    score: real('score'),
+    favourite: boolean('favourite').notNull().default(false),
+    notes: text('notes'),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.saeId, t.index] }),
+    index('features_frequency_idx').on(t.saeId, t.frequency),
+    index('features_score_idx').on(t.saeId, t.score),
+  ],
+);
+
+/** Top-k max-activating contexts of a feature. */
+export const featureExamples = pgTable(
+  'feature_examples',
+  {
+    saeId: uuid('sae_id').notNull(),
+    featureIndex: integer('feature_index').notNull(),
+    rank: smallint('rank').notNull(),
+    maxValue: real('max_value').notNull(),
+    /** token ids of the context window */
+    tokens: integer('tokens').array().notNull(),
+    /** the feature's activation on each token of the window */
+    values: real('values').array().notNull(),
+    /** dataset position of the first token of the window */
+    datasetOffset: bigint('dataset_offset', { mode: 'number' }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.saeId, t.featureIndex, t.rank] }),
+    foreignKey({ columns: [t.saeId, t.featureIndex], foreignColumns: [features.saeId, features.index] }).onDelete('cascade'),
+  ],
+);
+
+/** Cached analysis results (logit lens, correlations, ablation), with an expiry. */
+export const analysisCache = pgTable(
+  'analysis_cache',
+  {
+    key: text('key').primaryKey(),
+    kind: text('kind').notNull(),
+    saeId: uuid('sae_id').references(() => saes.id, { onDelete: 'cascade' }),
+    featureIndex: integer('feature_index'),
+    result: jsonb('result').notNull(),
+    createdAt: createdAt(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (t) => [index('analysis_cache_expires_idx').on(t.expiresAt)],
+);
+
+/** User settings (LLM endpoint, defaults), one JSON value per key. */
+export const settings = pgTable('settings', {
+  key: text('key').primaryKey(),
+  value: jsonb('value').notNull(),
+  updatedAt: updatedAt(),
+});
+
+/**
+ * System-monitor history. `resolution_s` 0 holds raw samples (min = max =
+ * last = avg); 60 holds one-minute roll-ups. Raw rows are kept for a few
+ * hours, roll-ups for SYSTEM_RETENTION_H.
+ */
+export const systemMetrics = pgTable(
+  'system_metrics',
+  {
+    host: text('host').notNull(),
+    resolutionS: smallint('resolution_s').notNull(),
+    ts: timestamp('ts', { withTimezone: true, mode: 'date' }).notNull(),
+    metric: text('metric').notNull(),
+    min: doublePrecision('min').notNull(),
+    max: doublePrecision('max').notNull(),
+    last: doublePrecision('last').notNull(),
+    avg: doublePrecision('avg').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.host, t.resolutionS, t.ts, t.metric] }), index('system_metrics_resolution_ts_idx').on(t.resolutionS, t.ts)],
+);
+
+/** Event payloads too large for NOTIFY, sent by reference and deleted after a few minutes. */
+export const eventPayloads = pgTable(
+  'event_payloads',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    topic: text('topic').notNull(),
+    data: jsonb('data').notNull(),
+    ts: bigint('ts', { mode: 'number' }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('event_payloads_created_idx').on(t.createdAt)],
+);
+
+/** Worker processes and their heartbeats (for `GET /api/health`). */
+export const workers = pgTable('workers', {
+  id: text('id').primaryKey(),
+  host: text('host').notNull(),
+  pid: integer('pid').notNull(),
+  concurrency: integer('concurrency').notNull(),
+  queues: text('queues').array().notNull().default(sql`'{}'::text[]`),
+  startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }).notNull(),
+  lastSeen: timestamp('last_seen', { withTimezone: true, mode: 'date' }).notNull(),
+});

@@ -1,0 +1,154 @@
+/**
+ * Every tunable of Loupe in one place, read from the environment once.
+ *
+ * Node-only (reads `process.env`); the web app never imports this file. The
+ * README's table of environment variables is generated from {@link ENV_DOCS},
+ * and a test keeps the two in step.
+ */
+import { isIP } from 'node:net';
+import path from 'node:path';
+
+/** Description of one environment variable, for the README and error messages. */
+export interface EnvDoc {
+  name: string;
+  default: string;
+  description: string;
+}
+
+/** Every environment variable Loupe reads, in the order the README lists them. */
+export const ENV_DOCS: readonly EnvDoc[] = [
+  { name: 'DATA_DIR', default: './data', description: 'Where models, datasets, activations, SAEs and the embedded PostgreSQL (`DATA_DIR/pg`) live.' },
+  { name: 'DATABASE_URL', default: '(embedded)', description: 'PostgreSQL connection string. Unset: `npm start` runs an embedded PostgreSQL in `DATA_DIR/pg`. Required for `npm run worker` on other hosts.' },
+  { name: 'PG_PORT', default: '54329', description: 'Port of the embedded PostgreSQL (loopback only).' },
+  { name: 'HOST', default: '127.0.0.1', description: 'Address the HTTP and WebSocket servers bind to. Anything but loopback requires `LOUPE_TOKEN`.' },
+  { name: 'PORT', default: '8787', description: 'HTTP port (API and web app).' },
+  { name: 'WS_PORT', default: 'PORT+1', description: 'WebSocket port (path `/ws`).' },
+  { name: 'PUBLIC_WS_URL', default: '(derived)', description: 'WebSocket URL announced to browsers by `GET /api/config`, for setups behind a proxy.' },
+  { name: 'LOUPE_TOKEN', default: '(none)', description: 'Shared secret for the HTTP API (`Authorization: Bearer`, `?token=` or cookie) and the WebSocket upgrade (`?token=`). Required on a non-loopback bind; enforced whenever set.' },
+  { name: 'LOUPE_DEVICE', default: 'auto', description: 'Execution provider for models: `auto`, `cpu`, `webgpu` or `cuda`.' },
+  { name: 'WORKER_CONCURRENCY', default: '1', description: 'Jobs one worker process runs at once, per job kind.' },
+  { name: 'SYSTEM_SAMPLE_MS', default: '2000', description: 'Interval of the system monitor (CPU, memory, disk, network, GPUs), in ms.' },
+  { name: 'SYSTEM_RETENTION_H', default: '48', description: 'Hours of system-monitor history kept in PostgreSQL.' },
+  { name: 'LOUPE_SAMPLER', default: '(auto)', description: '`1` or `0`: whether this process samples its host. Default: the server does; a worker does when started alone (`npm run worker`).' },
+  { name: 'LOG_LEVEL', default: 'info', description: '`debug`, `info`, `warn` or `error`.' },
+];
+
+/** Parsed configuration. Values are validated; a bad value throws {@link ConfigError}. */
+export interface Config {
+  dataDir: string;
+  databaseUrl: string | undefined;
+  pgPort: number;
+  host: string;
+  port: number;
+  wsPort: number;
+  publicWsUrl: string | undefined;
+  token: string | undefined;
+  device: 'auto' | 'cpu' | 'webgpu' | 'cuda';
+  workerConcurrency: number;
+  /** ms between system samples. */
+  systemSampleMs: number;
+  /** hours of system history kept. */
+  systemRetentionH: number;
+  /** undefined: the process decides by its role. */
+  sampler: boolean | undefined;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+/** A configuration value that cannot be used; the message names the variable. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Limits that are not worth an environment variable but deserve a name. */
+export const POLICY = {
+  /** A worker writes its heartbeat this often. */
+  WORKER_HEARTBEAT_MS: 10_000,
+  /** `GET /api/health` counts workers seen within this window. */
+  WORKER_SEEN_WINDOW_MS: 30_000,
+  /** The WebSocket hub sends an application heartbeat this often. */
+  WS_HEARTBEAT_MS: 15_000,
+  /** Largest message a WebSocket client may send, bytes. */
+  WS_MAX_MESSAGE_BYTES: 16 * 1024,
+  /** Raw system samples are rolled up into 1-minute buckets after this long. */
+  SYSTEM_RAW_KEEP_MS: 2 * 3600_000,
+  /** Most points one history series returns. */
+  SYSTEM_MAX_POINTS: 2000,
+  /** Default points per series when the client does not say. */
+  SYSTEM_DEFAULT_POINTS: 300,
+  /** Time a child process gets to exit after SIGTERM before SIGKILL. */
+  SHUTDOWN_GRACE_MS: 10_000,
+} as const;
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(name, `expected an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+/** True for 127.0.0.0/8, ::1 and `localhost`. */
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  const kind = isIP(host);
+  if (kind === 4) return host.startsWith('127.');
+  if (kind === 6) return host === '::1' || host === '0:0:0:0:0:0:0:1';
+  return false;
+}
+
+/**
+ * Reads and validates the configuration from an environment.
+ * @example const cfg = loadConfig(process.env)
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const port = int(env, 'PORT', 8787, 1, 65535);
+  const host = env.HOST || '127.0.0.1';
+  const token = env.LOUPE_TOKEN || undefined;
+  if (!isLoopback(host) && !token) {
+    throw new ConfigError('LOUPE_TOKEN', `HOST=${host} is not a loopback address, so a token is required: set LOUPE_TOKEN to a long random string`);
+  }
+  if (token !== undefined && token.length < 16) {
+    throw new ConfigError('LOUPE_TOKEN', 'must be at least 16 characters');
+  }
+  const samplerRaw = env.LOUPE_SAMPLER;
+  if (samplerRaw !== undefined && samplerRaw !== '' && samplerRaw !== '0' && samplerRaw !== '1') {
+    throw new ConfigError('LOUPE_SAMPLER', `expected 0 or 1, got "${samplerRaw}"`);
+  }
+  const databaseUrl = env.DATABASE_URL || undefined;
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL', 'expected a postgres:// or postgresql:// URL');
+  }
+  return {
+    dataDir: path.resolve(env.DATA_DIR || './data'),
+    databaseUrl,
+    pgPort: int(env, 'PG_PORT', 54329, 1, 65535),
+    host,
+    port,
+    wsPort: int(env, 'WS_PORT', port + 1, 1, 65535),
+    publicWsUrl: env.PUBLIC_WS_URL || undefined,
+    token,
+    device: oneOf(env, 'LOUPE_DEVICE', ['auto', 'cpu', 'webgpu', 'cuda'] as const, 'auto'),
+    workerConcurrency: int(env, 'WORKER_CONCURRENCY', 1, 1, 64),
+    systemSampleMs: int(env, 'SYSTEM_SAMPLE_MS', 2000, 250, 3_600_000),
+    systemRetentionH: int(env, 'SYSTEM_RETENTION_H', 48, 1, 24 * 365),
+    sampler: samplerRaw === '1' ? true : samplerRaw === '0' ? false : undefined,
+    logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
+  };
+}

@@ -1,0 +1,124 @@
+/**
+ * The registry of real-time topics: every topic a job or the system monitor
+ * publishes, with the schema of its payload. Shared by the publisher (through
+ * its types), the WebSocket hub (topic validation) and the web app (parsing).
+ */
+import { z } from 'zod';
+
+const host = z.string();
+const ts = z.number();
+const nullableNumber = z.number().nullable();
+
+export const cpuSchema = z.object({
+  host,
+  ts,
+  total: z.number(),
+  cores: z.array(z.number()),
+  load: z.tuple([z.number(), z.number(), z.number()]),
+});
+
+export const memorySchema = z.object({
+  host,
+  ts,
+  total: z.number(),
+  used: z.number(),
+  available: z.number(),
+  swapTotal: z.number(),
+  swapUsed: z.number(),
+});
+
+export const diskSchema = z.object({
+  host,
+  ts,
+  path: z.string(),
+  total: z.number(),
+  used: z.number(),
+  readBps: z.number(),
+  writeBps: z.number(),
+});
+
+export const networkSchema = z.object({ host, ts, rxBps: z.number(), txBps: z.number() });
+
+export const gpuSchema = z.object({
+  host,
+  ts,
+  index: z.number().int(),
+  name: z.string(),
+  uuid: z.string().nullable(),
+  util: nullableNumber,
+  memUsed: nullableNumber,
+  memTotal: nullableNumber,
+  temperature: nullableNumber,
+  power: nullableNumber,
+  powerLimit: nullableNumber,
+  smClock: nullableNumber,
+  memClock: nullableNumber,
+});
+
+/** A worker process announcing itself (on start and every heartbeat). */
+export const workerSchema = z.object({
+  id: z.string(),
+  host,
+  pid: z.number().int(),
+  startedAt: ts,
+  lastSeen: ts,
+  concurrency: z.number().int(),
+  queues: z.array(z.string()),
+});
+
+/** Fixed topics and their payloads. Parameterised families are matched by {@link topicSchema}. */
+export const TOPICS = {
+  'system/cpu': cpuSchema,
+  'system/memory': memorySchema,
+  'system/disk': diskSchema,
+  'system/network': networkSchema,
+  'system/workers': workerSchema,
+} as const;
+
+/** Topic families with an id or index, as regular expressions over the topic name. */
+const FAMILIES: readonly [RegExp, z.ZodType][] = [
+  [/^system\/gpu\/\d{1,3}$/, gpuSchema],
+  // Job families: payloads are defined by their issues; until then any JSON object.
+  [/^(training|extraction|model|dataset|job)\/[A-Za-z0-9_-]{1,64}$/, z.record(z.string(), z.unknown())],
+];
+
+export type TopicPayloads = {
+  [K in keyof typeof TOPICS]: z.infer<(typeof TOPICS)[K]>;
+} & {
+  [K in `system/gpu/${number}`]: z.infer<typeof gpuSchema>;
+} & {
+  [K in `${'training' | 'extraction' | 'model' | 'dataset' | 'job'}/${string}`]: Record<string, unknown>;
+};
+
+/** Any topic name Loupe knows. */
+export type Topic = keyof TopicPayloads;
+
+/** The schema of a topic's payload, or undefined when the topic is unknown. */
+export function topicSchema(topic: string): z.ZodType | undefined {
+  if (Object.hasOwn(TOPICS, topic)) return TOPICS[topic as keyof typeof TOPICS];
+  for (const [pattern, schema] of FAMILIES) if (pattern.test(topic)) return schema;
+  return undefined;
+}
+
+/** True when `topic` is a topic a client may subscribe to. */
+export function isKnownTopic(topic: string): boolean {
+  return topicSchema(topic) !== undefined;
+}
+
+/** A message from the server to a WebSocket client. */
+export interface ServerMessage<T = unknown> {
+  topic: string;
+  data: T;
+  /** ms since epoch, when the event was published */
+  ts: number;
+}
+
+/** Messages a client sends over the WebSocket. */
+export const clientMessageSchema = z.object({
+  op: z.enum(['subscribe', 'unsubscribe']),
+  topic: z.string().max(200),
+});
+export type ClientMessage = z.infer<typeof clientMessageSchema>;
+
+/** Topic of the hub's own heartbeat and status messages (every socket gets them). */
+export const HUB_TOPIC = '$hub';

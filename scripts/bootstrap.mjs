@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// First step of `npm start`, `npm test` and `npm run worker`: checks Node and
+// installs what is missing, with no dependency of its own (it runs before
+// node_modules exists).
+//   --test  also makes sure a Chromium for the browser tests is installed.
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const say = (msg) => console.error(`[bootstrap] ${msg}`);
+const fail = (msg) => {
+  console.error(`[bootstrap] ${msg}`);
+  process.exit(1);
+};
+
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 20 || (major === 20 && minor < 19)) fail(`Node ${process.versions.node} is too old: Loupe needs Node 20.19 or newer.`);
+
+// Dependencies: (re)install when package.json or the lockfile changed since the last install.
+const stampFile = path.join(root, 'node_modules', '.loupe-install');
+const hash = createHash('sha256');
+for (const f of ['package.json', 'package-lock.json']) hash.update(readFileSync(path.join(root, f)));
+const wanted = hash.digest('hex');
+const have = existsSync(stampFile) ? readFileSync(stampFile, 'utf8').trim() : '';
+if (have !== wanted) {
+  say('installing dependencies (npm ci)…');
+  const started = Date.now();
+  // onnxruntime-node's postinstall downloads CUDA files: never wanted here, fatal without internet.
+  const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', npm_config_fund: 'false', npm_config_audit: 'false' };
+  const npm = process.env.npm_execpath
+    ? [process.execPath, [process.env.npm_execpath, 'ci', '--no-fund', '--no-audit']]
+    : ['npm', ['ci', '--no-fund', '--no-audit']];
+  const r = spawnSync(npm[0], npm[1], { cwd: root, stdio: 'inherit', env });
+  if (r.status !== 0) fail('npm ci failed (see above). Check the network access to the npm registry and try again.');
+  writeFileSync(stampFile, wanted + '\n');
+  say(`dependencies installed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+if (process.argv.includes('--test')) {
+  const chromium = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+  if (!existsSync(chromium)) {
+    if (process.platform !== 'linux' || process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) {
+      fail(`The browser tests need Chromium at ${chromium}. Install it (Debian/Ubuntu: apt-get install chromium) or set CHROMIUM_PATH.`);
+    }
+    say('installing Chromium for the browser tests (apt-get install chromium)…');
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const update = spawnSync('apt-get', ['update', '-q'], { stdio: 'inherit', env });
+    const install = update.status === 0 && spawnSync('apt-get', ['install', '-y', '-q', 'chromium'], { stdio: 'inherit', env });
+    if (!install || install.status !== 0 || !existsSync(chromium)) fail('apt-get could not install chromium (see above).');
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * The Hono application: every API route, validated by zod and described in an
+ * OpenAPI document. Written against Web-standard APIs only and given its
+ * dependencies through {@link AppDeps}, so `app.fetch` runs on Node (see
+ * server/main.ts) or on an edge runtime.
+ */
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
+import type { PublicConfig } from '../models/contracts/api.ts';
+import { logger } from '../models/log.ts';
+import type { Db } from '../db/client.ts';
+import { checkAccess, TOKEN_COOKIE } from './auth.ts';
+import { AppError, errorBody, onError, validationError } from './errors.ts';
+import { registerConfigRoutes } from './routes/config.ts';
+import { registerHealthRoutes } from './routes/health.ts';
+import { registerSystemRoutes } from './routes/system.ts';
+
+const log = logger('http');
+
+/** What the routes need from the outside world. */
+export interface AppDeps {
+  db: Db;
+  version: string;
+  /** configured token; undefined in loopback mode */
+  token: string | undefined;
+  /** this server's host name, the default host of system history */
+  hostname: string;
+  /** builds the public config for a request (the WebSocket URL depends on the Host the browser used) */
+  publicConfig: (requestUrl: URL) => PublicConfig;
+  startedAt: number;
+}
+
+export type AppEnv = { Variables: { requestId: string; deps: AppDeps } };
+export type App = OpenAPIHono<AppEnv>;
+
+let requestCounter = 0;
+
+/** Assigns a request id and logs one line per request with status and duration. */
+const requestLog: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const requestId = c.req.header('x-request-id')?.slice(0, 64) || `${Date.now().toString(36)}-${(++requestCounter).toString(36)}`;
+  c.set('requestId', requestId);
+  const started = performance.now();
+  await next();
+  c.header('x-request-id', requestId);
+  const ms = Math.round((performance.now() - started) * 10) / 10;
+  const path = c.req.path;
+  const quiet = c.res.status < 400 && (!path.startsWith('/api/') || path === '/api/system/metrics' || path === '/api/health');
+  (quiet ? log.debug : log.info)(`${c.req.method} ${path} ${c.res.status}`, { ms, requestId });
+};
+
+/** Creates the API application. Static hosting of the web app is added by the Node entry. */
+export function createApp(deps: AppDeps): App {
+  const app: App = new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw validationError(result.error, result.target === 'query' ? 'query parameters' : `request ${result.target}`);
+    },
+  });
+  app.onError(onError);
+  app.use('*', requestLog);
+  app.use('*', async (c, next) => {
+    c.set('deps', deps);
+    const url = new URL(c.req.url);
+    const access = checkAccess(deps.token, c.req.raw.headers, url);
+    if (!access.ok) return c.json(errorBody(access.code, access.message, undefined, c.get('requestId')), access.status);
+    if (access.viaQuery && deps.token && c.req.method === 'GET' && !c.req.path.startsWith('/api/')) {
+      // A page opened with ?token=: keep the token in a cookie and drop it from the address bar.
+      c.header('set-cookie', `${TOKEN_COOKIE}=${encodeURIComponent(deps.token)}; Path=/; HttpOnly; SameSite=Strict`);
+      url.searchParams.delete('token');
+      return c.redirect(url.pathname + url.search, 302);
+    }
+    await next();
+  });
+
+  registerHealthRoutes(app);
+  registerConfigRoutes(app);
+  registerSystemRoutes(app);
+
+  app.doc31('/api/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'Loupe API', version: deps.version, description: 'Real-time interpretability workbench. Errors: `{error: {code, message, details}}`.' },
+  });
+  app.notFound((c) => {
+    throw new AppError('not_found', 404, `No route for ${c.req.method} ${c.req.path}`);
+  });
+  return app;
+}

@@ -1,0 +1,118 @@
+/**
+ * The server process (Node entry): HTTP API and web app on HOST:PORT, the
+ * WebSocket hub on HOST:WS_PORT, a LISTEN connection forwarding events to the
+ * hub, and the sampler of this host's system metrics.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serve } from '@hono/node-server';
+import { serveStatic } from '@hono/node-server/serve-static';
+import { ConfigError, loadConfig, POLICY } from '../models/config.ts';
+import { logger, setLogLevel } from '../models/log.ts';
+import { startSampler } from '../models/system/sampler.ts';
+import { snapshotPoints } from '../models/system/types.ts';
+import { openDatabase } from '../db/client.ts';
+import { createEvents, listenEvents } from '../db/events.ts';
+import { runMigrations } from '../db/migrate.ts';
+import { recordSystemSnapshot } from '../db/system-recorder.ts';
+import { createApp } from './app.ts';
+import { startHub } from './hub.ts';
+
+const log = logger('server');
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const WEB_DIST = path.join(ROOT, 'web', 'dist');
+
+/** The package version, shown by /api/config and /api/health. */
+const VERSION: string = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  setLogLevel(config.logLevel);
+  if (!config.databaseUrl) throw new ConfigError('DATABASE_URL', 'the server needs a PostgreSQL connection string (`npm start` provides one)');
+  const startedAt = Date.now();
+  await runMigrations(config.databaseUrl);
+  const database = openDatabase(config.databaseUrl, { onError: (err) => log.warn('idle database connection failed', { error: err }) });
+  const events = createEvents(database.pool);
+
+  const hub = await startHub({ host: config.host, port: config.wsPort, token: config.token });
+  const listener = await listenEvents(config.databaseUrl, {
+    pool: database.pool,
+    onEvent: (message) => hub.publish(message),
+    onStatus: (message, err) => log.warn(message, err ? { error: err } : undefined),
+  });
+
+  const app = createApp({
+    db: database.db,
+    version: VERSION,
+    token: config.token,
+    hostname: hostname(),
+    startedAt,
+    publicConfig: (requestUrl) => ({
+      version: VERSION,
+      // The browser reaches the hub on the host name it used for the page.
+      wsUrl: config.publicWsUrl ?? `${requestUrl.protocol === 'https:' ? 'wss' : 'ws'}://${urlHost(requestUrl.hostname)}:${hub.port}/ws`,
+      authRequired: config.token !== undefined,
+      systemSampleMs: config.systemSampleMs,
+    }),
+  });
+  if (existsSync(path.join(WEB_DIST, 'index.html'))) {
+    const root = path.relative(process.cwd(), WEB_DIST);
+    app.use('/*', serveStatic({ root }));
+    // Client-side routes (/system, /models, ...) all load the app.
+    app.get('*', (c, next) => (c.req.path.startsWith('/api/') ? next() : serveStatic({ root, path: 'index.html' })(c, next)));
+  } else {
+    log.warn('web app not built (web/dist missing): only the API is served; `npm start` builds it');
+  }
+
+  const http = serve({ fetch: app.fetch, hostname: config.host, port: config.port });
+  await new Promise<void>((resolve, reject) => {
+    http.once('listening', resolve);
+    http.once('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'EADDRINUSE' ? new ConfigError('PORT', `${config.host}:${config.port} is already in use`) : err),
+    );
+  });
+
+  const sampler =
+    (config.sampler ?? true)
+      ? startSampler({
+          intervalMs: config.systemSampleMs,
+          path: config.dataDir,
+          onSample: (s) => recordSystemSnapshot(database.db, events, s, snapshotPoints(s)),
+          onWarning: (message) => log.warn(message),
+        })
+      : undefined;
+
+  log.info('listening', { url: `http://${urlHost(config.host)}:${config.port}`, ws: hub.port, auth: config.token ? 'token' : 'loopback' });
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${signal}: shutting down`);
+    const force = setTimeout(() => process.exit(1), POLICY.SHUTDOWN_GRACE_MS);
+    force.unref();
+    await sampler?.stop();
+    hub.close();
+    await new Promise((resolve) => {
+      http.close(resolve);
+      (http as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+    });
+    await listener.close();
+    await database.close();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch((err) => {
+  log.error(err instanceof ConfigError ? err.message : 'server failed to start', err instanceof ConfigError ? undefined : { error: err instanceof Error ? err.stack : String(err) });
+  process.exit(1);
+});

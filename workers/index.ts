@@ -1,0 +1,5 @@
+/** Every job kind a worker runs. A new kind is a new file in workers/ and a line here. */
+import type { JobKind } from './job.ts';
+import { systemMaintenance } from './system-maintenance.ts';
+
+export const JOB_KINDS: readonly JobKind<any>[] = [systemMaintenance];
