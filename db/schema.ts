@@ -233,7 +233,10 @@ export const systemMetrics = pgTable(
     last: doublePrecision('last').notNull(),
     avg: doublePrecision('avg').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.host, t.resolutionS, t.ts, t.metric] }), index('system_metrics_resolution_ts_idx').on(t.resolutionS, t.ts)],
+  (t) => [primaryKey({ columns: [t.host, t.resolutionS, t.ts, t.metric] }), index('system_metrics_resolution_ts_idx').on(t.resolutionS, t.ts),
+    // single-metric reads (one chart) without scanning every metric of the window
+    index('system_metrics_metric_idx').on(t.host, t.resolutionS, t.metric, t.ts),
+  ],
 );
 
 /** Event payloads too large for NOTIFY, sent by reference and deleted after a few minutes. */

@@ -29,6 +29,7 @@ export const ENV_DOCS: readonly EnvDoc[] = [
   { name: 'WORKER_CONCURRENCY', default: '1', description: 'Jobs one worker process runs at once, per job kind.' },
   { name: 'SYSTEM_SAMPLE_MS', default: '2000', description: 'Interval of the system monitor (CPU, memory, disk, network, GPUs), in ms.' },
   { name: 'SYSTEM_RETENTION_H', default: '48', description: 'Hours of system-monitor history kept in PostgreSQL.' },
+  { name: 'NVIDIA_SMI', default: 'nvidia-smi', description: 'Path of `nvidia-smi`, read for GPU metrics. Missing: GPU metrics are off (reported once).' },
   { name: 'LOUPE_SAMPLER', default: '(auto)', description: '`1` or `0`: whether this process samples its host. Default: the server does; a worker does when started alone (`npm run worker`).' },
   { name: 'LOG_LEVEL', default: 'info', description: '`debug`, `info`, `warn` or `error`.' },
 ];
@@ -49,6 +50,8 @@ export interface Config {
   systemSampleMs: number;
   /** hours of system history kept. */
   systemRetentionH: number;
+  /** nvidia-smi binary (name on PATH or path) */
+  nvidiaSmi: string;
   /** undefined: the process decides by its role. */
   sampler: boolean | undefined;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -148,6 +151,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 1, 1, 64),
     systemSampleMs: int(env, 'SYSTEM_SAMPLE_MS', 2000, 250, 3_600_000),
     systemRetentionH: int(env, 'SYSTEM_RETENTION_H', 48, 1, 24 * 365),
+    nvidiaSmi: env.NVIDIA_SMI || 'nvidia-smi',
     sampler: samplerRaw === '1' ? true : samplerRaw === '0' ? false : undefined,
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
   };

@@ -98,6 +98,12 @@ async function main(): Promise<void> {
     s.child = child;
     child.once('exit', (code, signal) => {
       if (stopping) return;
+      // Our children exit 0 only when told to stop (a signal to them, or Ctrl-C reaching the whole group): stop the rest.
+      if (code === 0) {
+        log.info(`${s.name} stopped; stopping Loupe`);
+        void stopAll(0);
+        return;
+      }
       // A crashed child is restarted with backoff; five crashes in five minutes stop Loupe.
       const now = Date.now();
       s.restarts = s.restarts.filter((t) => now - t < 5 * 60_000);

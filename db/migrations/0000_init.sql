@@ -176,4 +176,5 @@ CREATE INDEX "features_frequency_idx" ON "features" USING btree ("sae_id","frequ
 CREATE INDEX "features_score_idx" ON "features" USING btree ("sae_id","score");--> statement-breakpoint
 CREATE INDEX "saes_training_idx" ON "saes" USING btree ("training_id");--> statement-breakpoint
 CREATE INDEX "system_metrics_resolution_ts_idx" ON "system_metrics" USING btree ("resolution_s","ts");--> statement-breakpoint
+CREATE INDEX "system_metrics_metric_idx" ON "system_metrics" USING btree ("host","resolution_s","metric","ts");--> statement-breakpoint
 CREATE INDEX "trainings_extraction_idx" ON "trainings" USING btree ("extraction_id");

@@ -101,8 +101,8 @@ type BucketRow = {
   mn: number;
   mx: number;
   lst: number;
-  /** the series' first stored point rather than a bucket */
-  first: boolean;
+  /** [ms since epoch, value] of the bucket's oldest point */
+  first: number[];
 };
 
 /**
@@ -138,29 +138,34 @@ export async function querySystemMetrics(db: Db, q: HistoryQuery): Promise<Syste
       SELECT metric, ts, min, max, last FROM system_metrics
       WHERE host = ${host} AND resolution_s = 0 AND ts >= ${fromTs} AND ts <= ${toTs} ${metricCond}`;
 
-  // One row per (metric, bucket) and, marked by a null bucket, each series' first point.
+  // One pass: per (metric, bucket) the extremes, the newest point (the max of
+  // [epoch, value] pairs, cheaper than sorting) and the oldest point (kept for
+  // the series' first bucket).
   const { rows } = await db.execute<BucketRow>(sql`
-    WITH src AS (${source}),
-    buckets AS (
-      SELECT metric, floor(extract(epoch FROM ts) * 1000 / ${bucketMs})::bigint AS bucket,
-             max(ts) AS t, min(min) AS mn, max(max) AS mx, (array_agg(last ORDER BY ts DESC))[1] AS lst
-      FROM src GROUP BY metric, bucket
-    ),
-    firsts AS (
-      SELECT DISTINCT ON (metric) metric, ts AS t, last AS mn, last AS mx, last AS lst FROM src ORDER BY metric, ts
-    )
-    SELECT metric, (extract(epoch FROM t) * 1000)::float8 AS t, mn, mx, lst, true AS first FROM firsts
-    UNION ALL
-    SELECT metric, (extract(epoch FROM t) * 1000)::float8 AS t, mn, mx, lst, false AS first FROM buckets
-    ORDER BY metric, t, first DESC`);
+    SELECT metric,
+           (extract(epoch FROM max(ts)) * 1000)::float8 AS t,
+           min(min) AS mn, max(max) AS mx,
+           (max(ARRAY[extract(epoch FROM ts)::float8, last]))[2] AS lst,
+           min(ARRAY[extract(epoch FROM ts)::float8 * 1000, last]) AS first
+    FROM (${source}) AS src
+    GROUP BY metric, floor(extract(epoch FROM ts)::float8 * 1000 / ${bucketMs})
+    ORDER BY metric, t`);
 
   const series: Record<string, Series> = {};
   for (const row of rows) {
     const t = Number(row.t);
     let s = series[row.metric];
-    if (!s) series[row.metric] = s = { t: [], min: [], max: [], last: [] };
-    // The first point is its own entry unless its bucket holds nothing else.
-    if (!row.first && s.t.length === 1 && s.t[0] === t) continue;
+    if (!s) {
+      series[row.metric] = s = { t: [], min: [], max: [], last: [] };
+      // The series' first point is its own entry unless its bucket holds nothing else.
+      const [t0, v0] = row.first.map(Number) as [number, number];
+      if (t0 !== t) {
+        s.t.push(t0);
+        s.min.push(v0);
+        s.max.push(v0);
+        s.last.push(v0);
+      }
+    }
     s.t.push(t);
     s.min.push(Number(row.mn));
     s.max.push(Number(row.mx));

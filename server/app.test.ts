@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errorBodySchema, healthSchema, systemMetricsSchema } from '../models/contracts/api.ts';
+import { insertSystemPoints } from '../db/queries/system.ts';
+import { upsertWorker } from '../db/queries/workers.ts';
+import { createTestDatabase, type TestDatabase } from '../scripts/testing/db.ts';
+import { createApp, type App } from './app.ts';
+
+const TOKEN = 'test-token-0123456789abcdef';
+
+describe('HTTP API', () => {
+  let db: TestDatabase;
+  let app: App;
+  let secured: App;
+  const local = { host: '127.0.0.1:8787' };
+
+  beforeAll(async () => {
+    db = await createTestDatabase('loupe_app');
+    const deps = {
+      db: db.db,
+      version: '9.9.9',
+      hostname: 'this-host',
+      startedAt: Date.now(),
+      publicConfig: (u: URL) => ({ version: '9.9.9', wsUrl: `ws://${u.hostname}:8788/ws`, authRequired: false, systemSampleMs: 2000 }),
+    };
+    app = createApp({ ...deps, token: undefined });
+    secured = createApp({ ...deps, token: TOKEN });
+    await insertSystemPoints(db.db, 'this-host', Date.now() - 5000, [{ metric: 'cpu.total', value: 12.5 }]);
+  });
+  afterAll(() => db.drop());
+
+  it('serves its config and an OpenAPI document listing every route', async () => {
+    const res = await app.request('http://127.0.0.1:8787/api/config', { headers: local });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ version: '9.9.9', wsUrl: 'ws://127.0.0.1:8788/ws', authRequired: false, systemSampleMs: 2000 });
+    const doc = (await (await app.request('/api/openapi.json', { headers: local })).json()) as { openapi: string; paths: Record<string, unknown> };
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths).sort()).toEqual(['/api/config', '/api/health', '/api/system/metrics']);
+  });
+
+  it('reports health: database up, queue missing until a worker installs it, live workers', async () => {
+    let health = healthSchema.parse(await (await app.request('/api/health', { headers: local })).json());
+    expect(health.database.ok).toBe(true);
+    expect(health.queue.ok).toBe(false);
+    expect(health.status).toBe('degraded');
+    await upsertWorker(db.db, { id: 'w1', host: 'h', pid: 42, concurrency: 1, queues: [], startedAt: Date.now() - 60_000, lastSeen: Date.now() });
+    await upsertWorker(db.db, { id: 'w-old', host: 'h', pid: 43, concurrency: 1, queues: [], startedAt: Date.now() - 600_000, lastSeen: Date.now() - 60_000 });
+    health = healthSchema.parse(await (await app.request('/api/health', { headers: local })).json());
+    expect(health.workers.active).toBe(1);
+    expect(health.workers.list[0]!.id).toBe('w1');
+  });
+
+  it('answers system history and names the bad field of a bad query', async () => {
+    const ok = await app.request('/api/system/metrics?window=15m&points=20', { headers: local });
+    expect(ok.status).toBe(200);
+    const body = systemMetricsSchema.parse(await ok.json());
+    expect(body.host).toBe('this-host');
+    expect(body.series['cpu.total']!.last).toEqual([12.5]);
+
+    const bad = await app.request('/api/system/metrics?window=2d&points=5', { headers: local });
+    expect(bad.status).toBe(400);
+    const err = errorBodySchema.parse(await bad.json());
+    expect(err.error.code).toBe('invalid_request');
+    const fields = (err.error.details as { field: string }[]).map((d) => d.field).sort();
+    expect(fields).toEqual(['points', 'window']);
+    expect(err.error.message).toMatch(/window/);
+
+    const unknown = await app.request('/api/system/metrics?host=nope', { headers: local });
+    expect(unknown.status).toBe(404);
+    expect(errorBodySchema.parse(await unknown.json()).error.details).toEqual({ field: 'host', hosts: ['this-host'] });
+  });
+
+  it('answers unknown routes with the JSON error shape', async () => {
+    const res = await app.request('/api/nothing-here', { headers: local });
+    expect(res.status).toBe(404);
+    expect(errorBodySchema.parse(await res.json()).error.code).toBe('not_found');
+  });
+
+  it('refuses foreign Host and Origin headers in loopback mode', async () => {
+    const rebound = await app.request('/api/config', { headers: { host: 'evil.example:8787' } });
+    expect(rebound.status).toBe(403);
+    expect(errorBodySchema.parse(await rebound.json()).error.code).toBe('forbidden_host');
+    const csrf = await app.request('/api/config', { headers: { ...local, origin: 'https://evil.example' } });
+    expect(csrf.status).toBe(403);
+    const same = await app.request('/api/config', { headers: { ...local, origin: 'http://localhost:5173' } });
+    expect(same.status).toBe(200);
+  });
+
+  it('with a token, requires it by header, query or cookie, and moves a ?token= page visit into a cookie', async () => {
+    const headers = { host: 'loupe.lab:8787' };
+    const none = await secured.request('/api/config', { headers });
+    expect(none.status).toBe(401);
+    expect(errorBodySchema.parse(await none.json()).error.code).toBe('unauthorized');
+    expect((await secured.request('/api/config', { headers: { ...headers, authorization: 'Bearer wrong-token-xxxxxxxx' } })).status).toBe(401);
+    expect((await secured.request('/api/config', { headers: { ...headers, authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
+    expect((await secured.request(`/api/config?token=${TOKEN}`, { headers })).status).toBe(200);
+    expect((await secured.request('/api/config', { headers: { ...headers, cookie: `a=b; loupe_token=${TOKEN}` } })).status).toBe(200);
+    const visit = await secured.request(`/system?window=1h&token=${TOKEN}`, { headers });
+    expect(visit.status).toBe(302);
+    expect(visit.headers.get('location')).toBe('/system?window=1h');
+    expect(visit.headers.get('set-cookie')).toMatch(/^loupe_token=.*HttpOnly; SameSite=Strict/);
+  });
+});
