@@ -79,6 +79,7 @@ async function main(): Promise<void> {
       ? startSampler({
           intervalMs: config.systemSampleMs,
           path: config.dataDir,
+          nvidiaSmi: config.nvidiaSmi,
           onSample: (s) => recordSystemSnapshot(database.db, events, s, snapshotPoints(s)),
           onWarning: (message) => log.warn(message),
         })
