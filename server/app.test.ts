@@ -20,7 +20,7 @@ describe('HTTP API', () => {
       version: '9.9.9',
       hostname: 'this-host',
       startedAt: Date.now(),
-      publicConfig: (u: URL) => ({ version: '9.9.9', wsUrl: `ws://${u.hostname}:8788/ws`, authRequired: false, systemSampleMs: 2000 }),
+      publicConfig: (u: URL) => ({ version: '9.9.9', host: 'this-host', wsUrl: `ws://${u.hostname}:8788/ws`, authRequired: false, systemSampleMs: 2000 }),
     };
     app = createApp({ ...deps, token: undefined });
     secured = createApp({ ...deps, token: TOKEN });
@@ -31,7 +31,7 @@ describe('HTTP API', () => {
   it('serves its config and an OpenAPI document listing every route', async () => {
     const res = await app.request('http://127.0.0.1:8787/api/config', { headers: local });
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ version: '9.9.9', wsUrl: 'ws://127.0.0.1:8788/ws', authRequired: false, systemSampleMs: 2000 });
+    expect(await res.json()).toEqual({ version: '9.9.9', host: 'this-host', wsUrl: 'ws://127.0.0.1:8788/ws', authRequired: false, systemSampleMs: 2000 });
     const doc = (await (await app.request('/api/openapi.json', { headers: local })).json()) as { openapi: string; paths: Record<string, unknown> };
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths).sort()).toEqual(['/api/config', '/api/health', '/api/system/metrics']);

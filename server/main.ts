@@ -55,6 +55,7 @@ async function main(): Promise<void> {
     startedAt,
     publicConfig: (requestUrl) => ({
       version: VERSION,
+      host: hostname(),
       // The browser reaches the hub on the host name it used for the page.
       wsUrl: config.publicWsUrl ?? `${requestUrl.protocol === 'https:' ? 'wss' : 'ws'}://${urlHost(requestUrl.hostname)}:${hub.port}/ws`,
       authRequired: config.token !== undefined,

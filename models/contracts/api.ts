@@ -42,6 +42,8 @@ export type Health = z.infer<typeof healthSchema>;
 export const configSchema = z.object({
   version: z.string(),
   wsUrl: z.string(),
+  /** host name of this server (the default host of the System page) */
+  host: z.string(),
   /** true when the WebSocket needs `?token=` */
   authRequired: z.boolean(),
   systemSampleMs: z.number().int(),

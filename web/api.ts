@@ -1,0 +1,86 @@
+/**
+ * The web app's HTTP client: same-origin JSON requests whose responses are
+ * parsed with the shared zod contracts, and one error type for everything
+ * that can go wrong (the server's error body, an unreachable server, a
+ * response that does not match its contract).
+ */
+import type { z } from 'zod';
+import { errorBodySchema } from '../models/contracts/api.ts';
+
+/**
+ * A failed API call. `code` and `message` are the server's own when it sent
+ * its error body; otherwise `network` (status 0: no answer), `bad_response`
+ * (a 2xx body that does not match its schema) or `http_<status>`.
+ */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    readonly code: string,
+    message: string,
+    /** HTTP status; 0 when no response arrived */
+    readonly status: number,
+    readonly details?: unknown,
+    readonly requestId?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Options of one request. */
+export interface RequestOptions {
+  /** aborts the request; the returned promise then rejects with the abort reason */
+  signal?: AbortSignal;
+}
+
+async function readError(res: Response): Promise<ApiError> {
+  const text = await res.text().catch(() => '');
+  try {
+    const body = errorBodySchema.safeParse(JSON.parse(text));
+    if (body.success) {
+      const { code, message, details, requestId } = body.data.error;
+      return new ApiError(code, message, res.status, details, requestId ?? res.headers.get('x-request-id') ?? undefined);
+    }
+  } catch {
+    // not JSON: a proxy's or the dev server's page; fall through
+  }
+  const reason = res.statusText || (res.status === 502 || res.status === 504 ? 'the server did not answer' : 'request failed');
+  return new ApiError(`http_${res.status}`, `${res.status} ${reason}`, res.status);
+}
+
+/**
+ * GETs `path` (same origin, cookies included) and parses the JSON body with
+ * `schema`. Throws {@link ApiError} on any failure except an abort, which
+ * rethrows the abort reason.
+ * @example const config = await getJson('/api/config', configSchema);
+ */
+export async function getJson<S extends z.ZodType>(path: string, schema: S, opts: RequestOptions = {}): Promise<z.output<S>> {
+  let res: Response;
+  try {
+    res = await fetch(path, { credentials: 'same-origin', headers: { accept: 'application/json' }, signal: opts.signal ?? null });
+  } catch (err) {
+    if (opts.signal?.aborted) throw opts.signal.reason;
+    throw new ApiError('network', `Cannot reach the server (${err instanceof Error ? err.message : String(err)})`, 0);
+  }
+  if (!res.ok) throw await readError(res);
+  let json: unknown;
+  try {
+    json = await res.json();
+  } catch {
+    if (opts.signal?.aborted) throw opts.signal.reason;
+    throw new ApiError('bad_response', `${path} answered with a body that is not JSON`, res.status);
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues
+      .slice(0, 3)
+      .map((i) => `${i.path.join('.') || 'body'}: ${i.message}`)
+      .join('; ');
+    throw new ApiError('bad_response', `${path} answered with an unexpected shape (${issues})`, res.status, parsed.error.issues);
+  }
+  return parsed.data;
+}
+
+/** A message for the user from any thrown value. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

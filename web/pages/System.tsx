@@ -1,0 +1,124 @@
+/**
+ * System page: CPU, load, memory, disk, network and every GPU of a host, as
+ * live charts over a chosen window (history from the API, new points from the
+ * WebSocket, polling while it is down).
+ */
+import { useSearchParams } from '@solidjs/router';
+import { createSignal, For, Show } from 'solid-js';
+import { SYSTEM_WINDOWS, type SystemWindow } from '../../models/contracts/api.ts';
+import { createSystemStore, type SystemStore } from '../data/system.ts';
+import type { ClientSeries } from '../data/series.ts';
+import { TimeSeriesChart, type ChartSeries } from '../ui/TimeSeriesChart.tsx';
+import { formatBytes, formatPercent, formatRate, formatUnit } from '../ui/format.ts';
+
+function line(store: SystemStore, metric: string, label: string, color?: string): ChartSeries[] {
+  const s: ClientSeries | undefined = store.series(metric);
+  return s ? [{ label, color, ...s }] : [];
+}
+
+function GpuPanel(props: { store: SystemStore; index: number; name: string }) {
+  const s = props.store;
+  const m = (f: string) => `gpu.${props.index}.${f}`;
+  const memTotal = () => {
+    const t = s.series(m('mem_total'));
+    return t?.v.length ? t.v[t.v.length - 1]! : undefined;
+  };
+  const chart = (title: string, key: string, series: ChartSeries[], yFormat: (n: number) => string, yDomain?: [number, number]) => (
+    <TimeSeriesChart testKey={key} title={title} series={series} xDomain={s.range()} yFormat={yFormat} yDomain={yDomain} version={s.version()} height={130} />
+  );
+  return (
+    <section class="card gpu-panel" data-testid={`gpu-panel-${props.index}`}>
+      <h2>
+        GPU {props.index} <span class="muted">{props.name}</span>
+      </h2>
+      {chart('Utilisation', m('util'), line(s, m('util'), 'util'), formatPercent, [0, 100])}
+      {chart('Memory used', m('mem_used'), line(s, m('mem_used'), 'used'), formatBytes, memTotal() ? [0, memTotal()!] : undefined)}
+      {chart('Temperature', m('temp'), line(s, m('temp'), '°C'), formatUnit('°C'))}
+      {chart('Power', m('power'), line(s, m('power'), 'W'), formatUnit('W'))}
+      {chart('Clocks', m('sm_clock'), [...line(s, m('sm_clock'), 'SM'), ...line(s, m('mem_clock'), 'memory')], formatUnit('MHz'))}
+    </section>
+  );
+}
+
+export default function System() {
+  const [params, setParams] = useSearchParams<{ window?: string; host?: string }>();
+  const window = (): SystemWindow => ((SYSTEM_WINDOWS as readonly string[]).includes(params.window ?? '') ? (params.window as SystemWindow) : '15m');
+  const store = createSystemStore(window, () => params.host || undefined);
+  const [perCore, setPerCore] = createSignal(false);
+
+  const chart = (title: string, key: string, series: ChartSeries[], yFormat: (n: number) => string, yDomain?: [number, number]) => (
+    <TimeSeriesChart testKey={key} title={title} series={series} xDomain={store.range()} yFormat={yFormat} yDomain={yDomain} version={store.version()} />
+  );
+  const cores = () => store.metrics('cpu.core.').map((k) => ({ label: `core ${k.slice(9)}`, ...store.series(k)! }));
+  const latestOf = (metric: string) => {
+    const s = store.series(metric);
+    return s?.v.length ? s.v[s.v.length - 1] : undefined;
+  };
+
+  return (
+    <div class="page">
+      <header class="page-head">
+        <h1>System</h1>
+        <span class="muted">{store.host() ?? '…'}</span>
+        <div class="spacer" />
+        <Show when={store.hosts().length > 1}>
+          <label>
+            Host{' '}
+            <select value={store.host()} onChange={(e) => setParams({ host: e.currentTarget.value })}>
+              <For each={store.hosts()}>{(h) => <option value={h}>{h}</option>}</For>
+            </select>
+          </label>
+        </Show>
+        <div class="segmented" role="group" aria-label="Time window">
+          <For each={SYSTEM_WINDOWS}>
+            {(w) => (
+              <button classList={{ active: window() === w }} onClick={() => setParams({ window: w })}>
+                {w}
+              </button>
+            )}
+          </For>
+        </div>
+      </header>
+
+      <Show when={store.error()}>
+        {(err) => (
+          <div class="error" role="alert">
+            <b>Could not load the history:</b> {err().message}{' '}
+            <button onClick={() => store.reload()}>Retry</button>
+          </div>
+        )}
+      </Show>
+
+      <div class="grid">
+        <section class="card">
+          {chart('CPU', 'cpu.total', perCore() ? [...line(store, 'cpu.total', 'total', '#111827'), ...cores()] : line(store, 'cpu.total', 'total'), formatPercent, [0, 100])}
+          <label class="toggle">
+            <input type="checkbox" checked={perCore()} onChange={(e) => setPerCore(e.currentTarget.checked)} /> per core ({store.metrics('cpu.core.').length})
+          </label>
+        </section>
+        <section class="card">
+          {chart('Load average', 'load.1', [...line(store, 'load.1', '1 min'), ...line(store, 'load.5', '5 min'), ...line(store, 'load.15', '15 min')], formatUnit('', 2))}
+        </section>
+        <section class="card">
+          {chart('Memory used', 'mem.used', [...line(store, 'mem.used', 'used'), ...line(store, 'swap.used', 'swap used')], formatBytes, latestOf('mem.total') ? [0, latestOf('mem.total')!] : undefined)}
+        </section>
+        <section class="card">
+          {chart('Disk used (DATA_DIR)', 'disk.used', line(store, 'disk.used', 'used'), formatBytes, latestOf('disk.total') ? [0, latestOf('disk.total')!] : undefined)}
+        </section>
+        <section class="card">
+          {chart('Disk I/O', 'disk.read_bps', [...line(store, 'disk.read_bps', 'read'), ...line(store, 'disk.write_bps', 'write')], formatRate)}
+        </section>
+        <section class="card">
+          {chart('Network', 'net.rx_bps', [...line(store, 'net.rx_bps', 'received'), ...line(store, 'net.tx_bps', 'sent')], formatRate)}
+        </section>
+      </div>
+
+      <h2 class="section-title">GPUs</h2>
+      <Show when={store.gpus().length > 0} fallback={<p class="muted">No NVIDIA GPU detected on {store.host() ?? 'this host'}.</p>}>
+        <div class="gpu-grid">
+          <For each={store.gpus()}>{(g) => <GpuPanel store={store} index={g.index} name={g.latest?.name ?? g.name} />}</For>
+        </div>
+      </Show>
+    </div>
+  );
+}

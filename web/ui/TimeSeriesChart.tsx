@@ -1,0 +1,194 @@
+/**
+ * A d3 time-series chart: one line per series, an optional min–max band (the
+ * extremes of each downsampled bucket), axes, and a hover readout. The SVG is
+ * built once; updates only move scales, axes and path data.
+ */
+import * as d3 from 'd3';
+import { createEffect, createSignal, For, onCleanup, onMount, Show } from 'solid-js';
+
+/** One line of a chart. Arrays are aligned: t[i] (ms) ↔ v[i]. */
+export interface ChartSeries {
+  label: string;
+  color?: string;
+  t: readonly number[];
+  v: readonly number[];
+  min?: readonly number[];
+  max?: readonly number[];
+}
+
+export interface TimeSeriesChartProps {
+  /** `data-testid` suffix of the latest-value readout: `latest-<testKey>` */
+  testKey: string;
+  title: string;
+  series: ChartSeries[];
+  /** [from, to] in ms */
+  xDomain: [number, number];
+  yFormat: (n: number) => string;
+  /** fixed y range; otherwise from 0 (or the data's minimum) to the data's maximum */
+  yDomain?: [number, number];
+  height?: number;
+  /** redraw trigger: a signal that changes when the arrays were mutated in place */
+  version: number;
+}
+
+const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#ca8a04', '#db2777'];
+const MARGIN = { top: 8, right: 12, bottom: 22, left: 64 };
+
+export function TimeSeriesChart(props: TimeSeriesChartProps) {
+  let container!: HTMLDivElement;
+  let svgEl!: SVGSVGElement;
+  const [width, setWidth] = createSignal(0);
+  const [hover, setHover] = createSignal<{ x: number; t: number; values: { label: string; color: string; v: number }[] }>();
+  const height = () => props.height ?? 160;
+  const color = (s: ChartSeries, i: number) => s.color ?? PALETTE[i % PALETTE.length]!;
+
+  onMount(() => {
+    const ro = new ResizeObserver((entries) => setWidth(Math.floor(entries[0]!.contentRect.width)));
+    ro.observe(container);
+    onCleanup(() => ro.disconnect());
+
+    const svg = d3.select(svgEl);
+    const plot = svg.append('g').attr('class', 'plot');
+    const gx = svg.append('g').attr('class', 'axis axis-x');
+    const gy = svg.append('g').attr('class', 'axis axis-y');
+    const bands = plot.append('g').attr('class', 'bands');
+    const lines = plot.append('g').attr('class', 'lines');
+    const cursor = plot.append('line').attr('class', 'cursor').attr('y1', 0).style('display', 'none');
+
+    let x = d3.scaleTime();
+    createEffect(() => {
+      props.version; // redraw when data changed in place
+      const w = width();
+      const h = height();
+      if (w <= 0) return;
+      const innerW = Math.max(10, w - MARGIN.left - MARGIN.right);
+      const innerH = Math.max(10, h - MARGIN.top - MARGIN.bottom);
+      svg.attr('width', w).attr('height', h).attr('viewBox', `0 0 ${w} ${h}`);
+      plot.attr('transform', `translate(${MARGIN.left},${MARGIN.top})`);
+      x = d3.scaleTime().domain(props.xDomain).range([0, innerW]);
+      let [lo, hi] = props.yDomain ?? [Infinity, -Infinity];
+      if (!props.yDomain) {
+        for (const s of props.series) {
+          for (const v of s.max ?? s.v) if (v > hi) hi = v;
+          for (const v of s.min ?? s.v) if (v < lo) lo = v;
+        }
+        lo = Math.min(0, Number.isFinite(lo) ? lo : 0);
+        hi = Number.isFinite(hi) && hi > lo ? hi * 1.05 : lo + 1;
+      }
+      const y = d3.scaleLinear().domain([lo, hi]).range([innerH, 0]).nice();
+      gx.attr('transform', `translate(${MARGIN.left},${MARGIN.top + innerH})`).call(d3.axisBottom(x).ticks(Math.max(2, Math.floor(innerW / 90))).tickSizeOuter(0));
+      gy.attr('transform', `translate(${MARGIN.left},${MARGIN.top})`).call(
+        d3
+          .axisLeft(y)
+          .ticks(Math.max(2, Math.floor(innerH / 35)))
+          .tickFormat((d) => props.yFormat(+d))
+          .tickSize(-innerW),
+      );
+      cursor.attr('y2', innerH);
+
+      lines
+        .selectAll<SVGPathElement, ChartSeries>('path')
+        .data(props.series, (s) => (s as ChartSeries).label)
+        .join('path')
+        .attr('fill', 'none')
+        .attr('stroke-width', 1.5)
+        .attr('stroke', (s, i) => color(s, i))
+        .attr(
+          'd',
+          (s) =>
+            d3
+              .line<number>()
+              .defined((i) => Number.isFinite(s.v[i]!))
+              .x((i) => x(s.t[i]!))
+              .y((i) => y(s.v[i]!))(d3.range(s.t.length)) ?? '',
+        );
+      bands
+        .selectAll<SVGPathElement, ChartSeries>('path')
+        .data(
+          props.series.filter((s) => s.min && s.max),
+          (s) => (s as ChartSeries).label,
+        )
+        .join('path')
+        .attr('fill', (s) => color(s, props.series.indexOf(s)))
+        .attr('fill-opacity', 0.15)
+        .attr('stroke', 'none')
+        .attr('d', (s) =>
+          d3
+            .area<number>()
+            .x((i) => x(s.t[i]!))
+            .y0((i) => y(s.min![i]!))
+            .y1((i) => y(s.max![i]!))(d3.range(s.t.length)) ?? '',
+        );
+    });
+
+    const bisect = d3.bisector((t: number) => t).center;
+    svg
+      .on('mousemove', (event: MouseEvent) => {
+        const [mx] = d3.pointer(event, plot.node());
+        const t = x.invert(mx).getTime();
+        const values = props.series.flatMap((s, i) => {
+          if (!s.t.length) return [];
+          const j = bisect(s.t as number[], t);
+          return [{ label: s.label, color: color(s, i), v: s.v[j]! }];
+        });
+        if (!values.length || mx < 0) {
+          setHover(undefined);
+          cursor.style('display', 'none');
+          return;
+        }
+        cursor.style('display', null).attr('x1', mx).attr('x2', mx);
+        setHover({ x: mx + MARGIN.left, t, values });
+      })
+      .on('mouseleave', () => {
+        setHover(undefined);
+        cursor.style('display', 'none');
+      });
+  });
+
+  const latest = () => {
+    props.version;
+    const s = props.series[0];
+    return s && s.v.length ? props.yFormat(s.v[s.v.length - 1]!) : '–';
+  };
+
+  return (
+    <div class="chart" ref={container}>
+      <div class="chart-head">
+        <span class="chart-title">{props.title}</span>
+        <span class="chart-latest" data-testid={`latest-${props.testKey}`}>
+          {latest()}
+        </span>
+      </div>
+      <Show when={props.series.length > 1}>
+        <div class="chart-legend">
+          <For each={props.series.slice(0, 8)}>
+            {(s, i) => (
+              <span>
+                <i style={{ background: color(s, i()) }} />
+                {s.label}
+              </span>
+            )}
+          </For>
+          <Show when={props.series.length > 8}>
+            <span>+{props.series.length - 8} more</span>
+          </Show>
+        </div>
+      </Show>
+      <svg ref={svgEl} class="chart-svg" role="img" aria-label={props.title} />
+      <Show when={hover()}>
+        {(h) => (
+          <div class="chart-tip" style={{ left: `${Math.min(h().x + 12, Math.max(0, width() - 180))}px` }}>
+            <div class="chart-tip-time">{new Date(h().t).toLocaleTimeString()}</div>
+            <For each={h().values}>
+              {(v) => (
+                <div>
+                  <i style={{ background: v.color }} /> {v.label}: <b>{props.yFormat(v.v)}</b>
+                </div>
+              )}
+            </For>
+          </div>
+        )}
+      </Show>
+    </div>
+  );
+}
