@@ -4,38 +4,69 @@
  * WebSocket, polling while it is down).
  */
 import { useSearchParams } from '@solidjs/router';
-import { createSignal, For, Show } from 'solid-js';
+import { createMemo, createSignal, For, Show, type JSX } from 'solid-js';
 import { SYSTEM_WINDOWS, type SystemWindow } from '../../models/contracts/api.ts';
 import { createSystemStore, type SystemStore } from '../data/system.ts';
 import type { ClientSeries } from '../data/series.ts';
 import { TimeSeriesChart, type ChartSeries } from '../ui/TimeSeriesChart.tsx';
-import { formatBytes, formatPercent, formatRate, formatUnit } from '../ui/format.ts';
+import { binaryTicks, formatBytes, formatPercent, formatRate, formatUnit } from '../ui/format.ts';
 
 function line(store: SystemStore, metric: string, label: string, color?: string): ChartSeries[] {
   const s: ClientSeries | undefined = store.series(metric);
   return s ? [{ label, color, ...s }] : [];
 }
 
+/** The newest value of a metric, or undefined. */
+function latestOf(store: SystemStore, metric: string): number | undefined {
+  const s = store.series(metric);
+  return s?.v.length ? s.v[s.v.length - 1] : undefined;
+}
+
+/** [0, newest value of `metric`] when it has one (a total to scale a "used" chart against). */
+function upTo(store: SystemStore, metric: string): [number, number] | undefined {
+  const total = latestOf(store, metric);
+  return total ? [0, total] : undefined;
+}
+
+/**
+ * One chart of the store. Series and y range are thunks, read inside the chart's
+ * props, so that new data updates the chart rather than re-creating it.
+ */
+function storeChart(
+  store: SystemStore,
+  opts: { title: string; key: string; series: () => ChartSeries[]; yFormat: (n: number) => string; yDomain?: () => [number, number] | undefined; height?: number },
+): JSX.Element {
+  return (
+    <TimeSeriesChart
+      testKey={opts.key}
+      title={opts.title}
+      series={opts.series()}
+      xDomain={store.range()}
+      yFormat={opts.yFormat}
+      yDomain={opts.yDomain?.()}
+      // byte-valued charts (their formatter says so) get ticks on round KiB/MiB/GiB
+      yTicks={opts.yFormat === formatBytes || opts.yFormat === formatRate ? binaryTicks : undefined}
+      version={store.version()}
+      height={opts.height}
+    />
+  );
+}
+
 function GpuPanel(props: { store: SystemStore; index: number; name: string }) {
   const s = props.store;
   const m = (f: string) => `gpu.${props.index}.${f}`;
-  const memTotal = () => {
-    const t = s.series(m('mem_total'));
-    return t?.v.length ? t.v[t.v.length - 1]! : undefined;
-  };
-  const chart = (title: string, key: string, series: ChartSeries[], yFormat: (n: number) => string, yDomain?: [number, number]) => (
-    <TimeSeriesChart testKey={key} title={title} series={series} xDomain={s.range()} yFormat={yFormat} yDomain={yDomain} version={s.version()} height={130} />
-  );
+  const chart = (title: string, key: string, series: () => ChartSeries[], yFormat: (n: number) => string, yDomain?: () => [number, number] | undefined) =>
+    storeChart(s, { title, key, series, yFormat, yDomain, height: 130 });
   return (
     <section class="card gpu-panel" data-testid={`gpu-panel-${props.index}`}>
       <h2>
         GPU {props.index} <span class="muted">{props.name}</span>
       </h2>
-      {chart('Utilisation', m('util'), line(s, m('util'), 'util'), formatPercent, [0, 100])}
-      {chart('Memory used', m('mem_used'), line(s, m('mem_used'), 'used'), formatBytes, memTotal() ? [0, memTotal()!] : undefined)}
-      {chart('Temperature', m('temp'), line(s, m('temp'), '°C'), formatUnit('°C'))}
-      {chart('Power', m('power'), line(s, m('power'), 'W'), formatUnit('W'))}
-      {chart('Clocks', m('sm_clock'), [...line(s, m('sm_clock'), 'SM'), ...line(s, m('mem_clock'), 'memory')], formatUnit('MHz'))}
+      {chart('Utilisation', m('util'), () => line(s, m('util'), 'util'), formatPercent, () => [0, 100])}
+      {chart('Memory used', m('mem_used'), () => line(s, m('mem_used'), 'used'), formatBytes, () => upTo(s, m('mem_total')))}
+      {chart('Temperature', m('temp'), () => line(s, m('temp'), '°C'), formatUnit('°C'))}
+      {chart('Power', m('power'), () => line(s, m('power'), 'W'), formatUnit('W'))}
+      {chart('Clocks', m('sm_clock'), () => [...line(s, m('sm_clock'), 'SM'), ...line(s, m('mem_clock'), 'memory')], formatUnit('MHz'))}
     </section>
   );
 }
@@ -46,13 +77,18 @@ export default function System() {
   const store = createSystemStore(window, () => params.host || undefined);
   const [perCore, setPerCore] = createSignal(false);
 
-  const chart = (title: string, key: string, series: ChartSeries[], yFormat: (n: number) => string, yDomain?: [number, number]) => (
-    <TimeSeriesChart testKey={key} title={title} series={series} xDomain={store.range()} yFormat={yFormat} yDomain={yDomain} version={store.version()} />
-  );
+  const chart = (title: string, key: string, series: () => ChartSeries[], yFormat: (n: number) => string, yDomain?: () => [number, number] | undefined) =>
+    storeChart(store, { title, key, series, yFormat, yDomain });
   const cores = () => store.metrics('cpu.core.').map((k) => ({ label: `core ${k.slice(9)}`, ...store.series(k)! }));
-  const latestOf = (metric: string) => {
-    const s = store.series(metric);
-    return s?.v.length ? s.v[s.v.length - 1] : undefined;
+  // GPU panels keyed by index: a new payload updates a panel instead of re-creating it.
+  const gpuIndexes = createMemo(
+    () => store.gpus().map((g) => g.index),
+    [],
+    { equals: (a, b) => a.length === b.length && a.every((x, i) => x === b[i]) },
+  );
+  const gpuName = (index: number) => {
+    const g = store.gpus().find((x) => x.index === index);
+    return g?.latest?.name ?? g?.name ?? `GPU ${index}`;
   };
 
   return (
@@ -91,32 +127,32 @@ export default function System() {
 
       <div class="grid">
         <section class="card">
-          {chart('CPU', 'cpu.total', perCore() ? [...line(store, 'cpu.total', 'total', '#111827'), ...cores()] : line(store, 'cpu.total', 'total'), formatPercent, [0, 100])}
+          {chart('CPU', 'cpu.total', () => (perCore() ? [...line(store, 'cpu.total', 'total', '#111827'), ...cores()] : line(store, 'cpu.total', 'total')), formatPercent, () => [0, 100])}
           <label class="toggle">
             <input type="checkbox" checked={perCore()} onChange={(e) => setPerCore(e.currentTarget.checked)} /> per core ({store.metrics('cpu.core.').length})
           </label>
         </section>
         <section class="card">
-          {chart('Load average', 'load.1', [...line(store, 'load.1', '1 min'), ...line(store, 'load.5', '5 min'), ...line(store, 'load.15', '15 min')], formatUnit('', 2))}
+          {chart('Load average', 'load.1', () => [...line(store, 'load.1', '1 min'), ...line(store, 'load.5', '5 min'), ...line(store, 'load.15', '15 min')], formatUnit('', 2))}
         </section>
         <section class="card">
-          {chart('Memory used', 'mem.used', [...line(store, 'mem.used', 'used'), ...line(store, 'swap.used', 'swap used')], formatBytes, latestOf('mem.total') ? [0, latestOf('mem.total')!] : undefined)}
+          {chart('Memory used', 'mem.used', () => [...line(store, 'mem.used', 'used'), ...line(store, 'swap.used', 'swap used')], formatBytes, () => upTo(store, 'mem.total'))}
         </section>
         <section class="card">
-          {chart('Disk used (DATA_DIR)', 'disk.used', line(store, 'disk.used', 'used'), formatBytes, latestOf('disk.total') ? [0, latestOf('disk.total')!] : undefined)}
+          {chart('Disk used (DATA_DIR)', 'disk.used', () => line(store, 'disk.used', 'used'), formatBytes, () => upTo(store, 'disk.total'))}
         </section>
         <section class="card">
-          {chart('Disk I/O', 'disk.read_bps', [...line(store, 'disk.read_bps', 'read'), ...line(store, 'disk.write_bps', 'write')], formatRate)}
+          {chart('Disk I/O', 'disk.read_bps', () => [...line(store, 'disk.read_bps', 'read'), ...line(store, 'disk.write_bps', 'write')], formatRate)}
         </section>
         <section class="card">
-          {chart('Network', 'net.rx_bps', [...line(store, 'net.rx_bps', 'received'), ...line(store, 'net.tx_bps', 'sent')], formatRate)}
+          {chart('Network', 'net.rx_bps', () => [...line(store, 'net.rx_bps', 'received'), ...line(store, 'net.tx_bps', 'sent')], formatRate)}
         </section>
       </div>
 
       <h2 class="section-title">GPUs</h2>
       <Show when={store.gpus().length > 0} fallback={<p class="muted">No NVIDIA GPU detected on {store.host() ?? 'this host'}.</p>}>
         <div class="gpu-grid">
-          <For each={store.gpus()}>{(g) => <GpuPanel store={store} index={g.index} name={g.latest?.name ?? g.name} />}</For>
+          <For each={gpuIndexes()}>{(index) => <GpuPanel store={store} index={index} name={gpuName(index)} />}</For>
         </div>
       </Show>
     </div>

@@ -15,9 +15,11 @@ export function ConnectionIndicator() {
   const text = () => {
     const s = realtime.status();
     if (s.status === 'open') return 'live';
-    if (s.status === 'connecting') return 'connecting…';
+    // "polling" only when a page really polls the API meanwhile (the System page does).
+    const polling = realtime.polling() ? ' · polling' : '';
+    if (s.status === 'connecting') return `connecting…${polling}`;
     const secs = Math.max(0, Math.ceil((s.retryAt - now()) / 1000));
-    return `reconnecting in ${secs} s · polling`;
+    return `reconnecting in ${secs} s${polling}`;
   };
   return (
     <span class={`conn conn-${realtime.status().status}`} data-testid="conn-status" title={(() => { const s = realtime.status(); return s.status === 'closed' ? s.reason : 'WebSocket connected'; })()}>

@@ -4,7 +4,7 @@
  * built once; updates only move scales, axes and path data.
  */
 import * as d3 from 'd3';
-import { createEffect, createSignal, For, onCleanup, onMount, Show } from 'solid-js';
+import { createEffect, createSignal, For, Index, onCleanup, onMount, Show } from 'solid-js';
 
 /** One line of a chart. Arrays are aligned: t[i] (ms) ↔ v[i]. */
 export interface ChartSeries {
@@ -26,6 +26,8 @@ export interface TimeSeriesChartProps {
   yFormat: (n: number) => string;
   /** fixed y range; otherwise from 0 (or the data's minimum) to the data's maximum */
   yDomain?: [number, number];
+  /** tick values for a y range (e.g. {@link binaryTicks} for bytes); d3's decimal ticks otherwise */
+  yTicks?: (lo: number, hi: number, count: number) => number[];
   height?: number;
   /** redraw trigger: a signal that changes when the arrays were mutated in place */
   version: number;
@@ -77,10 +79,12 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
       }
       const y = d3.scaleLinear().domain([lo, hi]).range([innerH, 0]).nice();
       gx.attr('transform', `translate(${MARGIN.left},${MARGIN.top + innerH})`).call(d3.axisBottom(x).ticks(Math.max(2, Math.floor(innerW / 90))).tickSizeOuter(0));
+      const yCount = Math.max(2, Math.floor(innerH / 35));
+      const yAxis = d3.axisLeft(y);
+      if (props.yTicks) yAxis.tickValues(props.yTicks(y.domain()[0]!, y.domain()[1]!, yCount));
       gy.attr('transform', `translate(${MARGIN.left},${MARGIN.top})`).call(
-        d3
-          .axisLeft(y)
-          .ticks(Math.max(2, Math.floor(innerH / 35)))
+        yAxis
+          .ticks(yCount)
           .tickFormat((d) => props.yFormat(+d))
           .tickSize(-innerW),
       );
@@ -161,14 +165,14 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
       </div>
       <Show when={props.series.length > 1}>
         <div class="chart-legend">
-          <For each={props.series.slice(0, 8)}>
+          <Index each={props.series.slice(0, 8)}>
             {(s, i) => (
               <span>
-                <i style={{ background: color(s, i()) }} />
-                {s.label}
+                <i style={{ background: color(s(), i) }} />
+                {s().label}
               </span>
             )}
-          </For>
+          </Index>
           <Show when={props.series.length > 8}>
             <span>+{props.series.length - 8} more</span>
           </Show>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatPercent, formatRate, formatUnit } from './format.ts';
+import { binaryTicks, formatBytes, formatPercent, formatRate, formatUnit } from './format.ts';
 
 describe('formatting', () => {
   it('formats bytes in binary units', () => {
@@ -17,5 +17,12 @@ describe('formatting', () => {
     expect(formatPercent(0)).toBe('0 %');
     expect(formatUnit('MHz')(1980)).toBe('1980 MHz');
     expect(formatUnit('W', 1)(312.45)).toBe('312.4 W');
+  });
+  it('puts byte axis ticks on round binary units', () => {
+    const GiB = 1024 ** 3;
+    expect(binaryTicks(0, 18.6 * GiB, 4)).toEqual([0, 5, 10, 15].map((v) => v * GiB));
+    expect(binaryTicks(0, 800, 4)).toEqual([0, 200, 400, 600, 800]);
+    expect(binaryTicks(0, 3 * 1024 * 1024, 3)).toEqual([0, 1, 2, 3].map((v) => v * 1024 * 1024));
+    expect(binaryTicks(0, 0, 4)).toEqual([0]);
   });
 });
