@@ -38,6 +38,19 @@ async function waitForHttp(url: string, token: string | undefined, child: ChildP
   throw new Error(`the server did not answer ${url} within ${timeoutMs / 1000} s`);
 }
 
+/** Waits until the health endpoint counts a live worker; false after `timeoutMs`. */
+async function waitForWorker(url: string, token: string | undefined, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const health = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {} })
+      .then((r) => r.json() as Promise<{ workers?: { active?: number } }>)
+      .catch(() => undefined);
+    if ((health?.workers?.active ?? 0) > 0) return true;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return false;
+}
+
 async function main(): Promise<void> {
   const t0 = Date.now();
   const config = loadConfig();
@@ -133,6 +146,8 @@ async function main(): Promise<void> {
   }
   // The server samples this host; the worker beside it does not sample again.
   launch(worker, 'workers/main.ts', { LOUPE_SAMPLER: '0' });
+  const workerUp = await waitForWorker(`${base}/api/health`, config.token, 60_000);
+  if (!workerUp) log.warn('the worker has not reported in yet; jobs wait until it does (see its log above)');
 
   const shown = config.host === '0.0.0.0' || config.host === '::' ? `http://localhost:${config.port}` : base;
   console.log(`\n  Loupe is running at ${shown}${config.token ? '  (open it once with ?token=<LOUPE_TOKEN>)' : ''}\n  Ready in ${((Date.now() - t0) / 1000).toFixed(1)} s. Press Ctrl-C to stop.\n`);
