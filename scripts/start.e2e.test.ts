@@ -49,4 +49,23 @@ describe('npm start', () => {
       expect(await second.proc.stop('SIGINT', 30_000)).toBe(0);
     }
   });
+
+  it('after a SIGKILL of the launcher, the server and worker stop and the next start takes over PostgreSQL', async () => {
+    const first = await launch(dataDir);
+    const tree = processTree(first.proc.child.pid!);
+    const pgPid = Number((await import('node:fs')).readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    process.kill(first.proc.child.pid!, 'SIGKILL');
+    // Everything but PostgreSQL (its own process group, left for the next launcher) goes away.
+    await waitFor('server and worker to exit', () => (tree.filter((pid) => pid !== first.proc.child.pid && isAlive(pid) && !processTree(pgPid).includes(pid)).length === 0 ? true : undefined), 15_000);
+    expect(isAlive(pgPid)).toBe(true);
+    const second = await launch(dataDir, {}, { port: Number(first.env.PORT), wsPort: Number(first.env.WS_PORT), pgPort: Number(first.env.PG_PORT) });
+    try {
+      expect(second.proc.output()).toMatch(/PostgreSQL already running, taken over/);
+      const health = healthSchema.parse(await (await fetch(`${second.base}/api/health`)).json());
+      expect(health.status).toBe('ok');
+    } finally {
+      expect(await second.proc.stop('SIGINT', 30_000)).toBe(0);
+    }
+    await waitFor('PostgreSQL to stop', () => (isAlive(pgPid) ? undefined : true), 15_000);
+  });
 });

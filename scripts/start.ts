@@ -107,7 +107,8 @@ async function main(): Promise<void> {
 
   const env = { ...process.env, DATABASE_URL: databaseUrl, DATA_DIR: config.dataDir };
   const launch = (s: Supervised, script: string, extraEnv: Record<string, string>) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, env: { ...env, ...extraEnv }, stdio: 'inherit' });
+    // stdin is a pipe the child watches: if this launcher dies, even by SIGKILL, the child stops too.
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, env: { ...env, ...extraEnv, LOUPE_SUPERVISED: '1' }, stdio: ['pipe', 'inherit', 'inherit'] });
     s.child = child;
     child.once('exit', (code, signal) => {
       if (stopping) return;

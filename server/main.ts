@@ -112,6 +112,12 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  // Started by `npm start`: stdin is a pipe from the launcher, closed when the launcher dies (even by SIGKILL).
+  if (process.env.LOUPE_SUPERVISED === '1') {
+    process.stdin.on('end', () => void shutdown('launcher gone'));
+    process.stdin.on('error', () => void shutdown('launcher gone'));
+    process.stdin.resume();
+  }
 }
 
 main().catch((err) => {
