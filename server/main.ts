@@ -9,7 +9,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { serveStatic } from '@hono/node-server/serve-static';
-import { ConfigError, loadConfig, POLICY } from '../models/config.ts';
+import { ConfigError, loadConfig } from '../models/config.ts';
+import { onShutdown } from '../models/lifecycle.ts';
 import { logger, setLogLevel } from '../models/log.ts';
 import { startSampler } from '../models/system/sampler.ts';
 import { snapshotPoints } from '../models/system/types.ts';
@@ -92,32 +93,16 @@ async function main(): Promise<void> {
 
   log.info('listening', { url: `http://${urlHost(config.host)}:${config.port}`, ws: hub.port, auth: config.token ? 'token' : 'loopback' });
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info(`${signal}: shutting down`);
-    const force = setTimeout(() => process.exit(1), POLICY.SHUTDOWN_GRACE_MS);
-    force.unref();
+  onShutdown(log, async () => {
     await sampler?.stop();
     hub.close();
     await new Promise((resolve) => {
       http.close(resolve);
-      (http as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      (http as import('node:http').Server).closeAllConnections();
     });
     await listener.close();
     await database.close();
-    log.info('stopped');
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  // Started by `npm start`: stdin is a pipe from the launcher, closed when the launcher dies (even by SIGKILL).
-  if (process.env.LOUPE_SUPERVISED === '1') {
-    process.stdin.on('end', () => void shutdown('launcher gone'));
-    process.stdin.on('error', () => void shutdown('launcher gone'));
-    process.stdin.resume();
-  }
+  });
 }
 
 main().catch((err) => {

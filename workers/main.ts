@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import PgBoss from 'pg-boss';
 import { ConfigError, loadConfig, POLICY } from '../models/config.ts';
+import { onShutdown } from '../models/lifecycle.ts';
 import { logger, setLogLevel } from '../models/log.ts';
 import { startSampler } from '../models/system/sampler.ts';
 import { snapshotPoints } from '../models/system/types.ts';
@@ -87,27 +88,14 @@ async function main(): Promise<void> {
 
   log.info('ready', { id: info.id, host: info.host, pid: info.pid, queues: info.queues.join(','), concurrency: config.workerConcurrency, sampler: sampler !== undefined });
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info(`${signal}: finishing running jobs, then exiting`);
+  onShutdown(log, async () => {
     clearInterval(heartbeat);
     await sampler?.stop();
+    // Running jobs get the grace period to finish; pg-boss retries what is left.
     await boss.stop({ graceful: true, wait: true, timeout: POLICY.SHUTDOWN_GRACE_MS - 2000 }).catch((err) => log.warn('pg-boss stop failed', { error: err }));
     await removeWorker(database.db, info.id).catch(() => undefined);
     await database.close();
-    log.info('stopped');
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  // Started by `npm start`: stdin is a pipe from the launcher, closed when the launcher dies (even by SIGKILL).
-  if (process.env.LOUPE_SUPERVISED === '1') {
-    process.stdin.on('end', () => void shutdown('launcher gone'));
-    process.stdin.on('error', () => void shutdown('launcher gone'));
-    process.stdin.resume();
-  }
+  });
 }
 
 main().catch((err) => {
