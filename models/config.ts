@@ -78,12 +78,6 @@ export const POLICY = {
   WS_HEARTBEAT_MS: 15_000,
   /** Largest message a WebSocket client may send, bytes. */
   WS_MAX_MESSAGE_BYTES: 16 * 1024,
-  /** Raw system samples are rolled up into 1-minute buckets after this long. */
-  SYSTEM_RAW_KEEP_MS: 2 * 3600_000,
-  /** Most points one history series returns. */
-  SYSTEM_MAX_POINTS: 2000,
-  /** Default points per series when the client does not say. */
-  SYSTEM_DEFAULT_POINTS: 300,
   /** Time a child process gets to exit after SIGTERM before SIGKILL. */
   SHUTDOWN_GRACE_MS: 10_000,
 } as const;
