@@ -6,7 +6,7 @@ import { bf16ToFloat32, f16ToFloat32, openSafetensors, SafetensorsError, writeSa
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'loupe-st-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const DEMO = path.join(import.meta.dirname, '..', '..', 'shared', 'models', 'tiny-gpt2-debian-6l', 'model.safetensors');
+const DEMO = path.join(import.meta.dirname, '..', 'demo', 'models', 'tiny-gpt2-debian-6l', 'model.safetensors');
 
 /** A file from a header object and a data length (zero bytes). */
 function craft(name: string, header: unknown, dataBytes: number, declaredLen?: bigint): string {
