@@ -112,25 +112,19 @@ export function createSystemStore(window: Accessor<SystemWindow>, chosenHost: Ac
     untrack(() => void load());
   });
 
-  // Live points.
-  const unsubscribers = [
-    realtime.subscribe('system/cpu', (d) => {
-      const s = d as Parameters<typeof cpuPoints>[0];
-      addLive(s.host, s.ts, cpuPoints(s));
-    }),
-    realtime.subscribe('system/memory', (d) => {
-      const s = d as Parameters<typeof memoryPoints>[0];
-      addLive(s.host, s.ts, memoryPoints(s));
-    }),
-    realtime.subscribe('system/disk', (d) => {
-      const s = d as Parameters<typeof diskPoints>[0];
-      addLive(s.host, s.ts, diskPoints(s));
-    }),
-    realtime.subscribe('system/network', (d) => {
-      const s = d as Parameters<typeof networkPoints>[0];
-      addLive(s.host, s.ts, networkPoints(s));
-    }),
+  // Live points: each host topic flattened with the same functions the server stores history with.
+  const feeds: [string, (sample: never) => MetricPoint[]][] = [
+    ['system/cpu', cpuPoints],
+    ['system/memory', memoryPoints],
+    ['system/disk', diskPoints],
+    ['system/network', networkPoints],
   ];
+  const unsubscribers = feeds.map(([topic, points]) =>
+    realtime.subscribe(topic, (d) => {
+      const sample = d as { host: string; ts: number };
+      addLive(sample.host, sample.ts, points(d as never));
+    }),
+  );
   const gpuSubs = new Map<number, () => void>();
   const watchGpu = (index: number) => {
     if (gpuSubs.has(index)) return;
