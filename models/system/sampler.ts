@@ -7,34 +7,58 @@
 import os from 'node:os';
 import { readGpus } from './nvidia-smi.ts';
 import { busyPercent, readCounters, type Counters } from './proc.ts';
-import type { SystemSnapshot } from './types.ts';
+import type { GpuSample, SystemSnapshot } from './types.ts';
 
+/** Options of {@link startSampler}. */
 export interface SamplerOptions {
-  /** ms between ticks */
+  /** ms between the starts of two ticks (a slow tick delays the next one, never overlaps it) */
   intervalMs: number;
-  /** DATA_DIR: the file system whose usage is reported */
+  /** DATA_DIR: the directory whose file system size is reported */
   path: string;
-  /** defaults to os.hostname() */
+  /** host name stamped on every sample; default os.hostname() */
   host?: string;
-  /** nvidia-smi binary; defaults to `nvidia-smi` on PATH */
+  /** nvidia-smi binary, a name on PATH or a path; default `nvidia-smi` */
   nvidiaSmi?: string;
+  /** receives every snapshot after the first tick; a throw or rejection is reported through onWarning */
   onSample: (snapshot: SystemSnapshot) => void | Promise<void>;
-  /** problems worth a log line; each distinct message is reported once */
+  /** problems worth one log line; the same message is not repeated */
   onWarning?: (message: string) => void;
 }
 
+/** A running sampler. */
 export interface Sampler {
-  /** stops ticking and waits for a tick in progress */
+  /** Stops ticking; resolves once a tick in progress has finished. No onSample call starts after stop(). */
   stop(): Promise<void>;
+  /**
+   * Takes a sample now, after any tick in progress, and hands it to onSample
+   * like a scheduled tick (the next scheduled tick then comes one interval
+   * later). Resolves with the snapshot, or null when this call only primed
+   * the counters or the sampler is stopped.
+   */
+  sampleNow(): Promise<SystemSnapshot | null>;
 }
 
-/** Rate per second of a counter between two readings; counters that went backwards (wrap, reset) count as 0. */
+/** Distinct warnings remembered for de-duplication; the oldest is forgotten past this. */
+const MAX_REMEMBERED_WARNINGS = 100;
+
+/** Rate per second of a cumulative counter; a counter that went backwards (wrap, reset, device removed) gives 0. */
 function rate(prev: number, next: number, seconds: number): number {
   return seconds > 0 && next >= prev ? (next - prev) / seconds : 0;
 }
 
-/** Builds a snapshot from two readings `seconds` apart. Pure; exported for tests. */
-export function snapshotFrom(prev: Counters, next: Counters, host: string, ts: number, path: string): Omit<SystemSnapshot, 'gpus'> {
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Builds a snapshot from two readings of {@link readCounters}. Rates are per
+ * second over the time between the readings (`next.at − prev.at`, ms), not
+ * over the nominal interval. Pure.
+ *
+ * @param ts ms since epoch stamped on the snapshot and each part
+ * @param path the directory whose file system was measured
+ */
+export function snapshotFrom(prev: Counters, next: Counters, host: string, ts: number, path: string, gpus: GpuSample[] = []): SystemSnapshot {
   const seconds = (next.at - prev.at) / 1000;
   return {
     host,
@@ -46,7 +70,15 @@ export function snapshotFrom(prev: Counters, next: Counters, host: string, ts: n
       cores: next.cpu.cores.map((c, i) => busyPercent(prev.cpu.cores[i] ?? c, c)),
       load: next.load,
     },
-    memory: { host, ts, total: next.memory.total, used: next.memory.used, available: next.memory.available, swapTotal: next.memory.swapTotal, swapUsed: next.memory.swapUsed },
+    memory: {
+      host,
+      ts,
+      total: next.memory.total,
+      used: next.memory.used,
+      available: next.memory.available,
+      swapTotal: next.memory.swapTotal,
+      swapUsed: next.memory.swapUsed,
+    },
     disk: {
       host,
       ts,
@@ -56,58 +88,115 @@ export function snapshotFrom(prev: Counters, next: Counters, host: string, ts: n
       readBps: rate(prev.disk.readBytes, next.disk.readBytes, seconds),
       writeBps: rate(prev.disk.writeBytes, next.disk.writeBytes, seconds),
     },
-    network: { host, ts, rxBps: rate(prev.net.rxBytes, next.net.rxBytes, seconds), txBps: rate(prev.net.txBytes, next.net.txBytes, seconds) },
+    network: {
+      host,
+      ts,
+      rxBps: rate(prev.net.rxBytes, next.net.rxBytes, seconds),
+      txBps: rate(prev.net.txBytes, next.net.txBytes, seconds),
+    },
+    gpus,
   };
 }
 
 /**
- * Starts sampling. Ticks never overlap (each is scheduled after the previous
- * one finished) and the timer never keeps the process alive. A missing
- * nvidia-smi is reported once and not tried again; a failing one is reported
- * once, retried, and its recovery reported once.
+ * Starts sampling this host: the first tick runs at once and only primes the
+ * counters; each later tick emits a snapshot. Ticks are chained with
+ * setTimeout, so they never overlap, and the timer is unref'd, so a running
+ * sampler never keeps the process alive. Never throws.
+ *
+ * GPUs: a missing nvidia-smi (ENOENT) is reported once and not tried again;
+ * a failing one (non-zero exit, timeout) is reported once, retried every
+ * tick, and its recovery reported once. Other problems (an unmeasurable
+ * `path`, a throwing onSample) are reported once per distinct message.
+ *
+ * @example
+ * const sampler = startSampler({ intervalMs: 2000, path: config.dataDir, onSample: (s) => store(s), onWarning: (m) => log.warn(m) });
+ * // on shutdown
+ * await sampler.stop();
  */
 export function startSampler(opts: SamplerOptions): Sampler {
   const host = opts.host ?? os.hostname();
+  const smi = opts.nvidiaSmi ?? 'nvidia-smi';
   const warned = new Set<string>();
-  const warn = (message: string) => {
-    if (warned.has(message)) return;
-    warned.add(message);
-    opts.onWarning?.(message);
-  };
-  let prev: Counters | undefined;
-  let gpuState: 'unknown' | 'ok' | 'failing' | 'missing' = 'unknown';
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  let stopped = false;
-
-  const tick = async () => {
-    const ts = Date.now();
-    const [counters, gpu] = await Promise.all([readCounters(opts.path), gpuState === 'missing' ? undefined : readGpus(host, ts, opts.nvidiaSmi)]);
-    if (gpu?.error) {
-      if (gpu.missing) gpuState = 'missing';
-      else if (gpuState !== 'failing') gpuState = 'failing';
-      warn(gpu.error);
-    } else if (gpu) {
-      if (gpuState === 'failing') opts.onWarning?.('nvidia-smi answers again: GPU metrics resumed');
-      gpuState = 'ok';
-      warned.forEach((m) => m.startsWith(opts.nvidiaSmi ?? 'nvidia-smi') && warned.delete(m));
+  const report = (message: string) => {
+    try {
+      opts.onWarning?.(message);
+    } catch {
+      // a logger that throws must not stop the sampler
     }
+  };
+  const warnOnce = (message: string) => {
+    if (warned.has(message)) return;
+    if (warned.size >= MAX_REMEMBERED_WARNINGS) warned.delete(warned.values().next().value!);
+    warned.add(message);
+    report(message);
+  };
+
+  let gpuState: 'unknown' | 'ok' | 'failing' | 'missing' = 'unknown';
+  const readGpusOnce = async (ts: number): Promise<GpuSample[]> => {
+    if (gpuState === 'missing') return [];
+    const r = await readGpus(host, ts, { binary: smi });
+    if (r.missing) {
+      gpuState = 'missing';
+      report(r.error ?? `${smi} not found: GPU metrics disabled`);
+      return [];
+    }
+    if (r.error !== undefined) {
+      if (gpuState !== 'failing') report(`${r.error} (GPU metrics paused; retrying every tick)`);
+      gpuState = 'failing';
+      return [];
+    }
+    if (gpuState === 'failing') report(`${smi} answers again: GPU metrics resumed`);
+    gpuState = 'ok';
+    return r.gpus;
+  };
+
+  let prev: Counters | undefined;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+
+  const tick = async (): Promise<SystemSnapshot | null> => {
+    const ts = Date.now();
+    const [counters, gpus] = await Promise.all([readCounters(opts.path), readGpusOnce(ts)]);
+    if (counters.disk.error) warnOnce(counters.disk.error);
     const before = prev;
     prev = counters;
-    if (!before) return;
-    await opts.onSample({ ...snapshotFrom(before, counters, host, ts, opts.path), gpus: gpu?.gpus ?? [] });
+    if (!before || stopped) return null;
+    const snapshot = snapshotFrom(before, counters, host, ts, opts.path, gpus);
+    try {
+      await opts.onSample(snapshot);
+    } catch (err) {
+      warnOnce(`system sample not handled: ${messageOf(err)}`);
+    }
+    return snapshot;
+  };
+
+  // One tick at a time: every run, scheduled or asked for, waits for the one before.
+  let queue: Promise<unknown> = Promise.resolve();
+  const run = (): Promise<SystemSnapshot | null> => {
+    const next = queue.then(async () => {
+      if (stopped) return null;
+      const started = performance.now();
+      try {
+        return await tick();
+      } catch (err) {
+        warnOnce(`system sample failed: ${messageOf(err)}`);
+        return null;
+      } finally {
+        schedule(Math.max(0, opts.intervalMs - (performance.now() - started)));
+      }
+    });
+    queue = next;
+    return next;
   };
 
   const schedule = (delay: number) => {
+    clearTimeout(timer);
+    timer = undefined;
     if (stopped) return;
     timer = setTimeout(() => {
-      const started = performance.now();
-      running = tick()
-        .catch((err) => warn(`system sample failed: ${err instanceof Error ? err.message : String(err)}`))
-        .finally(() => {
-          running = undefined;
-          schedule(Math.max(0, opts.intervalMs - (performance.now() - started)));
-        });
+      timer = undefined;
+      void run();
     }, delay);
     timer.unref();
   };
@@ -117,7 +206,14 @@ export function startSampler(opts: SamplerOptions): Sampler {
     async stop() {
       stopped = true;
       clearTimeout(timer);
-      await running;
+      timer = undefined;
+      await queue;
+    },
+    sampleNow() {
+      if (stopped) return Promise.resolve(null);
+      clearTimeout(timer);
+      timer = undefined;
+      return run();
     },
   };
 }
