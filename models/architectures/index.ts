@@ -1,0 +1,31 @@
+/**
+ * The registry of architecture families: `model_type` (config.json) → graph
+ * builder. A family that is not listed here is refused with a message naming
+ * its `model_type`.
+ */
+
+/** model_type values Loupe can build a graph for. */
+export const SUPPORTED_MODEL_TYPES = ['gpt2', 'gpt_neo', 'gpt_neox', 'llama', 'mistral', 'qwen2', 'gemma2', 'phi3', 'opt'] as const;
+export type ModelType = (typeof SUPPORTED_MODEL_TYPES)[number];
+
+export class UnsupportedArchitectureError extends Error {
+  constructor(readonly modelType: string | undefined) {
+    super(
+      modelType === undefined
+        ? 'config.json has no "model_type"; cannot tell the architecture'
+        : `Unsupported architecture: model_type "${modelType}" (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`,
+    );
+    this.name = 'UnsupportedArchitectureError';
+  }
+}
+
+export function isSupportedModelType(t: unknown): t is ModelType {
+  return typeof t === 'string' && (SUPPORTED_MODEL_TYPES as readonly string[]).includes(t);
+}
+
+/** Checks a parsed config.json and returns its model_type, or throws {@link UnsupportedArchitectureError}. */
+export function modelTypeOf(config: Record<string, unknown>): ModelType {
+  const t = config.model_type;
+  if (!isSupportedModelType(t)) throw new UnsupportedArchitectureError(typeof t === 'string' ? t : undefined);
+  return t;
+}
