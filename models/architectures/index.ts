@@ -1,8 +1,12 @@
 /**
- * The registry of architecture families: `model_type` (config.json) → graph
- * builder. A family that is not listed here is refused with a message naming
- * its `model_type`.
+ * The registry of architecture families: `model_type` (config.json) → family
+ * file. A family that is not listed here is refused with a message naming its
+ * `model_type`.
  */
+import { gpt2 } from './gpt2.ts';
+import type { Family } from './spec.ts';
+
+const FAMILIES: readonly Family[] = [gpt2];
 
 /** model_type values Loupe can build a graph for. */
 export const SUPPORTED_MODEL_TYPES = ['gpt2', 'gpt_neo', 'gpt_neox', 'llama', 'mistral', 'qwen2', 'gemma2', 'phi3', 'opt'] as const;
@@ -28,4 +32,12 @@ export function modelTypeOf(config: Record<string, unknown>): ModelType {
   const t = config.model_type;
   if (!isSupportedModelType(t)) throw new UnsupportedArchitectureError(typeof t === 'string' ? t : undefined);
   return t;
+}
+
+/** The family that builds graphs for a config. */
+export function familyOf(config: Record<string, unknown>): Family {
+  const t = modelTypeOf(config);
+  const f = FAMILIES.find((x) => x.modelTypes.includes(t));
+  if (!f) throw new UnsupportedArchitectureError(t);
+  return f;
 }

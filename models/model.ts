@@ -1,0 +1,119 @@
+/**
+ * A model loaded for inference: config.json + safetensors → the decoder graph
+ * in the chosen dtype → ONNX Runtime sessions, one per set of requested
+ * outputs (hook points and/or logits), built on first use and cached. A
+ * session computes only what its outputs need: a graph whose deepest output
+ * is blocks.3.hook_resid_post runs no later block and no unembedding.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { buildDecoder, hookPoints, type HookPoint, type Intervention } from './architectures/decoder.ts';
+import { familyOf } from './architectures/index.ts';
+import type { ArchSpec } from './architectures/spec.ts';
+import { openWeights } from './architectures/weights.ts';
+import type { Graph } from './onnx/graph.ts';
+import type { ModelDtype } from './quantize.ts';
+import { createSession, ort, type Device, type Session } from './runtime.ts';
+
+export interface LoadOptions {
+  dtype?: ModelDtype;
+  device?: Device;
+  interventions?: Record<string, Intervention>;
+  threads?: number;
+}
+
+export interface TensorOut {
+  data: Float32Array;
+  dims: number[];
+}
+
+export interface LoadedModel {
+  readonly dir: string;
+  readonly config: Record<string, unknown>;
+  readonly spec: ArchSpec;
+  readonly dtype: ModelDtype;
+  readonly hookPoints: readonly HookPoint[];
+  /** the session computing these outputs (hook names or 'logits') */
+  session(outputs: readonly string[]): Promise<Session>;
+  /** Runs token ids [batch, pos] and returns the requested outputs. */
+  forward(ids: BigInt64Array, dims: readonly [number, number], outputs: readonly string[]): Promise<Record<string, TensorOut>>;
+  /** size of the serialised graph with every weight, bytes */
+  graphBytes(outputs: readonly string[]): number;
+  close(): Promise<void>;
+}
+
+export async function readModelConfig(dir: string): Promise<Record<string, unknown>> {
+  const file = path.join(dir, 'config.json');
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    throw new Error(`${file}: cannot read the model's config (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not a JSON object');
+    return parsed as Record<string, unknown>;
+  } catch (err) {
+    throw new Error(`${file}: malformed JSON (${(err as Error).message})`);
+  }
+}
+
+export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<LoadedModel> {
+  const dtype = opts.dtype ?? 'fp32';
+  const config = await readModelConfig(dir);
+  const family = familyOf(config);
+  const spec = family.spec(config);
+  const src = await openWeights(dir);
+  let graph: Graph;
+  try {
+    graph = buildDecoder(spec, await family.load(src, spec, config), { dtype, interventions: opts.interventions });
+  } finally {
+    await src.close();
+  }
+  const known = new Set(['logits', ...hookPoints(spec).map((h) => h.name)]);
+  const check = (outputs: readonly string[]) => {
+    if (outputs.length === 0) throw new Error('ask for at least one output (a hook point or "logits")');
+    for (const o of outputs) if (!known.has(o)) throw new Error(`unknown hook point "${o}" for ${spec.modelType} with ${spec.nLayers} layers`);
+  };
+  const sessions = new Map<string, Promise<Session>>();
+  const model: LoadedModel = {
+    dir,
+    config,
+    spec,
+    dtype,
+    hookPoints: hookPoints(spec),
+    session(outputs) {
+      check(outputs);
+      const key = [...outputs].sort().join('\n');
+      let s = sessions.get(key);
+      if (!s) {
+        const bytes = graph.toModel({ outputs: outputs.map((value) => ({ value })) });
+        s = createSession(bytes, { device: opts.device, keepWeightCasts: dtype !== 'fp32', threads: opts.threads });
+        sessions.set(key, s);
+        s.catch(() => sessions.delete(key));
+      }
+      return s;
+    },
+    async forward(ids, dims, outputs) {
+      if (ids.length !== dims[0] * dims[1]) throw new Error(`${ids.length} ids do not fill [${dims.join(', ')}]`);
+      const s = await model.session(outputs);
+      const res = await s.run({ input_ids: new ort.Tensor('int64', ids, [...dims]) }, outputs);
+      const out: Record<string, TensorOut> = {};
+      for (const o of outputs) {
+        const t = res[o]!;
+        out[o] = { data: t.data as Float32Array, dims: t.dims.map(Number) };
+      }
+      return out;
+    },
+    graphBytes(outputs) {
+      return graph.toModel({ outputs: outputs.map((value) => ({ value })) }).byteLength;
+    },
+    async close() {
+      const all = await Promise.allSettled([...sessions.values()]);
+      sessions.clear();
+      await Promise.all(all.map((r) => (r.status === 'fulfilled' ? r.value.release() : undefined)));
+    },
+  };
+  return model;
+}

@@ -1,0 +1,105 @@
+/**
+ * ONNX Runtime sessions: the execution provider comes from LOUPE_DEVICE
+ * (auto, cpu, webgpu, cuda). `auto` tries WebGPU once per process and falls
+ * back to the CPU with a logged reason; an explicit device that cannot start
+ * is an error naming it. Out-of-memory failures are recognised so that jobs
+ * can retry with a smaller batch and then on the CPU.
+ */
+import ort from 'onnxruntime-node';
+import { logger } from './log.ts';
+
+export type Device = 'auto' | 'cpu' | 'webgpu' | 'cuda';
+export type Provider = 'cpu' | 'webgpu' | 'cuda';
+
+const log = logger('runtime');
+
+export interface Session {
+  readonly provider: Provider;
+  /** why a requested GPU was not used, when it was not */
+  readonly fallbackReason: string | null;
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Record<string, ort.Tensor>, outputs?: readonly string[]): Promise<Record<string, ort.Tensor>>;
+  release(): Promise<void>;
+}
+
+export interface SessionOptions {
+  device?: Device;
+  /** keep weight casts/dequantisation in the graph instead of folding them into fp32 copies (fp16, q8) */
+  keepWeightCasts?: boolean;
+  /** intra-op threads; default: ONNX Runtime's choice (all physical cores) */
+  threads?: number;
+}
+
+let webgpuBroken: string | null = null;
+
+function providersFor(p: Provider): ort.InferenceSession.ExecutionProviderConfig[] {
+  return p === 'cpu' ? ['cpu'] : [p, 'cpu'];
+}
+
+async function create(model: Uint8Array | string, provider: Provider, opts: SessionOptions): Promise<ort.InferenceSession> {
+  const options: ort.InferenceSession.SessionOptions = {
+    executionProviders: providersFor(provider),
+    graphOptimizationLevel: 'all',
+    ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
+    ...(opts.keepWeightCasts ? { extra: { optimization: { disable_specified_optimizers: 'ConstantFolding' } } } : {}),
+  };
+  return typeof model === 'string' ? ort.InferenceSession.create(model, options) : ort.InferenceSession.create(model, options);
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Creates a session on the device LOUPE_DEVICE (or `opts.device`) asks for. */
+export async function createSession(model: Uint8Array | string, opts: SessionOptions = {}): Promise<Session> {
+  const device = opts.device ?? ((process.env.LOUPE_DEVICE as Device | undefined) || 'auto');
+  let provider: Provider;
+  let fallbackReason: string | null = null;
+  let session: ort.InferenceSession;
+  if (device === 'cpu') {
+    provider = 'cpu';
+    session = await create(model, 'cpu', opts);
+  } else if (device === 'auto') {
+    if (webgpuBroken === null) {
+      try {
+        session = await create(model, 'webgpu', opts);
+        provider = 'webgpu';
+      } catch (err) {
+        webgpuBroken = message(err).split('\n')[0]!;
+        log.info('WebGPU is not available, running models on the CPU', { reason: webgpuBroken });
+      }
+    }
+    if (webgpuBroken !== null) {
+      fallbackReason = `WebGPU: ${webgpuBroken}`;
+      provider = 'cpu';
+      session = await create(model, 'cpu', opts);
+    }
+  } else if (device === 'webgpu' || device === 'cuda') {
+    provider = device;
+    try {
+      session = await create(model, device, opts);
+    } catch (err) {
+      const hint = device === 'cuda' ? ' (the CUDA provider is not part of the npm onnxruntime-node build; use LOUPE_DEVICE=webgpu for NVIDIA GPUs)' : '';
+      throw new Error(`LOUPE_DEVICE=${device}: cannot start the ${device} execution provider: ${message(err)}${hint}`);
+    }
+  } else {
+    throw new Error(`LOUPE_DEVICE must be auto, cpu, webgpu or cuda (got "${String(device)}")`);
+  }
+  const s = session!;
+  return {
+    provider: provider!,
+    fallbackReason,
+    inputNames: s.inputNames,
+    outputNames: s.outputNames,
+    run: (feeds, outputs) => (outputs ? s.run(feeds, [...outputs]) : s.run(feeds)) as Promise<Record<string, ort.Tensor>>,
+    release: () => s.release(),
+  };
+}
+
+/** Whether an error from ONNX Runtime means the device ran out of memory. */
+export function isOutOfMemory(err: unknown): boolean {
+  return /out of memory|bad_alloc|failed to allocate|OOM|allocation fail/i.test(message(err));
+}
+
+export { ort };
