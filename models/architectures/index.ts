@@ -3,10 +3,16 @@
  * file. A family that is not listed here is refused with a message naming its
  * `model_type`.
  */
+import { gemma2 } from './gemma2.ts';
 import { gpt2 } from './gpt2.ts';
+import { gptNeo } from './gpt-neo.ts';
+import { gptNeox } from './gpt-neox.ts';
+import { llama } from './llama.ts';
+import { opt } from './opt.ts';
+import { phi3 } from './phi3.ts';
 import type { Family } from './spec.ts';
 
-const FAMILIES: readonly Family[] = [gpt2];
+const FAMILIES: readonly Family[] = [gpt2, gptNeo, gptNeox, llama, gemma2, phi3, opt];
 
 /** model_type values Loupe can build a graph for. */
 export const SUPPORTED_MODEL_TYPES = ['gpt2', 'gpt_neo', 'gpt_neox', 'llama', 'mistral', 'qwen2', 'gemma2', 'phi3', 'opt'] as const;

@@ -6,6 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { openSafetensors, toFloat32, type SafetensorsFile, type TensorInfo } from '../safetensors.ts';
+import type { Linear, Norm } from './spec.ts';
 
 export interface WeightSource {
   has(name: string): boolean;
@@ -70,4 +71,42 @@ export async function openWeights(dir: string): Promise<WeightSource> {
       await Promise.all(opened.map((f) => f.close()));
     },
   };
+}
+
+/** A torch.nn.Linear [out, in] (+ bias when the checkpoint has one). */
+export async function readLinear(src: WeightSource, name: string, outF: number, inF: number): Promise<Linear> {
+  const w = await src.get(`${name}.weight`, [outF, inF]);
+  const b = src.has(`${name}.bias`) ? await src.get(`${name}.bias`, [outF]) : undefined;
+  return { w, layout: 'out_in', inFeatures: inF, outFeatures: outF, b };
+}
+
+/** Rows [from, from + n) of a Linear, as a Linear of its own (for fused projections). */
+export function linearRows(l: Linear, from: number, n: number): Linear {
+  if (l.layout !== 'out_in') throw new Error('linearRows needs an [out, in] weight');
+  return {
+    w: l.w.slice(from * l.inFeatures, (from + n) * l.inFeatures),
+    layout: 'out_in',
+    inFeatures: l.inFeatures,
+    outFeatures: n,
+    b: l.b?.slice(from, from + n),
+  };
+}
+
+/** A norm's gain (+ bias when present); `plusOne` for Gemma's (1 + w) gains. */
+export async function readNorm(src: WeightSource, name: string, d: number, opts: { plusOne?: boolean } = {}): Promise<Norm> {
+  const w = await src.get(`${name}.weight`, [d]);
+  if (opts.plusOne) for (let i = 0; i < d; i++) w[i] = Math.fround(1 + w[i]!);
+  const b = src.has(`${name}.bias`) ? await src.get(`${name}.bias`, [d]) : undefined;
+  return { w, b };
+}
+
+/** The output projection, or null when it is tied to the embedding (absent or equal). */
+export async function readUnembed(src: WeightSource, name: string, embed: Float32Array, vocab: number, d: number, tied: boolean): Promise<Linear | null> {
+  if (!src.has(`${name}.weight`)) {
+    if (!tied) throw new Error(`the checkpoint has no "${name}.weight" and tie_word_embeddings is false`);
+    return null;
+  }
+  const l = await readLinear(src, name, vocab, d);
+  if (!l.b && l.w.every((x, i) => x === embed[i])) return null;
+  return l;
 }
