@@ -39,12 +39,31 @@ export const models = pgTable('models', {
   /** config.json's model_type */
   architecture: text('architecture'),
   config: jsonb('config'),
-  /** folder under DATA_DIR */
+  /** absolute folder of the model's files (under DATA_DIR/models, or the repository's demo/ for the built-in model) */
   path: text('path'),
   sizeBytes: bigint('size_bytes', { mode: 'number' }),
+  /** default load dtype: fp32, fp16, q8 or q4 */
+  dtype: text('dtype', { enum: ['fp32', 'fp16', 'q8', 'q4'] }).notNull().default('fp32'),
+  /** last download progress (the payload of topic `model/{id}`), kept for pages opened late */
+  progress: jsonb('progress'),
+  /** shipped with Loupe (the demo model): cannot be deleted */
+  builtin: boolean('builtin').notNull().default(false),
   jobId: text('job_id'),
   error: text('error'),
   createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+/**
+ * The last progress a job reported (`JobContext.progress`), by pg-boss job id;
+ * pg-boss itself has no progress field. Rows older than the job retention are
+ * pruned by `system.maintenance`.
+ */
+export const jobProgress = pgTable('job_progress', {
+  jobId: uuid('job_id').primaryKey(),
+  /** queue name */
+  kind: text('kind').notNull(),
+  progress: jsonb('progress').notNull(),
   updatedAt: updatedAt(),
 });
 
