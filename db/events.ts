@@ -70,16 +70,7 @@ export interface ListenOptions {
  * re-established with backoff when it drops.
  */
 export async function listenEvents(url: string, opts: ListenOptions): Promise<EventListener> {
-  let client: pg.Client | undefined;
-  let closed = false;
-  let retryMs = 250;
-  let timer: NodeJS.Timeout | undefined;
-  // Notifications are handled one after another so that a payload fetched by
-  // reference cannot overtake a later inline event of the same topic.
-  let chain: Promise<void> = Promise.resolve();
-
-  const handle = async (payload: string | undefined) => {
-    if (!payload) return;
+  const handle = async (payload: string) => {
     let env: Envelope;
     try {
       env = JSON.parse(payload) as Envelope;
@@ -98,24 +89,46 @@ export async function listenEvents(url: string, opts: ListenOptions): Promise<Ev
       opts.onEvent({ topic: env.topic, ts: env.ts, data: env.data });
     }
   };
+  return listenChannel(url, EVENT_CHANNEL, { onNotification: handle, onStatus: opts.onStatus });
+}
+
+/**
+ * LISTENs on one PostgreSQL channel with a dedicated connection, re-established
+ * with backoff when it drops, and calls `onNotification` with each payload, one
+ * after another (a call that returns a promise is awaited before the next).
+ */
+export async function listenChannel(
+  url: string,
+  channel: string,
+  opts: { onNotification: (payload: string) => void | Promise<void>; onStatus?: (message: string, err?: unknown) => void },
+): Promise<EventListener> {
+  let client: pg.Client | undefined;
+  let closed = false;
+  let retryMs = 250;
+  let timer: NodeJS.Timeout | undefined;
+  // Notifications are handled one after another so that a payload fetched by
+  // reference cannot overtake a later inline event of the same topic.
+  let chain: Promise<void> = Promise.resolve();
 
   const connect = async (): Promise<void> => {
     const c = new pg.Client({ connectionString: url, keepAlive: true });
     c.on('notification', (n) => {
-      chain = chain.then(() => handle(n.payload)).catch((err) => opts.onStatus?.('event delivery failed', err));
+      if (n.channel !== channel || !n.payload) return;
+      const payload = n.payload;
+      chain = chain.then(() => opts.onNotification(payload)).catch((err) => opts.onStatus?.('notification handling failed', err));
     });
     const lost = (err?: unknown) => {
       if (closed || client !== c) return;
       client = undefined;
       c.end().catch(() => undefined);
-      opts.onStatus?.(`event connection lost; reconnecting in ${retryMs} ms`, err);
+      opts.onStatus?.(`connection listening on ${channel} lost; reconnecting in ${retryMs} ms`, err);
       timer = setTimeout(reconnect, retryMs);
       retryMs = Math.min(retryMs * 2, 10_000);
     };
     c.on('error', lost);
     c.on('end', () => lost());
     await c.connect();
-    await c.query(`LISTEN ${EVENT_CHANNEL}`);
+    await c.query(`LISTEN ${c.escapeIdentifier(channel)}`);
     client = c;
   };
 
@@ -124,10 +137,10 @@ export async function listenEvents(url: string, opts: ListenOptions): Promise<Ev
     connect().then(
       () => {
         retryMs = 250;
-        opts.onStatus?.('event connection restored');
+        opts.onStatus?.(`connection listening on ${channel} restored`);
       },
       (err) => {
-        opts.onStatus?.(`event connection failed; retrying in ${retryMs} ms`, err);
+        opts.onStatus?.(`connection listening on ${channel} failed; retrying in ${retryMs} ms`, err);
         timer = setTimeout(reconnect, retryMs);
         retryMs = Math.min(retryMs * 2, 10_000);
       },
