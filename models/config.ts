@@ -32,6 +32,8 @@ export const ENV_DOCS: readonly EnvDoc[] = [
   { name: 'NVIDIA_SMI', default: 'nvidia-smi', description: 'Path of `nvidia-smi`, read for GPU metrics. Missing: GPU metrics are off (reported once).' },
   { name: 'LOUPE_SAMPLER', default: '(auto)', description: '`1` or `0`: whether this process samples its host. Default: the server does; a worker does when started alone (`npm run worker`).' },
   { name: 'LOG_LEVEL', default: 'info', description: '`debug`, `info`, `warn` or `error`.' },
+  { name: 'HF_ENDPOINT', default: 'https://huggingface.co', description: 'Hugging Face hub (or a mirror) that model downloads use.' },
+  { name: 'HF_TOKEN', default: '(none)', description: 'Hub access token for private and gated repositories; sent to the hub\'s own origin only.' },
 ];
 
 /** Parsed configuration. Values are validated; a bad value throws {@link ConfigError}. */
@@ -55,6 +57,10 @@ export interface Config {
   /** undefined: the process decides by its role. */
   sampler: boolean | undefined;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** base URL of the Hugging Face hub */
+  hfEndpoint: string;
+  /** hub token, when set */
+  hfToken: string | undefined;
 }
 
 /** A configuration value that cannot be used; the message names the variable. */
@@ -80,6 +86,14 @@ export const POLICY = {
   WS_MAX_MESSAGE_BYTES: 16 * 1024,
   /** Time a child process gets to exit after SIGTERM before SIGKILL. */
   SHUTDOWN_GRACE_MS: 10_000,
+  /** A worker polls each queue for new jobs this often (s; pg-boss allows 0.5 and more). */
+  JOB_POLL_INTERVAL_S: 1,
+  /** A worker checks that its running jobs are still active this often (the fallback when a cancel notification is missed). */
+  JOB_STATE_CHECK_MS: 2000,
+  /** Progress of a job (and of a download) is written and published at most this often. */
+  JOB_PROGRESS_MS: 250,
+  /** Job progress rows are kept this long after their last update, hours. */
+  JOB_PROGRESS_RETENTION_H: 14 * 24,
 } as const;
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -132,6 +146,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError('DATABASE_URL', 'expected a postgres:// or postgresql:// URL');
   }
+  const hfEndpoint = (env.HF_ENDPOINT || 'https://huggingface.co').replace(/\/+$/, '');
+  if (!/^https?:\/\/[^/]+/.test(hfEndpoint)) throw new ConfigError('HF_ENDPOINT', `expected an http:// or https:// URL, got "${env.HF_ENDPOINT}"`);
   return {
     dataDir: path.resolve(env.DATA_DIR || './data'),
     databaseUrl,
@@ -148,5 +164,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     nvidiaSmi: env.NVIDIA_SMI || 'nvidia-smi',
     sampler: samplerRaw === '1' ? true : samplerRaw === '0' ? false : undefined,
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
+    hfEndpoint,
+    hfToken: env.HF_TOKEN || undefined,
   };
 }

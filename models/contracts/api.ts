@@ -4,6 +4,8 @@
  * web app parses responses with them.
  */
 import { z } from 'zod';
+import { JOB_STATES } from './jobs.ts';
+import { ARTIFACT_STATUSES, modelProgressSchema } from './topics.ts';
 
 /** The one error body of every 4xx/5xx response. */
 export const errorBodySchema = z.object({
@@ -93,3 +95,121 @@ export const systemMetricsSchema = z.object({
   gpus: z.array(z.object({ index: z.number().int(), name: z.string() })),
 });
 export type SystemMetrics = z.infer<typeof systemMetricsSchema>;
+
+// ---------------------------------------------------------------------------
+// Jobs: every pg-boss job, whatever its kind.
+
+/** `GET /api/jobs` query. */
+export const jobListQuerySchema = z.object({
+  /** queue name, e.g. `model.download` */
+  kind: z.string().min(1).max(100).optional(),
+  state: z.enum(JOB_STATES).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+});
+export type JobListQuery = z.infer<typeof jobListQuerySchema>;
+
+/** `{id}` of the job routes: pg-boss ids are UUIDs. */
+export const jobIdParamSchema = z.object({ id: z.string().uuid() });
+
+/** One job. Times in ms since epoch. */
+export const jobSchema = z.object({
+  id: z.string(),
+  /** queue name */
+  kind: z.string(),
+  state: z.enum(JOB_STATES),
+  data: z.unknown(),
+  /** what the handler returned, or the error it failed with (`{name, message, stack}`) */
+  output: z.unknown(),
+  /** the last progress the handler reported, when it reports any */
+  progress: z.unknown(),
+  createdAt: z.number(),
+  startedAt: z.number().nullable(),
+  completedAt: z.number().nullable(),
+  /** attempts that failed and were retried so far */
+  retryCount: z.number().int(),
+  retryLimit: z.number().int(),
+});
+export type Job = z.infer<typeof jobSchema>;
+
+export const jobListSchema = z.object({
+  /** newest first */
+  jobs: z.array(jobSchema),
+  /** jobs matching the filters, over all pages */
+  total: z.number().int(),
+});
+export type JobList = z.infer<typeof jobListSchema>;
+
+// ---------------------------------------------------------------------------
+// Models.
+
+/** Load dtypes: full precision, half precision, 8-bit and 4-bit weights. */
+export const MODEL_DTYPES = ['fp32', 'fp16', 'q8', 'q4'] as const;
+export type ModelDtype = (typeof MODEL_DTYPES)[number];
+
+/** Where a model comes from: a hub repository at a revision, or a folder on the server's disk. */
+export const modelSourceSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('hub'),
+    /** `owner/name` */
+    repo: z.string().min(1).max(200),
+    /** branch, tag or commit */
+    revision: z
+      .string()
+      .min(1)
+      .max(200)
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, 'expected a branch, tag or commit (letters, digits, . _ / -)')
+      .refine((r) => !r.split('/').includes('..'), 'must not contain ".."')
+      .default('main'),
+  }),
+  z.object({
+    kind: z.literal('local'),
+    /** absolute path of a folder with config.json and safetensors weights */
+    path: z.string().min(1).max(4096),
+  }),
+]);
+export type ModelSource = z.infer<typeof modelSourceSchema>;
+
+/** `POST /api/models` body. */
+export const createModelSchema = z.object({
+  source: modelSourceSchema,
+  /** display name; defaults to the repository or folder name */
+  name: z.string().trim().min(1).max(200).optional(),
+  /** the model's default load dtype */
+  dtype: z.enum(MODEL_DTYPES).default('fp32'),
+});
+export type CreateModel = z.input<typeof createModelSchema>;
+
+/** `{id}` of the model routes. */
+export const modelIdParamSchema = z.object({ id: z.string().uuid() });
+
+/** A model as the API shows it. Times in ms since epoch. */
+export const modelSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  source: modelSourceSchema,
+  status: z.enum(ARTIFACT_STATUSES),
+  /** config.json's `model_type`, once known */
+  architecture: z.string().nullable(),
+  dtype: z.enum(MODEL_DTYPES),
+  /** bytes of the model's files, once known */
+  sizeBytes: z.number().nullable(),
+  /** download progress (the last `model/{id}` event), null before the download starts */
+  progress: modelProgressSchema.nullable(),
+  error: z.string().nullable(),
+  /** shipped with Loupe; cannot be deleted */
+  builtin: z.boolean(),
+  /** the model pages and forms pick when none is chosen (the built-in demo model) */
+  default: z.boolean(),
+  /** the `model.download` job, when there was one */
+  jobId: z.string().nullable(),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+});
+export type Model = z.infer<typeof modelSchema>;
+
+/** `GET /api/models`: the default model first, then newest first. */
+export const modelListSchema = z.object({ models: z.array(modelSchema) });
+
+/** `POST /api/models` answer: the new row and the job that fills it. */
+export const createdModelSchema = z.object({ model: modelSchema, job: z.object({ id: z.string(), kind: z.string() }) });

@@ -66,6 +66,34 @@ export const workerSchema = z.object({
   queues: z.array(z.string()),
 });
 
+/** Lifecycle of anything a job produces (the `status` column of models, datasets, ...). */
+export const ARTIFACT_STATUSES = ['queued', 'running', 'paused', 'completed', 'failed', 'cancelled'] as const;
+
+/**
+ * Download progress of a model, on topic `model/{id}` (a few per second while
+ * it runs, and once on every status change). The same object is stored in the
+ * model's row, so a page opened late starts from it.
+ */
+export const modelProgressSchema = z.object({
+  /** model id */
+  id: z.string(),
+  status: z.enum(ARTIFACT_STATUSES),
+  /** one entry per file to fetch, in download order; bytes */
+  files: z.array(z.object({ path: z.string(), bytes: z.number(), total: z.number() })),
+  /** bytes done / to do, over every file */
+  bytesDone: z.number(),
+  bytesTotal: z.number(),
+  /** recent transfer rate, bytes/s */
+  bytesPerSecond: z.number(),
+  /** seconds left at that rate; null when unknown */
+  etaSeconds: z.number().nullable(),
+  /** why it failed, or a note while a retry is pending */
+  error: z.string().nullable(),
+  /** ms since epoch */
+  ts,
+});
+export type ModelProgress = z.infer<typeof modelProgressSchema>;
+
 /** Fixed topics and their payloads. Parameterised families are matched by {@link topicSchema}. */
 export const TOPICS = {
   'system/cpu': cpuSchema,
@@ -78,8 +106,9 @@ export const TOPICS = {
 /** Topic families with an id or index, as regular expressions over the topic name. */
 const FAMILIES: readonly [RegExp, z.ZodType][] = [
   [/^system\/gpu\/\d{1,3}$/, gpuSchema],
-  // Job families: payloads are defined by their issues; until then any JSON object.
-  [/^(training|extraction|model|dataset|job)\/[A-Za-z0-9_-]{1,64}$/, z.record(z.string(), z.unknown())],
+  [/^model\/[A-Za-z0-9_-]{1,64}$/, modelProgressSchema],
+  // Other job families: payloads are defined by their issues; until then any JSON object.
+  [/^(training|extraction|dataset|job)\/[A-Za-z0-9_-]{1,64}$/, z.record(z.string(), z.unknown())],
 ];
 
 export type TopicPayloads = {
@@ -87,7 +116,9 @@ export type TopicPayloads = {
 } & {
   [K in `system/gpu/${number}`]: z.infer<typeof gpuSchema>;
 } & {
-  [K in `${'training' | 'extraction' | 'model' | 'dataset' | 'job'}/${string}`]: Record<string, unknown>;
+  [K in `model/${string}`]: ModelProgress;
+} & {
+  [K in `${'training' | 'extraction' | 'dataset' | 'job'}/${string}`]: Record<string, unknown>;
 };
 
 /** Any topic name Loupe knows. */

@@ -1,0 +1,44 @@
+/**
+ * Job kinds that the server sends and workers run: queue names, their pg-boss
+ * queue options and the schema of each job's data. Shared by server/ (which
+ * creates the queues it sends to) and workers/ (which run them), so the two
+ * never disagree on a queue's retry policy or a job's payload.
+ */
+import { z } from 'zod';
+
+/** Job states, as pg-boss 10 names them (in its own order: created < retry < active < completed < cancelled < failed). */
+export const JOB_STATES = ['created', 'retry', 'active', 'completed', 'cancelled', 'failed'] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
+/** States after which a job never runs again. */
+export const FINISHED_JOB_STATES: readonly JobState[] = ['completed', 'cancelled', 'failed'];
+
+/** pg-boss queue options (the subset Loupe uses), in seconds. */
+export interface QueueOptions {
+  policy?: 'standard' | 'short' | 'singleton' | 'stately';
+  /** retries after the first attempt */
+  retryLimit?: number;
+  /** s before the first retry */
+  retryDelay?: number;
+  /** doubles the delay on each retry, with jitter */
+  retryBackoff?: boolean;
+  /** s a job may stay active before pg-boss fails it (and retries it) */
+  expireInSeconds?: number;
+}
+
+/** Data of a `model.download` job: the `models` row it fills. */
+export const modelDownloadDataSchema = z.object({ modelId: z.string().uuid() });
+export type ModelDownloadData = z.infer<typeof modelDownloadDataSchema>;
+
+/** Queues the server sends to, with their options. */
+export const JOB_QUEUES = {
+  'model.download': {
+    // Network failures are retried with backoff; the hub client resumes .part files.
+    retryLimit: 3,
+    retryDelay: 10,
+    retryBackoff: true,
+    // A worker that died mid-download leaves its job active until this expires; pg-boss then retries it.
+    expireInSeconds: 6 * 3600,
+  },
+} as const satisfies Record<string, QueueOptions>;
+export type QueueName = keyof typeof JOB_QUEUES;
