@@ -159,3 +159,43 @@ export function weightBytes(dtype: ModelDtype, outF: number, inF: number): numbe
     }
   }
 }
+
+/**
+ * How closely quantized logits follow the fp32 ones, per position: the share
+ * of positions whose top-1 token agrees, and the mean KL(p_fp32 ‖ p_quant)
+ * of the next-token distributions (nats).
+ */
+export function logitAgreement(reference: Float32Array, test: Float32Array, vocab: number): { top1: number; meanKl: number; positions: number } {
+  const n = reference.length / vocab;
+  let agree = 0;
+  let kl = 0;
+  for (let t = 0; t < n; t++) {
+    const o = t * vocab;
+    let ra = 0;
+    let ta = 0;
+    let rMax = -Infinity;
+    let tMax = -Infinity;
+    for (let i = 0; i < vocab; i++) {
+      const r = reference[o + i]!;
+      const q = test[o + i]!;
+      if (r > rMax) (rMax = r), (ra = i);
+      if (q > tMax) (tMax = q), (ta = i);
+    }
+    if (ra === ta) agree++;
+    let rSum = 0;
+    let tSum = 0;
+    for (let i = 0; i < vocab; i++) {
+      rSum += Math.exp(reference[o + i]! - rMax);
+      tSum += Math.exp(test[o + i]! - tMax);
+    }
+    const rLog = rMax + Math.log(rSum);
+    const tLog = tMax + Math.log(tSum);
+    let k = 0;
+    for (let i = 0; i < vocab; i++) {
+      const lp = reference[o + i]! - rLog;
+      k += Math.exp(lp) * (lp - (test[o + i]! - tLog));
+    }
+    kl += k;
+  }
+  return { top1: agree / n, meanKl: kl / n, positions: n };
+}
