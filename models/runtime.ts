@@ -5,6 +5,7 @@
  * is an error naming it. Out-of-memory failures are recognised so that jobs
  * can retry with a smaller batch and then on the CPU.
  */
+import { existsSync } from 'node:fs';
 import ort from 'onnxruntime-node';
 import { logger } from './log.ts';
 
@@ -32,6 +33,11 @@ export interface SessionOptions {
 }
 
 let webgpuBroken: string | null = null;
+
+/** Whether the host has a GPU device node at all (probing Dawn without one only prints noise). */
+function gpuDevicePresent(): boolean {
+  return existsSync('/dev/nvidia0') || existsSync('/dev/dri') || process.platform !== 'linux';
+}
 
 function providersFor(p: Provider): ort.InferenceSession.ExecutionProviderConfig[] {
   return p === 'cpu' ? ['cpu'] : [p, 'cpu'];
@@ -61,12 +67,18 @@ export async function createSession(model: Uint8Array | string, opts: SessionOpt
     provider = 'cpu';
     session = await create(model, 'cpu', opts);
   } else if (device === 'auto') {
+    if (webgpuBroken === null && !gpuDevicePresent()) {
+      webgpuBroken = 'no GPU device on this host (no /dev/nvidia0 or /dev/dri)';
+      log.info('running models on the CPU', { reason: webgpuBroken });
+    }
     if (webgpuBroken === null) {
       try {
         session = await create(model, 'webgpu', opts);
         provider = 'webgpu';
       } catch (err) {
-        webgpuBroken = message(err).split('\n')[0]!;
+        // ONNX Runtime's messages start with a source location; keep the sentence that says what failed
+        const first = message(err).split('\n')[0]!;
+        webgpuBroken = first.slice(first.lastIndexOf('was false. ') >= 0 ? first.lastIndexOf('was false. ') + 11 : 0);
         log.info('WebGPU is not available, running models on the CPU', { reason: webgpuBroken });
       }
     }

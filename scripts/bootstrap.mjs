@@ -33,7 +33,8 @@ if (have !== wanted) {
   const npm = process.env.npm_execpath
     ? [process.execPath, [process.env.npm_execpath, 'ci', '--no-fund', '--no-audit']]
     : ['npm', ['ci', '--no-fund', '--no-audit']];
-  const r = spawnSync(npm[0], npm[1], { cwd: root, stdio: 'inherit', env });
+  // npm's output goes to stderr: stdout belongs to the command being run (the CLI prints JSON there)
+  const r = spawnSync(npm[0], npm[1], { cwd: root, stdio: [0, 2, 2], env });
   if (r.status !== 0) fail('npm ci failed (see above). Check the network access to the npm registry and try again.');
   writeFileSync(stampFile, wanted + '\n');
   say(`dependencies installed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -47,8 +48,8 @@ if (process.argv.includes('--test')) {
     }
     say('installing Chromium for the browser tests (apt-get install chromium)…');
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    const update = spawnSync('apt-get', ['update', '-q'], { stdio: 'inherit', env });
-    const install = update.status === 0 && spawnSync('apt-get', ['install', '-y', '-q', 'chromium'], { stdio: 'inherit', env });
+    const update = spawnSync('apt-get', ['update', '-q'], { stdio: [0, 2, 2], env });
+    const install = update.status === 0 && spawnSync('apt-get', ['install', '-y', '-q', 'chromium'], { stdio: [0, 2, 2], env });
     if (!install || install.status !== 0 || !existsSync(chromium)) fail('apt-get could not install chromium (see above).');
   }
 }
