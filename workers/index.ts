@@ -1,5 +1,6 @@
 /** Every job kind a worker runs. A new kind is a new file in workers/ and a line here. */
 import type { JobKind } from './job.ts';
+import { modelDownload } from './model-download.ts';
 import { systemMaintenance } from './system-maintenance.ts';
 
-export const JOB_KINDS: readonly JobKind<any>[] = [systemMaintenance];
+export const JOB_KINDS: readonly JobKind<any>[] = [systemMaintenance, modelDownload];

@@ -1,6 +1,7 @@
 /**
  * The shape of a job kind: one file per kind in workers/, each exporting a
- * {@link JobKind}. The worker entry registers every kind listed in index.ts.
+ * {@link JobKind}. The worker entry registers every kind listed in index.ts
+ * and runs them through workers/runner.ts.
  */
 import type PgBoss from 'pg-boss';
 import type { Database } from '../db/client.ts';
@@ -14,6 +15,22 @@ export interface JobContext {
   events: Events;
   config: Config;
   log: Logger;
+  /**
+   * Aborts when the job must stop: cancelled by a user (reason
+   * {@link JobCancelledError}, within about a second of the cancel), expired or
+   * gone from the queue, or the worker shutting down (reason
+   * {@link WorkerShutdownError}; the job is retried later). Pass it to every
+   * long call.
+   */
+  signal: AbortSignal;
+  /**
+   * Records the job's progress (any JSON value) for `GET /api/jobs/{id}` and
+   * publishes it on topic `job/{id}`. Cheap to call often: writes are
+   * throttled to a few per second, and the last value is always written.
+   */
+  progress(p: unknown): void;
+  /** true when a failure of this attempt will be retried by pg-boss (the error is not permanent and retries are left) */
+  willRetry(err: unknown): boolean;
 }
 
 /** One job kind: its pg-boss queue, options and handler. */
@@ -25,5 +42,38 @@ export interface JobKind<Data extends object = object> {
   schedule?: string;
   /** jobs one worker runs at once; defaults to WORKER_CONCURRENCY */
   concurrency?: number;
-  handler(job: PgBoss.Job<Data>, ctx: JobContext): Promise<unknown>;
+  /**
+   * Runs one job. Throwing fails the attempt (pg-boss retries it unless the
+   * error is a {@link PermanentJobError} or retries are used up); returning
+   * after the signal aborted with {@link JobCancelledError} leaves the job
+   * cancelled.
+   */
+  handler(job: PgBoss.JobWithMetadata<Data>, ctx: JobContext): Promise<unknown>;
+}
+
+/** A failure no retry can fix (a missing repository, an unsupported architecture): the job fails at once. */
+export class PermanentJobError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PermanentJobError';
+  }
+}
+
+/** The abort reason of a job a user cancelled (or that left the active state while it ran). */
+export class JobCancelledError extends Error {
+  constructor(
+    readonly jobId: string,
+    message = 'cancelled',
+  ) {
+    super(message);
+    this.name = 'JobCancelledError';
+  }
+}
+
+/** The abort reason of the jobs of a worker that is shutting down: they are retried on another attempt. */
+export class WorkerShutdownError extends Error {
+  constructor() {
+    super('the worker is shutting down; the job will be retried');
+    this.name = 'WorkerShutdownError';
+  }
 }

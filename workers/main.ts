@@ -1,6 +1,7 @@
 /**
  * The worker process: takes jobs from pg-boss and runs them. Start more of
  * them, on more hosts, against the same DATABASE_URL (`npm run worker`).
+ * At start it registers the built-in demo model (idempotent).
  *
  * It writes a heartbeat every 10 s (table `workers`, topic `system/workers`)
  * and, when started alone on a host, samples that host's CPU, memory, disks,
@@ -19,7 +20,9 @@ import { createEvents } from '../db/events.ts';
 import { runMigrations } from '../db/migrate.ts';
 import { removeWorker, upsertWorker, type WorkerInfo } from '../db/queries/workers.ts';
 import { recordSystemSnapshot } from '../db/system-recorder.ts';
+import { registerDemoModel } from './demo-model.ts';
 import { JOB_KINDS } from './index.ts';
+import { startJobRunner } from './runner.ts';
 
 const log = logger('worker');
 
@@ -37,26 +40,8 @@ async function main(): Promise<void> {
   boss.on('error', (err) => log.error('pg-boss error', { error: err }));
   await boss.start();
 
-  const ctx = { database, events, config, log };
-  for (const kind of JOB_KINDS) {
-    await boss.createQueue(kind.name, { name: kind.name, ...kind.queue });
-    const concurrency = kind.concurrency ?? config.workerConcurrency;
-    // pg-boss 10: one `work` registration polls and runs one batch of 1 at a time, so N registrations = N concurrent jobs.
-    for (let i = 0; i < concurrency; i++) {
-      await boss.work(kind.name, { batchSize: 1, pollingIntervalSeconds: 2 }, async ([job]) => {
-        if (!job) return;
-        const jobLog = logger(`job:${kind.name}`);
-        jobLog.debug('started', { id: job.id });
-        try {
-          return await kind.handler(job, { ...ctx, log: jobLog });
-        } catch (err) {
-          jobLog.error('failed', { id: job.id, error: err instanceof Error ? err.stack : String(err) });
-          throw err;
-        }
-      });
-    }
-    if (kind.schedule) await boss.schedule(kind.name, kind.schedule, {}, { tz: 'UTC' });
-  }
+  const runner = await startJobRunner({ boss, database, events, config, kinds: JOB_KINDS, log });
+  await registerDemoModel(database.db, log);
 
   const info: WorkerInfo = {
     id: randomUUID(),
@@ -91,7 +76,8 @@ async function main(): Promise<void> {
   onShutdown(log, async () => {
     clearInterval(heartbeat);
     await sampler?.stop();
-    // Running jobs get the grace period to finish; pg-boss retries what is left.
+    // Running jobs are aborted and given the grace period to wind down; pg-boss retries them later.
+    await runner.stop();
     await boss.stop({ graceful: true, wait: true, timeout: POLICY.SHUTDOWN_GRACE_MS - 2000 }).catch((err) => log.warn('pg-boss stop failed', { error: err }));
     await removeWorker(database.db, info.id).catch(() => undefined);
     await database.close();

@@ -1,7 +1,10 @@
 /**
  * `system.maintenance`, every minute on one worker of the cluster: rolls raw
- * system samples up into one-minute buckets and prunes old history.
+ * system samples up into one-minute buckets and prunes old history and old
+ * job progress.
  */
+import { POLICY } from '../models/config.ts';
+import { pruneJobProgress } from '../db/queries/jobs.ts';
 import { pruneSystemMetrics, rollupSystemMetrics } from '../db/queries/system.ts';
 import type { JobKind } from './job.ts';
 
@@ -15,5 +18,6 @@ export const systemMaintenance: JobKind = {
     const now = Date.now();
     await rollupSystemMetrics(database.db, now);
     await pruneSystemMetrics(database.db, now, config.systemRetentionH);
+    await pruneJobProgress(database.db, POLICY.JOB_PROGRESS_RETENTION_H, now);
   },
 };

@@ -1,0 +1,168 @@
+/**
+ * `model.download`: fills a `models` row's folder `DATA_DIR/models/<id>/` with
+ * the files a model needs (config, tokenizer, safetensors), from a hub
+ * repository or a local folder, and checks its architecture.
+ *
+ * config.json comes first and its `model_type` is checked before the weights
+ * are fetched, so an unsupported model fails in a second, not after gigabytes.
+ * Progress goes to topic `model/{id}` and the row a few times a second.
+ *
+ * Endings: completed; failed (permanent errors at once; network errors after
+ * pg-boss's retries, which resume the hub client's `.part` files); cancelled
+ * by a user (the folder is removed); a worker shutdown leaves the files and
+ * the job is retried.
+ */
+import { modelTypeOf, UnsupportedArchitectureError } from '../models/architectures/index.ts';
+import type { ModelSource } from '../models/contracts/api.ts';
+import { JOB_QUEUES, modelDownloadDataSchema, type ModelDownloadData } from '../models/contracts/jobs.ts';
+import type { ModelProgress } from '../models/contracts/topics.ts';
+import { POLICY } from '../models/config.ts';
+import { downloadFiles, HubError, listRepoFiles, type HubFile } from '../models/hub.ts';
+import { copyModelFiles, describeModelFolder, hasSafetensors, isModelFile, listModelFiles, modelDir, readModelConfig, removeModelDir, type ModelFile } from '../models/model-files.ts';
+import { throttle, TransferTracker } from '../models/transfer.ts';
+import { getModel, updateModel, type ModelRow, type ModelStatus, type ModelUpdate } from '../db/queries/models.ts';
+import { JobCancelledError, PermanentJobError, WorkerShutdownError, type JobContext, type JobKind } from './job.ts';
+
+/** Hub errors that another attempt cannot fix. */
+const PERMANENT_HUB_CODES = new Set(['not_found', 'unauthorized', 'bad_response']);
+
+/** The error as this job reports it: permanent ones wrapped in {@link PermanentJobError}. */
+function classify(err: unknown): Error {
+  if (err instanceof PermanentJobError) return err;
+  if (err instanceof UnsupportedArchitectureError || err instanceof TypeError) return new PermanentJobError(err.message, { cause: err });
+  if (err instanceof HubError && PERMANENT_HUB_CODES.has(err.code)) return new PermanentJobError(err.message, { cause: err });
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** Reads config.json in `dir` and checks its architecture; returns the config and its model_type. */
+async function checkArchitecture(dir: string): Promise<{ config: Record<string, unknown>; architecture: string }> {
+  let config: Record<string, unknown>;
+  try {
+    config = await readModelConfig(dir);
+  } catch (err) {
+    throw new PermanentJobError(err instanceof Error ? err.message : String(err));
+  }
+  return { config, architecture: modelTypeOf(config) };
+}
+
+/** Files to fetch, config.json first; refuses a source without config.json or safetensors weights. */
+function plan<F extends { path: string }>(all: readonly F[], where: string): F[] {
+  const files = all.filter((f) => isModelFile(f.path));
+  const names = files.map((f) => f.path);
+  if (!names.includes('config.json')) throw new PermanentJobError(`${where} has no config.json`);
+  if (!hasSafetensors(names)) {
+    const others = all.map((f) => f.path).filter((p) => /\.(bin|h5|msgpack|onnx|pt|gguf)$/.test(p));
+    throw new PermanentJobError(
+      `${where} has no .safetensors weights${others.length ? ` (only ${others.slice(0, 3).join(', ')}${others.length > 3 ? ', …' : ''})` : ''}; Loupe reads safetensors only`,
+    );
+  }
+  return [...files.filter((f) => f.path === 'config.json'), ...files.filter((f) => f.path !== 'config.json')];
+}
+
+/** Progress of one download: the tracker, and its throttled writes to the row and topic. */
+function createReporter(ctx: JobContext, model: ModelRow) {
+  const { db } = ctx.database;
+  let tracker = new TransferTracker([], Date.now());
+  let status: ModelStatus = 'running';
+
+  const payload = (error: string | null = null): ModelProgress => ({ id: model.id, status, ...tracker.snapshot(Date.now()), error, ts: Date.now() });
+
+  /** Writes the row (only while it is in one of `onlyIf`) and, when it changed, publishes. */
+  const write = async (p: ModelProgress, set: ModelUpdate, onlyIf: ModelStatus[]): Promise<void> => {
+    const row = await updateModel(db, model.id, { ...set, progress: p }, onlyIf);
+    if (row) await ctx.events.publish(`model/${model.id}`, p);
+  };
+
+  const tick = throttle(async () => {
+    const p = payload();
+    ctx.progress({ bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, fraction: p.bytesTotal ? p.bytesDone / p.bytesTotal : 0 });
+    // Only while running: a late tick must not undo a cancellation the server wrote.
+    await write(p, {}, ['running']).catch((err) => ctx.log.warn('progress not recorded', { id: model.id, error: String(err) }));
+  }, POLICY.JOB_PROGRESS_MS);
+
+  return {
+    /** Starts tracking `files` (bytes), and records the total size. */
+    async begin(files: readonly { path: string; size: number }[]): Promise<void> {
+      tracker = new TransferTracker(files, Date.now());
+      await write(payload(), { sizeBytes: files.reduce((n, f) => n + f.size, 0) }, ['running']);
+    },
+    update(file: string, bytes: number, total: number): void {
+      tracker.update(file, bytes, total, Date.now());
+      tick();
+    },
+    /** Ends the throttled ticks and writes a final status (guarded by `onlyIf`). */
+    async finish(next: ModelStatus, set: ModelUpdate, onlyIf: ModelStatus[]): Promise<void> {
+      tick.cancel();
+      await tick.flush();
+      status = next;
+      if (next === 'completed') tracker.complete(Date.now());
+      const p = payload(set.error ?? null);
+      await write({ ...p, bytesPerSecond: next === 'completed' ? p.bytesPerSecond : 0, etaSeconds: next === 'completed' ? 0 : null }, { ...set, status: next }, onlyIf);
+    },
+  };
+}
+
+export const modelDownload: JobKind<ModelDownloadData> = {
+  name: 'model.download',
+  queue: JOB_QUEUES['model.download'],
+  async handler(job, ctx) {
+    const { modelId } = modelDownloadDataSchema.parse(job.data);
+    const { db } = ctx.database;
+    const model = await getModel(db, modelId);
+    if (!model) return { skipped: 'the model was deleted' };
+    if (model.status === 'cancelled' || model.status === 'completed') return { skipped: `the model is ${model.status}` };
+    const dest = modelDir(ctx.config.dataDir, modelId);
+    const source = model.source as ModelSource;
+    const { signal } = ctx;
+    const hub = { endpoint: ctx.config.hfEndpoint, ...(ctx.config.hfToken ? { token: ctx.config.hfToken } : {}) };
+
+    const started = await updateModel(db, modelId, { status: 'running', error: null, path: dest }, ['queued', 'running', 'failed']);
+    if (!started) return { skipped: 'the model changed status before the download started' };
+    const report = createReporter(ctx, model);
+
+    try {
+      let config: Record<string, unknown>;
+      let architecture: string;
+      if (source.kind === 'hub') {
+        const listing = await listRepoFiles(source.repo, { ...hub, revision: source.revision, signal });
+        const files: HubFile[] = plan(listing.files, `${source.repo}@${source.revision}`);
+        await report.begin(files);
+        const onProgress = (p: { file: string; fileBytes: number; fileTotal: number }) => report.update(p.file, p.fileBytes, p.fileTotal);
+        await downloadFiles(listing, dest, { ...hub, files: (f) => f.path === 'config.json', signal, onProgress });
+        ({ config, architecture } = await checkArchitecture(dest));
+        await downloadFiles(listing, dest, { ...hub, files: (f) => isModelFile(f.path) && f.path !== 'config.json', signal, onProgress });
+      } else {
+        const all: ModelFile[] = await listModelFiles(source.path).catch((err: NodeJS.ErrnoException) => {
+          throw new PermanentJobError(`${source.path} cannot be read (${err.code ?? err.message})`);
+        });
+        const files = plan(all, source.path);
+        await report.begin(files);
+        ({ config, architecture } = await checkArchitecture(source.path));
+        await copyModelFiles(source.path, dest, files, { signal, onProgress: (p) => report.update(p.file, p.fileBytes, p.fileTotal) });
+      }
+      signal.throwIfAborted();
+      const folder = await describeModelFolder(dest);
+      await report.finish('completed', { architecture, config, sizeBytes: folder.sizeBytes, error: null }, ['running']);
+      ctx.log.info('model ready', { id: modelId, architecture, files: folder.files.length, bytes: folder.sizeBytes });
+      return { architecture, files: folder.files.map((f) => f.path), bytes: folder.sizeBytes };
+    } catch (raw) {
+      const reason: unknown = signal.aborted ? signal.reason : undefined;
+      if (reason instanceof JobCancelledError) {
+        await removeModelDir(ctx.config.dataDir, modelId);
+        await report.finish('cancelled', { error: null }, ['queued', 'running', 'cancelled']);
+        throw reason;
+      }
+      if (reason instanceof WorkerShutdownError) {
+        // Files and .part files stay: the retry continues where this attempt stopped.
+        await report.finish('queued', { error: 'the worker stopped; the download resumes on the next attempt' }, ['running']);
+        throw reason;
+      }
+      const err = classify(raw);
+      const retry = ctx.willRetry(err);
+      if (!retry) await removeModelDir(ctx.config.dataDir, modelId);
+      const message = retry ? `${err.message} (attempt ${job.retryCount + 1} of ${job.retryLimit + 1}; retrying)` : err.message;
+      await report.finish(retry ? 'queued' : 'failed', { error: message }, ['running']);
+      throw err;
+    }
+  },
+};
