@@ -1,5 +1,7 @@
+import PgBoss from 'pg-boss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorBodySchema, healthSchema, systemMetricsSchema } from '../models/contracts/api.ts';
+import { createEvents } from '../db/events.ts';
 import { insertSystemPoints } from '../db/queries/system.ts';
 import { upsertWorker } from '../db/queries/workers.ts';
 import { createTestDatabase, type TestDatabase } from '../scripts/testing/db.ts';
@@ -17,6 +19,10 @@ describe('HTTP API', () => {
     db = await createTestDatabase('loupe_app');
     const deps = {
       db: db.db,
+      // never started: these tests do not send jobs, and the health test needs pg-boss's schema absent
+      boss: new PgBoss(db.url),
+      events: createEvents(db.pool),
+      storage: { checkLocalFolder: async () => undefined, removeModel: async () => undefined },
       version: '9.9.9',
       hostname: 'this-host',
       startedAt: Date.now(),
@@ -34,7 +40,16 @@ describe('HTTP API', () => {
     expect(await res.json()).toEqual({ version: '9.9.9', host: 'this-host', wsUrl: 'ws://127.0.0.1:8788/ws', authRequired: false, systemSampleMs: 2000 });
     const doc = (await (await app.request('/api/openapi.json', { headers: local })).json()) as { openapi: string; paths: Record<string, unknown> };
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/api/config', '/api/health', '/api/system/metrics']);
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/api/config',
+      '/api/health',
+      '/api/jobs',
+      '/api/jobs/{id}',
+      '/api/jobs/{id}/cancel',
+      '/api/models',
+      '/api/models/{id}',
+      '/api/system/metrics',
+    ]);
   });
 
   it('reports health: database up, queue missing until a worker installs it, live workers', async () => {

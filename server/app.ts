@@ -6,20 +6,40 @@
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
+import type PgBoss from 'pg-boss';
 import type { PublicConfig } from '../models/contracts/api.ts';
 import { logger } from '../models/log.ts';
 import type { Db } from '../db/client.ts';
+import type { Events } from '../db/events.ts';
 import { checkAccess, TOKEN_COOKIE } from './auth.ts';
 import { AppError, errorBody, onError, validationError } from './errors.ts';
 import { registerConfigRoutes } from './routes/config.ts';
 import { registerHealthRoutes } from './routes/health.ts';
+import { registerJobRoutes } from './routes/jobs.ts';
+import { registerModelRoutes } from './routes/models.ts';
 import { registerSystemRoutes } from './routes/system.ts';
 
 const log = logger('http');
 
+/**
+ * The files of models, as the routes need them (on Node: models/model-files.ts
+ * over DATA_DIR; see server/main.ts).
+ */
+export interface ModelStorage {
+  /** What is wrong with a folder a user asks to import (absolute, exists, has config.json), or undefined when it is usable. */
+  checkLocalFolder(path: string): Promise<string | undefined>;
+  /** Removes the files of a downloaded model (nothing when there are none). */
+  removeModel(id: string): Promise<void>;
+}
+
 /** What the routes need from the outside world. */
 export interface AppDeps {
   db: Db;
+  /** started pg-boss, for sending and cancelling jobs (the server runs none) */
+  boss: PgBoss;
+  /** publisher of real-time events */
+  events: Events;
+  storage: ModelStorage;
   version: string;
   /** configured token; undefined in loopback mode */
   token: string | undefined;
@@ -74,6 +94,8 @@ export function createApp(deps: AppDeps): App {
   registerHealthRoutes(app);
   registerConfigRoutes(app);
   registerSystemRoutes(app);
+  registerJobRoutes(app);
+  registerModelRoutes(app);
 
   app.doc31('/api/openapi.json', {
     openapi: '3.1.0',

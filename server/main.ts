@@ -1,7 +1,8 @@
 /**
  * The server process (Node entry): HTTP API and web app on HOST:PORT, the
  * WebSocket hub on HOST:WS_PORT, a LISTEN connection forwarding events to the
- * hub, and the sampler of this host's system metrics.
+ * hub, the sampler of this host's system metrics, and a pg-boss client that
+ * sends and cancels jobs.
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -9,7 +10,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { serveStatic } from '@hono/node-server/serve-static';
+import PgBoss from 'pg-boss';
 import { ConfigError, loadConfig } from '../models/config.ts';
+import { JOB_QUEUES } from '../models/contracts/jobs.ts';
+import { checkLocalModelFolder, removeModelDir } from '../models/model-files.ts';
 import { onShutdown } from '../models/lifecycle.ts';
 import { logger, setLogLevel } from '../models/log.ts';
 import { startSampler } from '../models/system/sampler.ts';
@@ -41,6 +45,13 @@ async function main(): Promise<void> {
   const database = openDatabase(config.databaseUrl, { onError: (err) => log.warn('idle database connection failed', { error: err }) });
   const events = createEvents(database.pool);
 
+  // pg-boss for sending and cancelling jobs: no maintenance or cron here (workers do that), but it
+  // installs its schema when the server is the first to start, and creates the queues it sends to.
+  const boss = new PgBoss({ connectionString: config.databaseUrl, application_name: 'loupe-server', supervise: false, schedule: false, max: 4 });
+  boss.on('error', (err) => log.error('pg-boss error', { error: err }));
+  await boss.start();
+  for (const [name, options] of Object.entries(JOB_QUEUES)) await boss.createQueue(name, { name, ...options });
+
   const hub = await startHub({ host: config.host, port: config.wsPort, token: config.token });
   const listener = await listenEvents(config.databaseUrl, {
     pool: database.pool,
@@ -50,6 +61,9 @@ async function main(): Promise<void> {
 
   const app = createApp({
     db: database.db,
+    boss,
+    events,
+    storage: { checkLocalFolder: checkLocalModelFolder, removeModel: (id) => removeModelDir(config.dataDir, id) },
     version: VERSION,
     token: config.token,
     hostname: hostname(),
@@ -101,6 +115,7 @@ async function main(): Promise<void> {
       (http as import('node:http').Server).closeAllConnections();
     });
     await listener.close();
+    await boss.stop({ graceful: false, wait: true }).catch((err) => log.warn('pg-boss stop failed', { error: err }));
     await database.close();
   });
 }

@@ -1,0 +1,52 @@
+/**
+ * The API application over a test database, with a started pg-boss (the
+ * queues of models/contracts/jobs.ts created) and the Node model storage over
+ * a temporary DATA_DIR, for route tests that call `app.request` in-process.
+ */
+import PgBoss from 'pg-boss';
+import { JOB_QUEUES } from '../../models/contracts/jobs.ts';
+import { checkLocalModelFolder, removeModelDir } from '../../models/model-files.ts';
+import { createEvents } from '../../db/events.ts';
+import { createApp, type App, type AppDeps } from '../../server/app.ts';
+import type { TestDatabase } from './db.ts';
+
+export interface TestApp {
+  app: App;
+  deps: AppDeps;
+  boss: PgBoss;
+  /** GET/POST/DELETE as a loopback browser would */
+  request(path: string, init?: RequestInit): Promise<Response>;
+  stop(): Promise<void>;
+}
+
+/** Starts pg-boss on `db` and builds the app; `stop()` stops pg-boss (the caller drops the database). */
+export async function createTestApp(db: TestDatabase, dataDir: string): Promise<TestApp> {
+  const boss = new PgBoss({ connectionString: db.url, supervise: false, schedule: false, max: 3 });
+  boss.on('error', () => undefined);
+  await boss.start();
+  for (const [name, options] of Object.entries(JOB_QUEUES)) await boss.createQueue(name, { name, ...options });
+  const deps: AppDeps = {
+    db: db.db,
+    boss,
+    events: createEvents(db.pool),
+    storage: { checkLocalFolder: checkLocalModelFolder, removeModel: (id) => removeModelDir(dataDir, id) },
+    version: '0.0.0-test',
+    token: undefined,
+    hostname: 'test-host',
+    startedAt: Date.now(),
+    publicConfig: (u) => ({ version: '0.0.0-test', host: 'test-host', wsUrl: `ws://${u.hostname}:1/ws`, authRequired: false, systemSampleMs: 2000 }),
+  };
+  const app = createApp(deps);
+  return {
+    app,
+    deps,
+    boss,
+    request: (path, init = {}) => {
+      const headers = new Headers(init.headers);
+      headers.set('host', '127.0.0.1:8787');
+      if (init.body !== undefined && !headers.has('content-type')) headers.set('content-type', 'application/json');
+      return Promise.resolve(app.request(path, { ...init, headers }));
+    },
+    stop: () => boss.stop({ graceful: false, wait: true }),
+  };
+}
