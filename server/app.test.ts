@@ -6,6 +6,7 @@ import { insertSystemPoints } from '../db/queries/system.ts';
 import { upsertWorker } from '../db/queries/workers.ts';
 import { createTestDatabase, type TestDatabase } from '../scripts/testing/db.ts';
 import { createApp, type App } from './app.ts';
+import { inspectModel } from '../models/inspect.ts';
 
 const TOKEN = 'test-token-0123456789abcdef';
 
@@ -22,7 +23,7 @@ describe('HTTP API', () => {
       // never started: these tests do not send jobs, and the health test needs pg-boss's schema absent
       boss: new PgBoss(db.url),
       events: createEvents(db.pool),
-      storage: { checkLocalFolder: async () => undefined, removeModel: async () => undefined },
+      storage: { checkLocalFolder: async () => undefined, removeModel: async () => undefined, inspect: inspectModel },
       version: '9.9.9',
       hostname: 'this-host',
       startedAt: Date.now(),

@@ -8,6 +8,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import type PgBoss from 'pg-boss';
 import type { PublicConfig } from '../models/contracts/api.ts';
+import type { ArchitectureInfo } from '../models/inspect.ts';
 import { logger } from '../models/log.ts';
 import type { Db } from '../db/client.ts';
 import type { Events } from '../db/events.ts';
@@ -30,6 +31,8 @@ export interface ModelStorage {
   checkLocalFolder(path: string): Promise<string | undefined>;
   /** Removes the files of a downloaded model (nothing when there are none). */
   removeModel(id: string): Promise<void>;
+  /** The architecture of a model folder, read from its config and safetensors headers (models/inspect.ts). */
+  inspect(path: string): Promise<ArchitectureInfo>;
 }
 
 /** What the routes need from the outside world. */

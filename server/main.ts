@@ -24,6 +24,7 @@ import { runMigrations } from '../db/migrate.ts';
 import { recordSystemSnapshot } from '../db/system-recorder.ts';
 import { createApp } from './app.ts';
 import { startHub } from './hub.ts';
+import { inspectModel } from '../models/inspect.ts';
 
 const log = logger('server');
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -63,7 +64,7 @@ async function main(): Promise<void> {
     db: database.db,
     boss,
     events,
-    storage: { checkLocalFolder: checkLocalModelFolder, removeModel: (id) => removeModelDir(config.dataDir, id) },
+    storage: { checkLocalFolder: checkLocalModelFolder, removeModel: (id) => removeModelDir(config.dataDir, id), inspect: inspectModel },
     version: VERSION,
     token: config.token,
     hostname: hostname(),

@@ -211,6 +211,30 @@ export type Model = z.infer<typeof modelSchema>;
 /** `GET /api/models`: the default model first, then newest first. */
 export const modelListSchema = z.object({ models: z.array(modelSchema) });
 
+/** `GET /api/models/{id}/architecture` (models/inspect.ts). */
+export const architectureSchema = z.object({
+  modelType: z.string(),
+  layers: z.number().int(),
+  dModel: z.number().int(),
+  nHeads: z.number().int(),
+  nKvHeads: z.number().int(),
+  dHead: z.number().int(),
+  dMlp: z.number().int(),
+  vocabSize: z.number().int(),
+  contextLength: z.number().int(),
+  norm: z.enum(['layer', 'rms']),
+  activation: z.string(),
+  positions: z.enum(['learned', 'rope']),
+  parallelResidual: z.boolean(),
+  /** per layer: null for full causal attention, else its sliding window */
+  windows: z.array(z.number().int().nullable()),
+  parameters: z.object({ total: z.number().int(), embedding: z.number().int(), perLayer: z.array(z.number().int()), other: z.number().int() }),
+  /** bytes of the weights in memory at each load dtype */
+  dtypeBytes: z.object({ fp32: z.number(), fp16: z.number(), q8: z.number(), q4: z.number() }),
+  hookPoints: z.array(z.object({ name: z.string(), layer: z.number().int().nullable(), shape: z.array(z.union([z.number().int(), z.string()])) })),
+});
+export type Architecture = z.infer<typeof architectureSchema>;
+
 /** `POST /api/models` answer: the new row and the job that fills it. */
 export const createdModelSchema = z.object({ model: modelSchema, job: z.object({ id: z.string(), kind: z.string() }) });
 

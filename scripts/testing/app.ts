@@ -9,6 +9,7 @@ import { checkLocalModelFolder, removeModelDir } from '../../models/model-files.
 import { createEvents } from '../../db/events.ts';
 import { createApp, type App, type AppDeps } from '../../server/app.ts';
 import type { TestDatabase } from './db.ts';
+import { inspectModel } from '../../models/inspect.ts';
 
 export interface TestApp {
   app: App;
@@ -29,7 +30,7 @@ export async function createTestApp(db: TestDatabase, dataDir: string): Promise<
     db: db.db,
     boss,
     events: createEvents(db.pool),
-    storage: { checkLocalFolder: checkLocalModelFolder, removeModel: (id) => removeModelDir(dataDir, id) },
+    storage: { checkLocalFolder: checkLocalModelFolder, removeModel: (id) => removeModelDir(dataDir, id), inspect: inspectModel },
     version: '0.0.0-test',
     token: undefined,
     hostname: 'test-host',

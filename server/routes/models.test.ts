@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createdModelSchema, errorBodySchema, modelListSchema, modelSchema } from '../../models/contracts/api.ts';
+import { architectureSchema, createdModelSchema, errorBodySchema, modelListSchema, modelSchema } from '../../models/contracts/api.ts';
 import { logger } from '../../models/log.ts';
 import { DEMO_MODEL_DIR, DEMO_MODEL_NAME, modelDir } from '../../models/model-files.ts';
 import { DEMO_MODEL_ID } from '../../db/queries/models.ts';
@@ -48,6 +48,21 @@ describe('models API', () => {
     // registering again (another worker starting) changes nothing
     await registerDemoModel(db.db, logger('test'));
     expect(modelListSchema.parse(await (await t.request('/api/models')).json()).models.filter((m) => m.builtin)).toHaveLength(1);
+  });
+
+  it('describes the architecture of a completed model; 409 before its files are in, 404 for an unknown id', async () => {
+    const res = await t.request(`/api/models/${DEMO_MODEL_ID}/architecture`);
+    expect(res.status).toBe(200);
+    const a = architectureSchema.parse(await res.json());
+    expect(a).toMatchObject({ modelType: 'gpt2', layers: 6, dModel: 256, nHeads: 8, vocabSize: 8192 });
+    expect(a.parameters.total).toBe(6967296);
+    expect(a.hookPoints.find((h) => h.name === 'blocks.3.hook_resid_post')).toEqual({ name: 'blocks.3.hook_resid_post', layer: 3, shape: ['batch', 'pos', 256] });
+    const queued = createdModelSchema.parse(await (await post({ source: { kind: 'hub', repo: 'someone/not-downloaded-yet' } })).json()).model;
+    const early = await t.request(`/api/models/${queued.id}/architecture`);
+    expect(early.status).toBe(409);
+    expect(errorBodySchema.parse(await early.json()).error.message).toMatch(/is queued/);
+    expect((await t.request('/api/models/00000000-0000-4000-8000-000000000000/architecture')).status).toBe(404);
+    await t.request(`/api/models/${queued.id}`, { method: 'DELETE' });
   });
 
   it('refuses bad bodies with a 400 naming the field', async () => {

@@ -5,6 +5,7 @@
  */
 import { createRoute } from '@hono/zod-openapi';
 import {
+  architectureSchema,
   createdModelSchema,
   createModelSchema,
   errorBodySchema,
@@ -55,6 +56,19 @@ const getRouteDef = createRoute({
     200: { description: 'The model', content: { 'application/json': { schema: modelSchema } } },
     400: error('Invalid id'),
     404: error('No such model'),
+  },
+});
+
+const architectureRouteDef = createRoute({
+  method: 'get',
+  path: '/api/models/{id}/architecture',
+  summary: 'Layers, parameter counts, weight bytes per dtype and every hook point with its shape',
+  request: { params: modelIdParamSchema },
+  responses: {
+    200: { description: 'The architecture', content: { 'application/json': { schema: architectureSchema } } },
+    400: error('Invalid id'),
+    404: error('No such model'),
+    409: error('The model has no files yet (download not completed) or they cannot be read'),
   },
 });
 
@@ -146,6 +160,19 @@ export function registerModelRoutes(app: App): void {
     const row = await getModel(c.get('deps').db, id);
     if (!row) throw new AppError('not_found', 404, `No model ${id}`, { field: 'id' });
     return c.json(toModel(row), 200);
+  });
+
+  app.openapi(architectureRouteDef, async (c) => {
+    const { id } = c.req.valid('param');
+    const deps = c.get('deps');
+    const row = await getModel(deps.db, id);
+    if (!row) throw new AppError('not_found', 404, `No model ${id}`, { field: 'id' });
+    if (row.status !== 'completed' || !row.path) throw new AppError('not_ready', 409, `${row.name} is ${row.status}: its architecture is known once its files are in`, { field: 'id', status: row.status });
+    try {
+      return c.json(await deps.storage.inspect(row.path), 200);
+    } catch (err) {
+      throw new AppError('unreadable', 409, `${row.name}: ${err instanceof Error ? err.message : String(err)}`, { field: 'id' });
+    }
   });
 
   app.openapi(deleteRouteDef, async (c) => {
