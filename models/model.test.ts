@@ -162,3 +162,30 @@ describe('quantized dtypes against fp32 on the demo dataset', () => {
     expect(sizes.q4!).toBeLessThan(sizes.q8!);
   });
 });
+
+describe('out of memory', () => {
+  it('halves the chunk until it fits, and still delivers every row (real ONNX Runtime allocation failures under ulimit -v)', async () => {
+    const { spawn } = await import('node:child_process');
+    const root = path.resolve(import.meta.dirname, '..');
+    const child = async (limitKb: number | null) => {
+      // 64 rows × 512 tokens: the attention scores of one layer alone are 512 MB
+      const cmd = `${limitKb ? `ulimit -v ${limitKb} && ` : ''}exec "$0" --disable-wasm-trap-handler --import tsx scripts/testing/oom-forward.ts 64 512`;
+      const p = spawn('bash', ['-c', cmd, process.execPath], { cwd: root });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.on('data', (d) => (stdout += d));
+      p.stderr.on('data', (d) => (stderr += d));
+      const code = await new Promise<number | null>((resolve) => p.on('close', resolve));
+      expect(code, stderr.slice(-2000)).toBe(0);
+      return JSON.parse(stdout.trim().split('\n').pop()!) as { rows: number; provider: string; seen: number; sum: number; fallbacks: string[] };
+    };
+    const free = await child(null);
+    expect(free).toMatchObject({ rows: 64, seen: 64, fallbacks: [] });
+    const tight = await child(3_000_000);
+    expect(tight.fallbacks.length).toBeGreaterThanOrEqual(1);
+    expect(tight.fallbacks[0]).toMatch(/^out of memory at 64 rows × 512 tokens on cpu .*retrying with 32 rows$/);
+    expect(tight.rows).toBeLessThan(64);
+    expect(tight.seen).toBe(64);
+    expect(Math.abs(tight.sum - free.sum) / free.sum).toBeLessThan(1e-5);
+  }, 120_000);
+});

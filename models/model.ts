@@ -13,7 +13,7 @@ import type { ArchSpec } from './architectures/spec.ts';
 import { openWeights } from './architectures/weights.ts';
 import type { Graph } from './onnx/graph.ts';
 import type { ModelDtype } from './quantize.ts';
-import { createSession, ort, type Device, type Session } from './runtime.ts';
+import { createSession, isOutOfMemory, ort, type Device, type Provider, type Session } from './runtime.ts';
 
 export interface LoadOptions {
   dtype?: ModelDtype;
@@ -33,13 +33,27 @@ export interface LoadedModel {
   readonly spec: ArchSpec;
   readonly dtype: ModelDtype;
   readonly hookPoints: readonly HookPoint[];
-  /** the session computing these outputs (hook names or 'logits') */
-  session(outputs: readonly string[]): Promise<Session>;
+  /** the session computing these outputs (hook names or 'logits'), on the load device or the one given */
+  session(outputs: readonly string[], device?: Device): Promise<Session>;
   /** Runs token ids [batch, pos] and returns the requested outputs. */
   forward(ids: BigInt64Array, dims: readonly [number, number], outputs: readonly string[]): Promise<Record<string, TensorOut>>;
+  /**
+   * Runs many rows in chunks of `rows`, handing each chunk's outputs to
+   * `onChunk` (nothing is kept). On out-of-memory the chunk is halved and
+   * retried; at one row the model moves to the CPU. Each fallback is reported
+   * through `onFallback`. Returns the chunk size and provider it ended with.
+   */
+  forwardChunks(ids: BigInt64Array, dims: readonly [number, number], outputs: readonly string[], opts: ChunkOptions): Promise<{ rows: number; provider: Provider }>;
   /** size of the serialised graph with every weight, bytes */
   graphBytes(outputs: readonly string[]): number;
   close(): Promise<void>;
+}
+
+export interface ChunkOptions {
+  /** rows per run to start with */
+  rows: number;
+  onChunk(firstRow: number, out: Record<string, TensorOut>): void | Promise<void>;
+  onFallback?(message: string): void;
 }
 
 export async function readModelConfig(dir: string): Promise<Record<string, unknown>> {
@@ -57,6 +71,17 @@ export async function readModelConfig(dir: string): Promise<Record<string, unkno
   } catch (err) {
     throw new Error(`${file}: malformed JSON (${(err as Error).message})`);
   }
+}
+
+async function run(s: Session, ids: BigInt64Array, dims: readonly [number, number], outputs: readonly string[]): Promise<Record<string, TensorOut>> {
+  if (ids.length !== dims[0] * dims[1]) throw new Error(`${ids.length} ids do not fill [${dims.join(', ')}]`);
+  const res = await s.run({ input_ids: new ort.Tensor('int64', ids, [...dims]) }, outputs);
+  const out: Record<string, TensorOut> = {};
+  for (const o of outputs) {
+    const t = res[o]!;
+    out[o] = { data: t.data as Float32Array, dims: t.dims.map(Number) };
+  }
+  return out;
 }
 
 export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<LoadedModel> {
@@ -83,28 +108,51 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Lo
     spec,
     dtype,
     hookPoints: hookPoints(spec),
-    session(outputs) {
+    session(outputs, device = opts.device) {
       check(outputs);
-      const key = [...outputs].sort().join('\n');
+      const key = `${device ?? ''}\n${[...outputs].sort().join('\n')}`;
       let s = sessions.get(key);
       if (!s) {
         const bytes = graph.toModel({ outputs: outputs.map((value) => ({ value })) });
-        s = createSession(bytes, { device: opts.device, keepWeightCasts: dtype !== 'fp32', threads: opts.threads });
+        s = createSession(bytes, { device, keepWeightCasts: dtype !== 'fp32', threads: opts.threads });
         sessions.set(key, s);
         s.catch(() => sessions.delete(key));
       }
       return s;
     },
     async forward(ids, dims, outputs) {
+      return run(await model.session(outputs), ids, dims, outputs);
+    },
+    async forwardChunks(ids, dims, outputs, chunk) {
       if (ids.length !== dims[0] * dims[1]) throw new Error(`${ids.length} ids do not fill [${dims.join(', ')}]`);
-      const s = await model.session(outputs);
-      const res = await s.run({ input_ids: new ort.Tensor('int64', ids, [...dims]) }, outputs);
-      const out: Record<string, TensorOut> = {};
-      for (const o of outputs) {
-        const t = res[o]!;
-        out[o] = { data: t.data as Float32Array, dims: t.dims.map(Number) };
+      const [total, T] = dims;
+      let rows = Math.max(1, Math.min(chunk.rows, total));
+      let device = opts.device;
+      let session = await model.session(outputs, device);
+      for (let first = 0; first < total; ) {
+        const n = Math.min(rows, total - first);
+        let out: Record<string, TensorOut>;
+        try {
+          out = await run(session, ids.subarray(first * T, (first + n) * T), [n, T], outputs);
+        } catch (err) {
+          if (!isOutOfMemory(err)) throw err;
+          const why = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 200);
+          if (n > 1) {
+            rows = Math.max(1, n >> 1);
+            chunk.onFallback?.(`out of memory at ${n} rows × ${T} tokens on ${session.provider} (${why}); retrying with ${rows} rows`);
+          } else if (session.provider !== 'cpu') {
+            device = 'cpu';
+            chunk.onFallback?.(`out of memory at 1 row × ${T} tokens on ${session.provider} (${why}); moving to the CPU`);
+            session = await model.session(outputs, device);
+          } else {
+            throw err;
+          }
+          continue;
+        }
+        await chunk.onChunk(first, out);
+        first += n;
       }
-      return out;
+      return { rows, provider: session.provider };
     },
     graphBytes(outputs) {
       return graph.toModel({ outputs: outputs.map((value) => ({ value })) }).byteLength;

@@ -111,7 +111,7 @@ export async function createSession(model: Uint8Array | string, opts: SessionOpt
 
 /** Whether an error from ONNX Runtime means the device ran out of memory. */
 export function isOutOfMemory(err: unknown): boolean {
-  return /out of memory|bad_alloc|failed to allocate|OOM|allocation fail/i.test(message(err));
+  return /out of memory|bad_alloc|failed to allocate|array buffer allocation failed|OOM|allocation fail/i.test(message(err));
 }
 
 export { ort };
