@@ -237,33 +237,3 @@ export type Architecture = z.infer<typeof architectureSchema>;
 
 /** `POST /api/models` answer: the new row and the job that fills it. */
 export const createdModelSchema = z.object({ model: modelSchema, job: z.object({ id: z.string(), kind: z.string() }) });
-
-/**
- * `GET /api/models/{id}/architecture`: the shape of a model's forward pass,
- * its parameter counts, its weight memory per load dtype and its hook points
- * (TransformerLens names, shapes with symbolic `batch` / `pos` dimensions).
- */
-export const modelArchitectureSchema = z.object({
-  modelType: z.string(),
-  layers: z.number().int(),
-  dModel: z.number().int(),
-  nHeads: z.number().int(),
-  dHead: z.number().int(),
-  dMlp: z.number().int(),
-  vocabSize: z.number().int(),
-  contextLength: z.number().int(),
-  parameters: z.object({ total: z.number(), embedding: z.number(), perLayer: z.number() }),
-  /** bytes of the weights when loaded in each dtype */
-  dtypeBytes: z.object({ fp32: z.number(), fp16: z.number(), q8: z.number(), q4: z.number() }),
-  hookPoints: z.array(
-    z.object({
-      /** e.g. `blocks.0.hook_resid_pre` */
-      name: z.string(),
-      /** e.g. `['batch', 'pos', 256]` */
-      shape: z.array(z.union([z.number().int(), z.string()])),
-      /** block index, null outside the blocks (embeddings, final norm) */
-      layer: z.number().int().nullable(),
-    }),
-  ),
-});
-export type ModelArchitecture = z.infer<typeof modelArchitectureSchema>;
