@@ -80,6 +80,57 @@ export async function getJson<S extends z.ZodType>(path: string, schema: S, opts
   return parsed.data;
 }
 
+/**
+ * Sends a JSON request (`POST`, `PUT`, `DELETE`, ...) to `path` and parses
+ * the answer with `schema`; a 204 (or `schema` omitted) resolves with
+ * undefined. Errors as {@link getJson}: the server's error body becomes an
+ * {@link ApiError} whose `details` name the bad fields.
+ * @example const { model } = await sendJson('POST', '/api/models', { source }, createdModelSchema);
+ */
+export async function sendJson<S extends z.ZodType>(method: string, path: string, body: unknown, schema: S, opts?: RequestOptions): Promise<z.output<S>>;
+export async function sendJson(method: string, path: string, body?: unknown, schema?: undefined, opts?: RequestOptions): Promise<undefined>;
+export async function sendJson(method: string, path: string, body?: unknown, schema?: z.ZodType, opts: RequestOptions = {}): Promise<unknown> {
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      credentials: 'same-origin',
+      headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? null : JSON.stringify(body),
+      signal: opts.signal ?? null,
+    });
+  } catch (err) {
+    if (opts.signal?.aborted) throw opts.signal.reason;
+    throw new ApiError('network', `Cannot reach the server (${err instanceof Error ? err.message : String(err)})`, 0);
+  }
+  if (!res.ok) throw await readError(res);
+  if (res.status === 204 || !schema) return undefined;
+  let json: unknown;
+  try {
+    json = await res.json();
+  } catch {
+    throw new ApiError('bad_response', `${method} ${path} answered with a body that is not JSON`, res.status);
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw new ApiError('bad_response', `${method} ${path} answered with an unexpected shape`, res.status, parsed.error.issues);
+  return parsed.data;
+}
+
+/**
+ * The per-field messages of a validation error (`details: [{field, message}]`),
+ * keyed by field path (`source.repo`); empty for other errors.
+ */
+export function fieldErrors(err: unknown): Record<string, string> {
+  if (!(err instanceof ApiError) || !Array.isArray(err.details)) return {};
+  const out: Record<string, string> = {};
+  for (const d of err.details as unknown[]) {
+    if (typeof d !== 'object' || d === null) continue;
+    const { field, message } = d as { field?: unknown; message?: unknown };
+    if (typeof field === 'string' && typeof message === 'string') out[field] = out[field] ? `${out[field]}; ${message}` : message;
+  }
+  return out;
+}
+
 /** A message for the user from any thrown value. */
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
