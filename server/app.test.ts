@@ -49,6 +49,7 @@ describe('HTTP API', () => {
       '/api/jobs/{id}/cancel',
       '/api/models',
       '/api/models/{id}',
+      '/api/models/{id}/architecture',
       '/api/system/metrics',
     ]);
   });
