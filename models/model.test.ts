@@ -94,6 +94,19 @@ describe('the demo model (fp32)', () => {
     expect(out['blocks.1.hook_resid_post']!.dims).toEqual([1, 3, d]);
   });
 
+  it('gives the same values when its weights go to ONNX external data (the path of models over 2 GiB)', async () => {
+    const external = await loadModel(DEMO, { dtype: 'fp32', device: 'cpu', externalDataAbove: 0 });
+    try {
+      const ids = BigInt64Array.from({ length: 10 }, (_, i) => BigInt(50 + i * 31));
+      const hooks = ['logits', 'blocks.4.hook_resid_post'];
+      const a = await fp32.forward(ids, [1, 10], hooks);
+      const b = await external.forward(ids, [1, 10], hooks);
+      for (const h of hooks) expect(Array.from(b[h]!.data)).toEqual(Array.from(a[h]!.data));
+    } finally {
+      await external.close();
+    }
+  });
+
   it('refuses unknown hook points and ids that do not fill the shape', async () => {
     await expect(fp32.forward(BigInt64Array.of(1n), [1, 1], ['blocks.6.hook_resid_post'])).rejects.toThrow(/unknown hook point "blocks\.6\.hook_resid_post"/);
     await expect(fp32.forward(BigInt64Array.of(1n, 2n), [1, 3], ['logits'])).rejects.toThrow(/do not fill/);

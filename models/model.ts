@@ -6,6 +6,7 @@
  * is blocks.3.hook_resid_post runs no later block and no unembedding.
  */
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { buildDecoder, hookPoints, type HookPoint, type Intervention } from './architectures/decoder.ts';
 import { familyOf } from './architectures/index.ts';
@@ -20,6 +21,35 @@ export interface LoadOptions {
   device?: Device;
   interventions?: Record<string, Intervention>;
   threads?: number;
+  /**
+   * Weights above this many bytes go to ONNX external data in a temporary
+   * folder (protobuf caps a model at 2 GiB); default 1.5 GiB.
+   */
+  externalDataAbove?: number;
+}
+
+const EXTERNAL_DATA_ABOVE = 1.5 * 1024 ** 3;
+
+/**
+ * Writes the graph with external data to a temporary folder, opens a session
+ * from it, and removes the folder (ONNX Runtime has read or mapped the data
+ * by then).
+ */
+async function sessionFromFiles(graph: Graph, outputs: readonly string[], options: Parameters<typeof createSession>[1]): Promise<Session> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'loupe-graph-'));
+  try {
+    const { model, data } = graph.toModelWithExternalData('weights.data', { outputs: outputs.map((value) => ({ value })) });
+    const handle = await fs.open(path.join(dir, 'weights.data'), 'w');
+    try {
+      for (const chunk of data) await handle.write(chunk.bytes, 0, chunk.bytes.byteLength, chunk.offset);
+    } finally {
+      await handle.close();
+    }
+    await fs.writeFile(path.join(dir, 'model.onnx'), model);
+    return await createSession(path.join(dir, 'model.onnx'), options);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 }
 
 export interface TensorOut {
@@ -113,8 +143,11 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Lo
       const key = `${device ?? ''}\n${[...outputs].sort().join('\n')}`;
       let s = sessions.get(key);
       if (!s) {
-        const bytes = graph.toModel({ outputs: outputs.map((value) => ({ value })) });
-        s = createSession(bytes, { device, keepWeightCasts: dtype !== 'fp32', threads: opts.threads });
+        const options = { device, keepWeightCasts: dtype !== 'fp32', threads: opts.threads };
+        s =
+          graph.weightBytes > (opts.externalDataAbove ?? EXTERNAL_DATA_ABOVE)
+            ? sessionFromFiles(graph, outputs, options)
+            : createSession(graph.toModel({ outputs: outputs.map((value) => ({ value })) }), options);
         sessions.set(key, s);
         s.catch(() => sessions.delete(key));
       }

@@ -29,6 +29,16 @@ function bytesOf(a: Typed): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
+export interface ModelOptions {
+  outputs?: readonly { value: Value; elemType?: DataTypeCode; shape?: readonly Dim[] }[];
+  metadata?: Record<string, string>;
+  docString?: string;
+}
+
+/** Weights smaller than this stay inside the model file. */
+const EXTERNAL_MIN_BYTES = 1024;
+const EXTERNAL_ALIGN = 4096;
+
 export class Graph {
   private readonly nodes: NodeProto[] = [];
   private readonly initializers = new Map<string, TensorProto>();
@@ -135,7 +145,28 @@ export class Graph {
    * {@link output} are kept too), dropping every node and initializer that
    * no output needs.
    */
-  toModel(opts: { outputs?: readonly { value: Value; elemType?: DataTypeCode; shape?: readonly Dim[] }[]; metadata?: Record<string, string>; docString?: string } = {}): Uint8Array {
+  toModel(opts: ModelOptions = {}): Uint8Array {
+    return this.serialise(opts).model;
+  }
+
+  /**
+   * Serialises the graph with its weights in a separate data file (ONNX
+   * external data, 4 KiB-aligned so that it can be mapped), for models past
+   * protobuf's 2 GiB limit. `location` is the data file's name relative to the
+   * model file. Returns the model bytes and the data file's chunks in order.
+   */
+  toModelWithExternalData(location: string, opts: ModelOptions = {}): { model: Uint8Array; data: { offset: number; bytes: Uint8Array }[]; dataBytes: number } {
+    return this.serialise(opts, location) as { model: Uint8Array; data: { offset: number; bytes: Uint8Array }[]; dataBytes: number };
+  }
+
+  /** Bytes of every initializer (the weights), for choosing between the two forms. */
+  get weightBytes(): number {
+    let n = 0;
+    for (const t of this.initializers.values()) n += t.raw.byteLength;
+    return n;
+  }
+
+  private serialise(opts: ModelOptions, external?: string): { model: Uint8Array; data?: { offset: number; bytes: Uint8Array }[]; dataBytes?: number } {
     const outputs = [...this.outputs];
     for (const o of opts.outputs ?? []) {
       if (!outputs.some((x) => x.name === o.value)) outputs.push({ name: o.value, elemType: o.elemType ?? DataType.FLOAT, shape: o.shape });
@@ -155,10 +186,23 @@ export class Graph {
       if (!producers.has(o.name) && !this.inputs.some((i) => i.name === o.name)) throw new Error(`graph output ${o.name} is not computed by the graph`);
     }
     const nodes = this.nodes.filter((_, i) => keep[i]);
-    const initializers = [...this.initializers.values()].filter((t) => needed.has(t.name));
+    let initializers = [...this.initializers.values()].filter((t) => needed.has(t.name));
+    let data: { offset: number; bytes: Uint8Array }[] | undefined;
+    let dataBytes = 0;
+    if (external !== undefined) {
+      data = [];
+      initializers = initializers.map((t) => {
+        if (t.raw.byteLength < EXTERNAL_MIN_BYTES) return t;
+        const offset = Math.ceil(dataBytes / EXTERNAL_ALIGN) * EXTERNAL_ALIGN;
+        data!.push({ offset, bytes: t.raw });
+        dataBytes = offset + t.raw.byteLength;
+        return { ...t, raw: new Uint8Array(0), external: { location: external, offset, length: t.raw.byteLength } };
+      });
+    }
     const inputs = this.inputs.filter((i) => needed.has(i.name));
     const opsets = [{ domain: '', version: OPSET }];
     if (this.usesMsDomain && nodes.some((n) => n.domain === MS_DOMAIN)) opsets.push({ domain: MS_DOMAIN, version: 1 });
-    return encodeModel({ graph: { name: this.name, nodes, initializers, inputs, outputs }, opsets, metadata: opts.metadata, docString: opts.docString });
+    const model = encodeModel({ graph: { name: this.name, nodes, initializers, inputs, outputs }, opsets, metadata: opts.metadata, docString: opts.docString });
+    return { model, data, dataBytes };
   }
 }

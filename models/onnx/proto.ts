@@ -146,6 +146,8 @@ export interface TensorProto {
   dims: readonly number[];
   /** little-endian element bytes */
   raw: Uint8Array;
+  /** when set, the bytes live in a separate file (ONNX external data) instead of the model */
+  external?: { location: string; offset: number; length: number };
 }
 
 export interface ValueInfo {
@@ -188,7 +190,15 @@ function tensorMessage(t: TensorProto): Message {
   for (const d of t.dims) m.int(1, d);
   m.int(2, t.dataType);
   m.string(8, t.name);
-  m.bytes(9, t.raw);
+  if (t.external) {
+    const entry = (k: string, v: string) => new Message().string(1, k).string(2, v);
+    m.message(13, entry('location', t.external.location));
+    m.message(13, entry('offset', String(t.external.offset)));
+    m.message(13, entry('length', String(t.external.length)));
+    m.int(14, 1); // DataLocation.EXTERNAL
+  } else {
+    m.bytes(9, t.raw);
+  }
   return m;
 }
 
