@@ -65,7 +65,16 @@ describe('model.download through real processes', () => {
     workers.push(startProcess('workers/main.ts', env), startProcess('workers/main.ts', env));
     base = `http://127.0.0.1:${port}`;
     wsUrl = ((await (await waitForHttp(`${base}/api/config`, server)).json()) as { wsUrl: string }).wsUrl;
-    await waitFor('two workers', async () => (healthSchema.parse(await (await fetch(`${base}/api/health`)).json()).workers.active === 2 ? true : undefined), 60_000, 200);
+    await waitFor(
+      'two workers',
+      async () => {
+        const dead = workers.find((w) => w.child.exitCode !== null);
+        if (dead) throw new Error(`a worker exited (${dead.child.exitCode}):\n${dead.output()}`);
+        return healthSchema.parse(await (await fetch(`${base}/api/health`)).json()).workers.active === 2 ? true : undefined;
+      },
+      60_000,
+      200,
+    );
     ws = new WebSocket(wsUrl);
     ws.on('message', (raw) => messages.push(JSON.parse(raw.toString()) as ServerMessage));
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
@@ -73,8 +82,14 @@ describe('model.download through real processes', () => {
   afterAll(async () => {
     ws?.close();
     // Clean exits: the workers' runners and pg-boss stop within the grace period.
-    expect(await Promise.all(workers.map((w) => w.stop('SIGTERM')))).toEqual(workers.map(() => 0));
-    expect(await server?.stop('SIGTERM')).toBe(0);
+    const codes = await Promise.all(workers.map((w) => w.stop('SIGTERM')));
+    const serverCode = await server?.stop('SIGTERM');
+    if (codes.some((c) => c !== 0) || serverCode !== 0) {
+      for (const [i, w] of workers.entries()) console.error(`--- worker ${i} (exit ${codes[i]}):\n${w.output()}`);
+      console.error(`--- server (exit ${serverCode}):\n${server?.output()}`);
+    }
+    expect(codes).toEqual(workers.map(() => 0));
+    expect(serverCode).toBe(0);
     await hub?.close();
     await db?.drop();
     rmSync(tmp, { recursive: true, force: true });
