@@ -3,8 +3,8 @@
  * launcher: server, worker, embedded PostgreSQL) and a local fake Hugging Face
  * hub serving the demo model at 4 MB/s, so that progress is visible: the form
  * shows the server's validation message beside its field, a download's bar
- * moves live to 100 % and the model becomes ready, and the delete dialog
- * removes it with its files.
+ * moves live to 100 % and the model becomes ready, the delete dialog removes
+ * it with its files, and a running download can be cancelled.
  */
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -33,7 +33,7 @@ describe('Models page', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('downloads a model with live progress, then deletes it through the dialog', async () => {
+  it('downloads a model with live progress, deletes it through the dialog, cancels another', async () => {
     const page = await browser.newPage({ viewport: { width: 1300, height: 1000 } });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
@@ -105,6 +105,17 @@ describe('Models page', () => {
     await page.reload();
     await demo.waitFor({ timeout: 10_000 });
     expect(await page.locator('[data-name="tiny-gpt2"]').count()).toBe(0);
+
+    // A second download, cancelled while it runs: the card says cancelled and the files are gone.
+    await page.getByTestId('repo-input').fill('loupe-test/tiny-gpt2');
+    await page.getByTestId('download-submit').click();
+    const again = page.locator('[data-name="tiny-gpt2"]');
+    await again.getByTestId('progress-overall').and(page.locator('[data-value]:not([data-value="0"])')).waitFor({ timeout: 15_000 });
+    const againId = (await again.getAttribute('data-testid'))!.replace(/^model-/, '');
+    await again.getByTestId('cancel-download').click();
+    await again.getByTestId('model-status').and(page.locator('[data-status="cancelled"]')).waitFor({ timeout: 5000 });
+    await expect.poll(() => existsSync(path.join(dataDir, 'models', againId)), { timeout: 5000 }).toBe(false);
+    expect(await again.getByTestId('cancel-download').count()).toBe(0);
 
     expect(errors).toEqual([]);
     await page.close();
