@@ -167,8 +167,8 @@ class HookBuffer {
       const o = r * d;
       for (let i = 0; i < d; i++) {
         const v = data[o + i]!;
-        sum[i] += v;
-        sumSq[i] += v * v;
+        sum[i] = sum[i]! + v;
+        sumSq[i] = sumSq[i]! + v * v;
         norm += v * v;
       }
       this.normSum += Math.sqrt(norm);
