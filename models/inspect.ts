@@ -6,7 +6,7 @@
 import { hookPoints, type HookPoint } from './architectures/decoder.ts';
 import { familyOf } from './architectures/index.ts';
 import { openWeights } from './architectures/weights.ts';
-import { readModelConfig } from './model.ts';
+import { readModelConfig } from './model-files.ts';
 import { MODEL_DTYPES, weightBytes, type ModelDtype } from './quantize.ts';
 
 export interface ArchitectureInfo {

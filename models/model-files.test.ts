@@ -10,7 +10,7 @@ describe('model files', () => {
 
   it('keeps config, tokenizer and safetensors files at the top level, nothing else', () => {
     const keep = ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.json', 'merges.txt', 'tokenizer.model', 'model.safetensors', 'model-00001-of-00002.safetensors', 'model.safetensors.index.json'];
-    const drop = ['pytorch_model.bin', 'tf_model.h5', 'flax_model.msgpack', 'onnx/model.onnx', 'model.onnx', 'README.md', '.gitattributes', 'original/config.json', 'training_log.json', 'reference.json'];
+    const drop = ['pytorch_model.bin', 'tf_model.h5', 'flax_model.msgpack', 'onnx/model.onnx', 'model.onnx', 'README.md', '.gitattributes', 'original/config.json', 'training_log.json', 'reference.json', 'reference.safetensors', 'adapter_model.safetensors', 'consolidated.safetensors'];
     expect(keep.filter(isModelFile)).toEqual(keep);
     expect(drop.filter(isModelFile)).toEqual([]);
   });
@@ -22,7 +22,7 @@ describe('model files', () => {
     expect(names).toContain('model.safetensors');
     expect(names).toContain('tokenizer.json');
     expect(names).not.toContain('README.md');
-    // reference.safetensors is a test fixture, but it is a .safetensors file: it counts
+    expect(names).not.toContain('reference.safetensors');
     const expected = names.reduce((n, f) => n + statSync(path.join(DEMO_MODEL_DIR, f)).size, 0);
     expect(d.sizeBytes).toBe(expected);
   });

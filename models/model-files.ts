@@ -20,15 +20,17 @@ const EXACT = new Set(['config.json', 'generation_config.json', 'special_tokens_
 /**
  * True for the files Loupe needs from a model repository: config.json,
  * generation_config.json, tokenizer*.json, special_tokens_map.json,
- * vocab.json, merges.txt, tokenizer.model, *.safetensors and
- * *.safetensors.index.json, at the top level only. Not PyTorch (.bin),
- * TensorFlow (.h5), Flax (.msgpack) or ONNX files.
+ * vocab.json, merges.txt, tokenizer.model, the weights as transformers names
+ * them (model.safetensors, model-00001-of-00002.safetensors and
+ * model.safetensors.index.json), at the top level only. Not PyTorch (.bin),
+ * TensorFlow (.h5), Flax (.msgpack) or ONNX files, nor other safetensors
+ * (adapters, originals, reference outputs).
  */
 export function isModelFile(file: string): boolean {
   if (file.includes('/') || file.includes('\\')) return false;
   if (EXACT.has(file)) return true;
   if (/^tokenizer[^/]*\.json$/.test(file)) return true;
-  return file.endsWith('.safetensors') || file.endsWith('.safetensors.index.json');
+  return /^model(-\d{5}-of-\d{5})?\.safetensors$/.test(file) || file === 'model.safetensors.index.json';
 }
 
 /** True when the selected files include weights Loupe can read. */

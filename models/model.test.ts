@@ -137,7 +137,7 @@ describe('refusals', () => {
 
   it('names config.json when it is malformed', async () => {
     await writeFile(path.join(dir, 'config.json'), '{"model_type": ');
-    await expect(loadModel(dir)).rejects.toThrow(/config\.json: malformed JSON/);
+    await expect(loadModel(dir)).rejects.toThrow(/config\.json is not valid JSON/);
   });
 });
 

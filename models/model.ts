@@ -12,6 +12,7 @@ import { buildDecoder, hookPoints, type HookPoint, type Intervention } from './a
 import { familyOf } from './architectures/index.ts';
 import type { ArchSpec } from './architectures/spec.ts';
 import { openWeights } from './architectures/weights.ts';
+import { readModelConfig } from './model-files.ts';
 import type { Graph } from './onnx/graph.ts';
 import type { ModelDtype } from './quantize.ts';
 import { createSession, isOutOfMemory, ort, type Device, type Provider, type Session } from './runtime.ts';
@@ -84,23 +85,6 @@ export interface ChunkOptions {
   rows: number;
   onChunk(firstRow: number, out: Record<string, TensorOut>): void | Promise<void>;
   onFallback?(message: string): void;
-}
-
-export async function readModelConfig(dir: string): Promise<Record<string, unknown>> {
-  const file = path.join(dir, 'config.json');
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (err) {
-    throw new Error(`${file}: cannot read the model's config (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
-  try {
-    const parsed = JSON.parse(text) as unknown;
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not a JSON object');
-    return parsed as Record<string, unknown>;
-  } catch (err) {
-    throw new Error(`${file}: malformed JSON (${(err as Error).message})`);
-  }
 }
 
 async function run(s: Session, ids: BigInt64Array, dims: readonly [number, number], outputs: readonly string[]): Promise<Record<string, TensorOut>> {
