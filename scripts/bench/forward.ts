@@ -9,82 +9,20 @@
  *
  *   npm run bench -- forward [--batch 8] [--seq 128] [--runs 3] [--models demo,gpt2-small] [--dtypes fp32,fp16,q8,q4] [--device cpu|webgpu|auto]
  */
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { loadModel } from '../../models/model.ts';
 import { logitAgreement, MODEL_DTYPES, type ModelDtype } from '../../models/quantize.ts';
-import { writeSafetensors, type TensorToWrite } from '../../models/safetensors.ts';
 import { loadTokenizer } from '../../models/tokenizer.ts';
 import type { Device } from '../../models/runtime.ts';
+import { randomGpt2Small } from './lib/models.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DEMO = path.join(ROOT, 'demo/models/tiny-gpt2-debian-6l');
 const DATASET = path.join(ROOT, 'demo/datasets/debian-english-mix-heldout.jsonl');
-
-/** N(0, std²) from a seeded xorshift + Box-Muller, quickly. */
-function normal(n: number, std: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  const next = () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return ((s >>> 0) + 0.5) / 4294967296;
-  };
-  for (let i = 0; i < n; i += 2) {
-    const r = Math.sqrt(-2 * Math.log(next())) * std;
-    const t = 2 * Math.PI * next();
-    out[i] = r * Math.cos(t);
-    if (i + 1 < n) out[i + 1] = r * Math.sin(t);
-  }
-  return out;
-}
-
-/** A GPT-2-small-shaped checkpoint with random weights, made once under the OS temp dir. */
-async function randomGpt2Small(): Promise<string> {
-  const dir = path.join(os.tmpdir(), 'loupe-bench-gpt2-small-random');
-  if (existsSync(path.join(dir, 'model.safetensors'))) return dir;
-  const d = 768;
-  const L = 12;
-  const V = 50257;
-  const P = 1024;
-  await mkdir(dir, { recursive: true });
-  const tensors: Record<string, TensorToWrite> = {};
-  let seed = 1;
-  const put = (name: string, shape: number[], std: number, mean = 0) => {
-    const data = normal(shape.reduce((a, b) => a * b, 1), std, seed++);
-    if (mean) for (let i = 0; i < data.length; i++) data[i] = data[i]! + mean;
-    tensors[name] = { dtype: 'F32', shape, data };
-  };
-  put('transformer.wte.weight', [V, d], 0.02);
-  put('transformer.wpe.weight', [P, d], 0.01);
-  for (let l = 0; l < L; l++) {
-    const p = `transformer.h.${l}`;
-    put(`${p}.ln_1.weight`, [d], 0.02, 1);
-    put(`${p}.ln_1.bias`, [d], 0.02);
-    put(`${p}.attn.c_attn.weight`, [d, 3 * d], 0.02);
-    put(`${p}.attn.c_attn.bias`, [3 * d], 0.02);
-    put(`${p}.attn.c_proj.weight`, [d, d], 0.02 / Math.sqrt(2 * L));
-    put(`${p}.attn.c_proj.bias`, [d], 0.02);
-    put(`${p}.ln_2.weight`, [d], 0.02, 1);
-    put(`${p}.ln_2.bias`, [d], 0.02);
-    put(`${p}.mlp.c_fc.weight`, [d, 4 * d], 0.02);
-    put(`${p}.mlp.c_fc.bias`, [4 * d], 0.02);
-    put(`${p}.mlp.c_proj.weight`, [4 * d, d], 0.02 / Math.sqrt(2 * L));
-    put(`${p}.mlp.c_proj.bias`, [d], 0.02);
-  }
-  put('transformer.ln_f.weight', [d], 0.02, 1);
-  put('transformer.ln_f.bias', [d], 0.02);
-  const config = { model_type: 'gpt2', n_embd: d, n_head: 12, n_layer: L, n_positions: P, vocab_size: V, activation_function: 'gelu_new', layer_norm_epsilon: 1e-5, tie_word_embeddings: true };
-  await writeSafetensors(path.join(dir, 'model.safetensors'), tensors);
-  await writeFile(path.join(dir, 'config.json.tmp'), JSON.stringify(config, null, 2));
-  await rename(path.join(dir, 'config.json.tmp'), path.join(dir, 'config.json'));
-  return dir;
-}
 
 async function demoTokens(n: number): Promise<BigInt64Array> {
   const tok = await loadTokenizer(DEMO);
