@@ -20,6 +20,7 @@ export interface CsvRecord {
   line: number;
 }
 
+/** Options of {@link parseCsv}. */
 export interface CsvOptions {
   /** one character; default `,` */
   delimiter?: string;

@@ -21,6 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DatasetError } from './errors.ts';
 
+/** File names inside a tokenized dataset folder, and the format tag of its meta.json. */
 export const TOKENS_FILE = 'tokens.bin';
 export const DOCS_FILE = 'docs.bin';
 export const META_FILE = 'meta.json';

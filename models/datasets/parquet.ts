@@ -26,6 +26,7 @@ export interface ParquetText {
   reason?: string;
 }
 
+/** Options of {@link readParquetText}. */
 export interface ParquetReadOptions {
   /** column holding the text; default 'text' */
   textColumn?: string;

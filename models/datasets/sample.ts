@@ -26,6 +26,7 @@ export interface SampleDocument {
   truncated: boolean;
 }
 
+/** One page of the sample browser. */
 export interface SamplePage {
   offset: number;
   limit: number;
@@ -34,6 +35,7 @@ export interface SamplePage {
   documents: SampleDocument[];
 }
 
+/** Which page, and how much of each document. */
 export interface SampleOptions {
   /** first document, 0-based; default 0 */
   offset?: number;

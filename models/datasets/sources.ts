@@ -41,6 +41,7 @@ export interface SourceDocument {
   source: string;
 }
 
+/** The file formats Loupe reads documents from. */
 export type DataFormat = 'txt' | 'jsonl' | 'csv' | 'parquet';
 
 /** How a file is read, from its name. */
@@ -85,8 +86,10 @@ export interface DataFile {
   name?: string;
 }
 
+/** How a plain-text file is cut into documents (see the module comment). */
 export type TextSplit = 'line' | 'paragraph' | 'document';
 
+/** Options of {@link openDocuments}; the limits default to {@link DATASET_LIMITS}. */
 export interface ReadOptions {
   /** field (JSON Lines), header (CSV) or column (parquet) holding the text; default 'text' */
   textColumn?: string;

@@ -64,6 +64,7 @@ function isDataFile(p: string): boolean {
   return formatOf(base) !== null;
 }
 
+/** Options of {@link listSplits} and {@link filesForSplit}. */
 export interface SplitOptions {
   /** only files under this top folder (a config of the `refs/convert/parquet` layout, or a language folder) */
   config?: string;

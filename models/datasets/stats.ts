@@ -9,8 +9,10 @@
  * per distinct document length. {@link computeStats} does the same from a
  * tokenized folder in one streaming pass over docs.bin and tokens.bin.
  */
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Tokenizer } from '../tokenizer.ts';
+import { DatasetError } from './errors.ts';
 import { openTokenStore, STATS_FILE } from './format.ts';
 import { DATASET_LIMITS } from './limits.ts';
 
@@ -206,7 +208,7 @@ export async function computeStats(
     for (let d0 = 0; d0 < store.documents; d0 += docsPerRead) {
       const offsets = await store.readOffsets(d0, docsPerRead);
       for (let i = 0; i + 1 < offsets.length; i++) {
-        if (opts.signal?.aborted) throw new Error('statistics cancelled');
+        if (opts.signal?.aborted) throw new DatasetError('cancelled', 'statistics cancelled');
         const start = offsets[i]!;
         const end = offsets[i + 1]!;
         if (end - start <= chunk) {
@@ -224,7 +226,16 @@ export async function computeStats(
   return acc.finish(tokenizer, opts.topK);
 }
 
-/** Path of stats.json in a dataset folder. */
-export function statsPath(dir: string): string {
-  return path.join(dir, STATS_FILE);
+/**
+ * Reads stats.json of a tokenized dataset folder (written by tokenizeDataset).
+ *
+ * @throws DatasetError `bad_file` when it is missing or unreadable
+ */
+export async function readStats(dir: string): Promise<DatasetStats> {
+  const file = path.join(dir, STATS_FILE);
+  try {
+    return JSON.parse(await fs.readFile(file, 'utf8')) as DatasetStats;
+  } catch (err) {
+    throw new DatasetError('bad_file', `${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : `unreadable (${(err as Error).message})`}`, { file, cause: err });
+  }
 }

@@ -6,7 +6,7 @@ import { loadTokenizer, type Tokenizer } from '../tokenizer.ts';
 import { DatasetError } from './errors.ts';
 import { documentAt, openTokenStore, readDocOffsets, readMeta, type DatasetMeta } from './format.ts';
 import { openDocuments, type SourceDocument } from './sources.ts';
-import { computeStats, histogramEdges, type DatasetStats } from './stats.ts';
+import { computeStats, histogramEdges, readStats, type DatasetStats } from './stats.ts';
 import { tokenizeDataset, type TokenizeProgress, type TokenizeResult } from './tokenize.ts';
 
 const ROOT = path.join(import.meta.dirname, '..', '..');
@@ -147,7 +147,7 @@ describe('tokenizeDataset: the demo dataset with the demo model (GPT-2 byte-leve
     expect(withEos.stats).toEqual({ ...ref, vocabSize: 8192 });
     expect(withEos.stats.topTokens[0]).toEqual({ id: 199, count: 44_621, fraction: 44_621 / 716_294, text: '\n', special: false });
     expect(withEos.stats.histogram.counts.reduce((a, b) => a + b, 0)).toBe(1272);
-    expect(JSON.parse(readFileSync(path.join(outEos, 'stats.json'), 'utf8'))).toEqual(withEos.stats);
+    expect(await readStats(outEos)).toEqual(withEos.stats);
     expect(await computeStats(outEos, tok)).toEqual(withEos.stats);
     // Documents longer than the read chunk are counted as one document each.
     expect(await computeStats(outEos, tok, { chunkTokens: 100 })).toEqual(withEos.stats);

@@ -54,6 +54,7 @@ export interface TokenizeProgress {
   done: boolean;
 }
 
+/** Settings of {@link tokenizeDataset}; every one has a default. */
 export interface TokenizeOptions {
   /** prepend BOS to every document; default the tokenizer's own ({@link Tokenizer.addsBosByDefault}) */
   addBos?: boolean;
@@ -82,6 +83,7 @@ export interface TokenizeOptions {
   signal?: AbortSignal;
 }
 
+/** What {@link tokenizeDataset} wrote. */
 export interface TokenizeResult {
   dir: string;
   meta: DatasetMeta;

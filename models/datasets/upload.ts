@@ -15,8 +15,10 @@ import { DatasetError } from './errors.ts';
 import { DATASET_LIMITS } from './limits.ts';
 import { formatOf, type DataFormat } from './sources.ts';
 
+/** What an upload is: a data file of one format, or a zip of them. */
 export type UploadKind = DataFormat | 'zip';
 
+/** Options of {@link saveUpload}. */
 export interface UploadOptions {
   /** largest file accepted, bytes; default {@link DATASET_LIMITS.MAX_UPLOAD_BYTES} */
   maxBytes?: number;
@@ -25,6 +27,7 @@ export interface UploadOptions {
   signal?: AbortSignal;
 }
 
+/** An upload on disk. */
 export interface SavedUpload {
   /** where it is on disk */
   path: string;

@@ -40,6 +40,7 @@ import { DatasetError, type ZipRule } from './errors.ts';
 import { DATASET_LIMITS } from './limits.ts';
 import { formatOf } from './sources.ts';
 
+/** Limits of {@link extractZip} (defaults from {@link DATASET_LIMITS}), progress and cancel. */
 export interface ZipOptions {
   /** most entries (files and folders); default {@link DATASET_LIMITS.ZIP_MAX_ENTRIES} */
   maxEntries?: number;
@@ -101,7 +102,13 @@ export function checkEntryName(name: string): string[] {
   return segs;
 }
 
-/** Counts an entry's inflated bytes, enforcing the total and ratio limits as they grow. */
+/**
+ * Counts an entry's inflated bytes, enforcing the total and ratio limits as
+ * they grow. With yauzl's own count against the declared size (which stops an
+ * entry that inflates past what its header says) and the checks of declared
+ * sizes before inflating, these limits cannot be passed; they stay as the
+ * second line should either of those change.
+ */
 class Meter extends Transform {
   bytes = 0;
   constructor(
@@ -140,7 +147,7 @@ function fromYauzl(err: unknown, entry: string): DatasetError {
  * rules above.
  *
  * @param zipPath the archive on disk (an upload already streamed there)
- * @param destDir folder to create; its parent must exist
+ * @param destDir folder to create (with its parents)
  * @throws DatasetError `zip_rejected` (with `entry` and `rule`), `cancelled`
  * @example const { files } = await extractZip('/data/uploads/x.zip', '/data/datasets/7/files', { maxTotalBytes: 1e9 })
  */
@@ -157,6 +164,7 @@ export async function extractZip(zipPath: string, destDir: string, opts: ZipOpti
   } catch (err) {
     throw new DatasetError('zip_rejected', `${archive}: not a readable zip archive (${(err as Error).message})`, { file: archive, rule: 'malformed', cause: err });
   }
+  await fs.mkdir(path.dirname(destDir), { recursive: true });
   const tmp = path.join(path.dirname(destDir), `.${path.basename(destDir)}.${randomBytes(4).toString('hex')}.tmp`);
   const result: ZipExtraction = { dir: destDir, files: [], skipped: [], bytes: 0 };
   try {
