@@ -92,8 +92,8 @@ export interface TokenizeResult {
   maxBufferedTokens: number;
 }
 
-/** Live counters a document source may expose (DocumentStream does). */
-type Counted = Partial<{ readonly bytesRead: number; readonly bytesTotal: number; readonly skippedRows: number }>;
+/** Live counters a document source may expose (a DocumentStream does); read for progress and meta.json. */
+export type SourceCounters = Partial<{ readonly bytesRead: number; readonly bytesTotal: number; readonly skippedRows: number }>;
 
 function positiveInt(name: string, v: number | undefined): number | undefined {
   if (v === undefined) return undefined;
@@ -111,7 +111,7 @@ function positiveInt(name: string, v: number | undefined): number | undefined {
  * const docs = await openDocuments(['train.jsonl']);
  * const { meta, stats } = await tokenizeDataset(docs, await loadTokenizer(modelDir), 'data/datasets/7', { onProgress: console.log });
  */
-export async function tokenizeDataset(docs: AsyncIterable<SourceDocument> & Counted, tokenizer: Tokenizer, outDir: string, opts: TokenizeOptions = {}): Promise<TokenizeResult> {
+export async function tokenizeDataset(docs: AsyncIterable<SourceDocument> & SourceCounters, tokenizer: Tokenizer, outDir: string, opts: TokenizeOptions = {}): Promise<TokenizeResult> {
   const addBos = (opts.addBos ?? tokenizer.addsBosByDefault) && tokenizer.bosId !== null;
   const addEos = (opts.addEos ?? !addBos) && tokenizer.eosId !== null;
   const maxDocuments = positiveInt('maxDocuments', opts.maxDocuments);
