@@ -1,0 +1,164 @@
+/**
+ * One SAE training step as an ONNX graph: forward, hand-derived backward and
+ * the Adam update, so the same step runs on every ONNX Runtime execution
+ * provider. Shapes: x [B, d_in], W_enc [d_in, d_sae], b_enc [d_sae],
+ * W_dec [d_sae, d_in], b_dec [d_in].
+ *
+ *   xc   = x - b_dec
+ *   pre  = xc·W_enc + b_enc
+ *   f    = relu(pre)                       (ReLU)
+ *        | relu(top-k of pre, others 0)    (TopK)
+ *   x̂    = f·W_dec + b_dec
+ *   loss = mean_b Σ_d (x̂ - x)²  [+ λ · mean_b Σ_s f_s ‖W_dec[s]‖  for ReLU]
+ *
+ * Backward (B = batch; n_s = ‖W_dec[s]‖; m = the mask of pre that reached f):
+ *   g_x̂    = 2 (x̂ - x) / B
+ *   g_Wdec = fᵀ·g_x̂  [+ (λ/B) (Σ_b f_bs) W_dec[s] / n_s]
+ *   g_f    = g_x̂·W_decᵀ  [+ (λ/B) n_s]
+ *   g_pre  = g_f ⊙ m
+ *   g_Wenc = xcᵀ·g_pre,  g_benc = Σ_b g_pre
+ *   g_bdec = Σ_b g_x̂ - g_benc·W_encᵀ     (b_dec enters through x̂ and, negated, through xc)
+ *
+ * Adam as torch.optim.Adam: m' = β1 m + (1-β1) g, v' = β2 v + (1-β2) g²,
+ * p' = p - step_size · m' / (√v' · inv_sqrt_bc2 + ε), with
+ * step_size = lr / (1 - β1^t) and inv_sqrt_bc2 = 1 / √(1 - β2^t) fed per step.
+ */
+import { DataType } from '../onnx/proto.ts';
+import { Graph, type Value } from '../onnx/graph.ts';
+
+export type SaeArchitecture = 'relu' | 'topk';
+
+export const SAE_PARAMS = ['W_enc', 'b_enc', 'W_dec', 'b_dec'] as const;
+export type SaeParam = (typeof SAE_PARAMS)[number];
+
+export interface SaeGraphOptions {
+  architecture: SaeArchitecture;
+  dIn: number;
+  dSae: number;
+  /** TopK: active features a token */
+  k?: number;
+  /** 'grad' outputs the gradients (for checks); 'train' applies Adam */
+  mode: 'grad' | 'train';
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  /** rescale decoder rows to unit norm after each update */
+  normalizeDecoder?: boolean;
+}
+
+/** Shapes of the parameters. */
+export function paramShapes(dIn: number, dSae: number): Record<SaeParam, number[]> {
+  return { W_enc: [dIn, dSae], b_enc: [dSae], W_dec: [dSae, dIn], b_dec: [dIn] };
+}
+
+/**
+ * Inputs: `x`, the four parameters, `l1` (scalar λ, ReLU), and in train mode
+ * `m_<p>`, `v_<p>` for each parameter and the scalars `step_size`,
+ * `inv_sqrt_bc2`. Outputs: `loss`, `mse`, `l1_loss`, `l0` (mean active
+ * features a token), `sse` and `sst` (Σ (x̂-x)² and Σ (x - mean_b x)², for
+ * explained variance), `fired` [d_sae] (tokens on which each feature was
+ * active), and `grad_<p>` (grad mode) or `new_<p>`, `new_m_<p>`, `new_v_<p>`
+ * (train mode).
+ */
+export function buildSaeStep(o: SaeGraphOptions): Graph {
+  const g = new Graph(`sae_${o.architecture}_${o.mode}`);
+  const { dIn, dSae } = o;
+  const shapes = paramShapes(dIn, dSae);
+  const x = g.input('x', DataType.FLOAT, ['batch', dIn]);
+  const p = Object.fromEntries(SAE_PARAMS.map((n) => [n, g.input(n, DataType.FLOAT, shapes[n])])) as Record<SaeParam, Value>;
+  const l1 = o.architecture === 'relu' ? g.input('l1', DataType.FLOAT, []) : null;
+
+  const batch = g.cast(g.op('Shape', [x], { start: 0, end: 1 }), DataType.FLOAT); // [1]
+  const invB = g.div(g.constF(1), batch);
+
+  // forward
+  const xc = g.sub(x, p.b_dec);
+  const pre = g.add(g.matmul(xc, p.W_enc), p.b_enc);
+  let f: Value;
+  let mask: Value;
+  if (o.architecture === 'relu') {
+    f = g.op('Relu', [pre]);
+    mask = g.cast(g.op('Greater', [pre, g.constF(0)]), DataType.FLOAT);
+  } else {
+    if (!o.k || o.k < 1 || o.k > dSae) throw new Error(`TopK SAE: k must be in 1..${dSae}`);
+    const [vals, idx] = g.node('TopK', [pre, g.constI([o.k])], { axis: -1, largest: 1, sorted: 0 }, { outputs: 2 }) as [Value, Value];
+    const zeros = g.op('ConstantOfShape', [g.op('Shape', [pre])], { value: { name: 'zero', dataType: DataType.FLOAT, dims: [1], raw: new Uint8Array(4) } });
+    const active = g.op('Relu', [vals]);
+    f = g.op('ScatterElements', [zeros, idx, active], { axis: 1 });
+    mask = g.op('ScatterElements', [zeros, idx, g.cast(g.op('Greater', [vals, g.constF(0)]), DataType.FLOAT)], { axis: 1 });
+  }
+  const xhat = g.add(g.matmul(f, p.W_dec), p.b_dec);
+  const err = g.sub(xhat, x);
+  const sse = g.op('ReduceSum', [g.mul(err, err)], { keepdims: 0 }); // scalar
+  const mse = g.mul(sse, g.op('Squeeze', [invB, g.constI([0])]));
+  const norms = g.op('Sqrt', [g.op('ReduceSum', [g.mul(p.W_dec, p.W_dec), g.constI([1])], { keepdims: 1 })]); // [s, 1]
+  let loss = mse;
+  let l1Loss: Value = g.constF(0);
+  const fired = g.op('ReduceSum', [mask, g.constI([0])], { keepdims: 0 }); // [s]
+  const fSum = g.op('ReduceSum', [f, g.constI([0])], { keepdims: 0 }); // [s]
+  if (l1) {
+    // mean_b Σ_s f_bs n_s = (Σ_b f_b·) · n / B
+    const weighted = g.op('ReduceSum', [g.mul(fSum, g.op('Squeeze', [norms, g.constI([1])]))], { keepdims: 0 });
+    l1Loss = g.mul(weighted, g.op('Squeeze', [invB, g.constI([0])]));
+    loss = g.add(mse, g.mul(l1, l1Loss));
+  }
+  const l0 = g.mul(g.op('ReduceSum', [fired], { keepdims: 0 }), g.op('Squeeze', [invB, g.constI([0])]));
+  const xMean = g.op('ReduceMean', [x], { axes: [0], keepdims: 1 });
+  const dev = g.sub(x, xMean);
+  const sst = g.op('ReduceSum', [g.mul(dev, dev)], { keepdims: 0 });
+
+  // backward
+  const gxhat = g.mul(err, g.mul(invB, g.constF(2)));
+  let gWdec = g.op('Gemm', [f, gxhat], { transA: 1 });
+  let gf = g.op('Gemm', [gxhat, p.W_dec], { transB: 1 });
+  if (l1) {
+    const coef = g.mul(l1, invB); // [1]
+    const normsRow = g.op('Squeeze', [norms, g.constI([1])]); // [s]
+    gf = g.add(gf, g.mul(coef, normsRow));
+    const unit = g.div(p.W_dec, norms); // [s, d]
+    gWdec = g.add(gWdec, g.mul(g.mul(coef, g.unsqueeze(fSum, [1])), unit));
+  }
+  const gpre = g.mul(gf, mask);
+  const gWenc = g.op('Gemm', [xc, gpre], { transA: 1 });
+  const gbenc = g.op('ReduceSum', [gpre, g.constI([0])], { keepdims: 0 });
+  const gbdecEnc = g.op('Squeeze', [g.op('Gemm', [g.unsqueeze(gbenc, [0]), p.W_enc], { transB: 1 }), g.constI([0])]);
+  const gbdec = g.sub(g.op('ReduceSum', [gxhat, g.constI([0])], { keepdims: 0 }), gbdecEnc);
+  const grads: Record<SaeParam, Value> = { W_enc: gWenc, b_enc: gbenc, W_dec: gWdec, b_dec: gbdec };
+
+  g.hook(loss, 'loss');
+  g.hook(mse, 'mse');
+  g.hook(l1Loss, 'l1_loss');
+  g.hook(l0, 'l0');
+  g.hook(sse, 'sse');
+  g.hook(sst, 'sst');
+  g.hook(fired, 'fired');
+  for (const n of ['loss', 'mse', 'l1_loss', 'l0', 'sse', 'sst', 'fired']) g.output(n);
+
+  if (o.mode === 'grad') {
+    for (const n of SAE_PARAMS) g.output(g.hook(grads[n], `grad_${n}`));
+    return g;
+  }
+  const b1 = o.beta1 ?? 0.9;
+  const b2 = o.beta2 ?? 0.999;
+  const eps = o.eps ?? 1e-8;
+  const stepSize = g.input('step_size', DataType.FLOAT, []);
+  const invSqrtBc2 = g.input('inv_sqrt_bc2', DataType.FLOAT, []);
+  const updated: Record<string, Value> = {};
+  for (const n of SAE_PARAMS) {
+    const m = g.input(`m_${n}`, DataType.FLOAT, shapes[n]);
+    const v = g.input(`v_${n}`, DataType.FLOAT, shapes[n]);
+    const gr = grads[n];
+    const m2 = g.add(g.scale(m, b1), g.scale(gr, 1 - b1));
+    const v2 = g.add(g.scale(v, b2), g.scale(g.mul(gr, gr), 1 - b2));
+    const denom = g.add(g.mul(g.op('Sqrt', [v2]), invSqrtBc2), g.constF(eps));
+    updated[n] = g.sub(p[n], g.mul(stepSize, g.div(m2, denom)));
+    g.output(g.hook(m2, `new_m_${n}`));
+    g.output(g.hook(v2, `new_v_${n}`));
+  }
+  if (o.normalizeDecoder) {
+    const n2 = g.op('Sqrt', [g.op('ReduceSum', [g.mul(updated.W_dec!, updated.W_dec!), g.constI([1])], { keepdims: 1 })]);
+    updated.W_dec = g.div(updated.W_dec!, n2);
+  }
+  for (const n of SAE_PARAMS) g.output(g.hook(updated[n]!, `new_${n}`));
+  return g;
+}
