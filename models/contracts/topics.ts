@@ -94,6 +94,41 @@ export const modelProgressSchema = z.object({
 });
 export type ModelProgress = z.infer<typeof modelProgressSchema>;
 
+/** What a `dataset.import` job is doing: fetching files from the hub, unpacking an uploaded zip, or reading and tokenizing. */
+export const DATASET_PHASES = ['downloading', 'extracting', 'tokenizing'] as const;
+export type DatasetPhase = (typeof DATASET_PHASES)[number];
+
+/**
+ * Import progress of a dataset, on topic `dataset/{id}` (a few per second
+ * while it runs, and once on every status change). The last one is kept with
+ * the job (`job_progress`), so a page opened late starts from it.
+ */
+export const datasetProgressSchema = z.object({
+  /** dataset id */
+  id: z.string(),
+  status: z.enum(ARTIFACT_STATUSES),
+  phase: z.enum(DATASET_PHASES),
+  /** the file being downloaded, extracted or read, when there is one */
+  file: z.string().nullable(),
+  /** bytes of the phase done / to do: downloaded (downloading), inflated (extracting), source bytes read (tokenizing) */
+  bytesDone: z.number(),
+  bytesTotal: z.number(),
+  /** recent rate of the phase, bytes/s */
+  bytesPerSecond: z.number(),
+  /** documents and tokens written so far */
+  documents: z.number().int(),
+  tokens: z.number().int(),
+  /** recent tokenization rate, tokens/s (0 outside the tokenizing phase) */
+  tokensPerSecond: z.number(),
+  /** seconds left in this phase at the recent rate; null when unknown */
+  etaSeconds: z.number().nullable(),
+  /** why it failed, or a note while a retry is pending */
+  error: z.string().nullable(),
+  /** ms since epoch */
+  ts,
+});
+export type DatasetProgress = z.infer<typeof datasetProgressSchema>;
+
 /** Fixed topics and their payloads. Parameterised families are matched by {@link topicSchema}. */
 export const TOPICS = {
   'system/cpu': cpuSchema,
@@ -107,8 +142,9 @@ export const TOPICS = {
 const FAMILIES: readonly [RegExp, z.ZodType][] = [
   [/^system\/gpu\/\d{1,3}$/, gpuSchema],
   [/^model\/[A-Za-z0-9_-]{1,64}$/, modelProgressSchema],
+  [/^dataset\/[A-Za-z0-9_-]{1,64}$/, datasetProgressSchema],
   // Other job families: payloads are defined by their issues; until then any JSON object.
-  [/^(training|extraction|dataset|job)\/[A-Za-z0-9_-]{1,64}$/, z.record(z.string(), z.unknown())],
+  [/^(training|extraction|job)\/[A-Za-z0-9_-]{1,64}$/, z.record(z.string(), z.unknown())],
 ];
 
 export type TopicPayloads = {
@@ -118,7 +154,9 @@ export type TopicPayloads = {
 } & {
   [K in `model/${string}`]: ModelProgress;
 } & {
-  [K in `${'training' | 'extraction' | 'dataset' | 'job'}/${string}`]: Record<string, unknown>;
+  [K in `dataset/${string}`]: DatasetProgress;
+} & {
+  [K in `${'training' | 'extraction' | 'job'}/${string}`]: Record<string, unknown>;
 };
 
 /** Any topic name Loupe knows. */
