@@ -10,7 +10,6 @@ import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { DatasetSettings, DatasetSource, DatasetStatsBody } from '../../models/contracts/datasets.ts';
 import type { DatasetProgress } from '../../models/contracts/topics.ts';
 import type { Database, Db } from '../client.ts';
-import type { BossExecutor } from './jobs.ts';
 import { datasets, jobProgress } from '../schema.ts';
 
 export type DatasetStatus = (typeof datasets.status.enumValues)[number];
@@ -160,6 +159,11 @@ export async function deleteDataset(db: Db, id: string): Promise<boolean> {
   return rows.length > 0;
 }
 
+/** The part of pg-boss's database interface its `send(…, { db })` uses: a statement on a given connection. */
+export interface JobSqlExecutor {
+  executeSql(text: string, values: unknown[]): Promise<{ rows: unknown[] }>;
+}
+
 /** What a process knows about the built-in demo dataset when it registers it. */
 export interface DemoDataset {
   name: string;
@@ -199,7 +203,7 @@ export async function claimDatasetImport(
   database: Database,
   id: string,
   expectedJobId: string | null,
-  send: (executor: BossExecutor) => Promise<string | null>,
+  send: (executor: JobSqlExecutor) => Promise<string | null>,
 ): Promise<string | null> {
   const client = await database.pool.connect();
   let broken: Error | undefined;
