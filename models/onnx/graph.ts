@@ -47,6 +47,14 @@ export class Graph {
   private readonly constants = new Map<string, Value>();
   private counter = 0;
   private usesMsDomain = false;
+  /** value → index of the node computing it */
+  private readonly producer = new Map<Value, number>();
+  /** values renamed by {@link hook}: old name → hook name */
+  private readonly renamed = new Map<Value, Value>();
+  /** values with generated names (a hook may rename them; never a named one) */
+  private readonly anonymous = new Set<Value>();
+  /** values some node reads */
+  private readonly consumed = new Set<Value>();
 
   constructor(readonly name: string) {}
 
@@ -61,6 +69,7 @@ export class Graph {
 
   /** Declares a graph output (a value computed by some node). */
   output(value: Value, elemType: DataTypeCode = DataType.FLOAT, shape?: readonly Dim[]): void {
+    value = this.renamed.get(value) ?? value;
     if (!this.outputs.some((o) => o.name === value)) this.outputs.push({ name: value, elemType, shape });
   }
 
@@ -104,8 +113,13 @@ export class Graph {
 
   /** Appends a node; returns its outputs. Empty-string inputs are optional inputs left out. */
   node(opType: string, inputs: readonly Value[], attributes?: Record<string, AttributeValue>, opts: { outputs?: number | readonly string[]; domain?: string } = {}): Value[] {
-    const outs = typeof opts.outputs === 'object' ? [...opts.outputs] : Array.from({ length: opts.outputs ?? 1 }, () => this.fresh(opType.toLowerCase()));
+    const named = typeof opts.outputs === 'object';
+    const outs = named ? [...(opts.outputs as readonly string[])] : Array.from({ length: (opts.outputs as number | undefined) ?? 1 }, () => this.fresh(opType.toLowerCase()));
+    if (!named) for (const o of outs) this.anonymous.add(o);
     if (opts.domain === MS_DOMAIN) this.usesMsDomain = true;
+    inputs = inputs.map((i) => this.renamed.get(i) ?? i);
+    for (const i of inputs) if (i) this.consumed.add(i);
+    for (const o of outs) this.producer.set(o, this.nodes.length);
     this.nodes.push({ opType, inputs, outputs: outs, attributes, domain: opts.domain, name: outs[0] });
     return outs;
   }
@@ -116,6 +130,19 @@ export class Graph {
 
   /** Gives `value` a fixed name (a hook point) through an Identity node. */
   hook(value: Value, name: string): Value {
+    // Rename the producing node's output when nothing reads it yet: an Identity
+    // node would copy the tensor on every run.
+    value = this.renamed.get(value) ?? value;
+    const producer = this.producer.get(value);
+    if (producer !== undefined && this.anonymous.has(value) && !this.consumed.has(value) && !this.outputs.some((o) => o.name === value)) {
+      const n = this.nodes[producer]!;
+      (n.outputs as string[])[n.outputs.indexOf(value)] = name;
+      this.producer.delete(value);
+      this.producer.set(name, producer);
+      this.renamed.set(value, name);
+      this.anonymous.delete(value);
+      return name;
+    }
     return this.node('Identity', [value], undefined, { outputs: [name] })[0]!;
   }
 
