@@ -148,12 +148,12 @@ export function buildSaeStep(o: SaeGraphOptions): Graph {
     const m = g.input(`m_${n}`, DataType.FLOAT, shapes[n]);
     const v = g.input(`v_${n}`, DataType.FLOAT, shapes[n]);
     const gr = grads[n];
-    const m2 = g.add(g.scale(m, b1), g.scale(gr, 1 - b1));
-    const v2 = g.add(g.scale(v, b2), g.scale(g.mul(gr, gr), 1 - b2));
+    const m2 = g.hook(g.add(g.scale(m, b1), g.scale(gr, 1 - b1)), `new_m_${n}`);
+    const v2 = g.hook(g.add(g.scale(v, b2), g.scale(g.mul(gr, gr), 1 - b2)), `new_v_${n}`);
     const denom = g.add(g.mul(g.op('Sqrt', [v2]), invSqrtBc2), g.constF(eps));
     updated[n] = g.sub(p[n], g.mul(stepSize, g.div(m2, denom)));
-    g.output(g.hook(m2, `new_m_${n}`));
-    g.output(g.hook(v2, `new_v_${n}`));
+    g.output(m2);
+    g.output(v2);
   }
   if (o.normalizeDecoder) {
     const n2 = g.op('Sqrt', [g.op('ReduceSum', [g.mul(updated.W_dec!, updated.W_dec!), g.constI([1])], { keepdims: 1 })]);
