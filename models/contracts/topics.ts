@@ -129,6 +129,41 @@ export const datasetProgressSchema = z.object({
 });
 export type DatasetProgress = z.infer<typeof datasetProgressSchema>;
 
+/** Stages of an extraction, in order. */
+export const EXTRACTION_PHASES = ['queued', 'loading', 'extracting', 'finishing', 'done'] as const;
+
+/**
+ * Progress of an activation extraction, on topic `extraction/{id}` (a few
+ * per second while it runs, and once on every status change); the same
+ * object is kept in the extraction's row for pages opened late.
+ */
+export const extractionProgressSchema = z.object({
+  /** extraction id */
+  id: z.string(),
+  status: z.enum(ARTIFACT_STATUSES),
+  phase: z.enum(EXTRACTION_PHASES),
+  /** tokens run through the model (whole windows) / to run */
+  tokensDone: z.number(),
+  tokensTotal: z.number(),
+  windowsDone: z.number(),
+  windowsTotal: z.number(),
+  /** rows stored per hook (positions of skipped BOS tokens are not rows) */
+  rows: z.number(),
+  /** shards written per hook */
+  shards: z.number(),
+  /** this attempt's rate, tokens/s */
+  tokensPerSecond: z.number(),
+  /** seconds left at that rate; null when unknown */
+  etaSeconds: z.number().nullable(),
+  /** out-of-memory fallbacks so far (smaller chunks, then the CPU), the latest last; at most 10 */
+  fallbacks: z.array(z.string()),
+  /** why it failed, or a note while a retry is pending */
+  error: z.string().nullable(),
+  /** ms since epoch */
+  ts,
+});
+export type ExtractionProgress = z.infer<typeof extractionProgressSchema>;
+
 /** Fixed topics and their payloads. Parameterised families are matched by {@link topicSchema}. */
 export const TOPICS = {
   'system/cpu': cpuSchema,
@@ -143,8 +178,9 @@ const FAMILIES: readonly [RegExp, z.ZodType][] = [
   [/^system\/gpu\/\d{1,3}$/, gpuSchema],
   [/^model\/[A-Za-z0-9_-]{1,64}$/, modelProgressSchema],
   [/^dataset\/[A-Za-z0-9_-]{1,64}$/, datasetProgressSchema],
+  [/^extraction\/[A-Za-z0-9_-]{1,64}$/, extractionProgressSchema],
   // Other job families: payloads are defined by their issues; until then any JSON object.
-  [/^(training|extraction|job)\/[A-Za-z0-9_-]{1,64}$/, z.record(z.string(), z.unknown())],
+  [/^(training|job)\/[A-Za-z0-9_-]{1,64}$/, z.record(z.string(), z.unknown())],
 ];
 
 export type TopicPayloads = {
@@ -156,7 +192,9 @@ export type TopicPayloads = {
 } & {
   [K in `dataset/${string}`]: DatasetProgress;
 } & {
-  [K in `${'training' | 'extraction' | 'job'}/${string}`]: Record<string, unknown>;
+  [K in `extraction/${string}`]: ExtractionProgress;
+} & {
+  [K in `${'training' | 'job'}/${string}`]: Record<string, unknown>;
 };
 
 /** Any topic name Loupe knows. */
