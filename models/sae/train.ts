@@ -211,7 +211,7 @@ export async function trainSae(o: TrainOptions): Promise<{ config: SaeConfig; st
     const w = async (p: string): Promise<SaeWeights> => ({ W_enc: await get(`${p}W_enc`), b_enc: await get(`${p}b_enc`), W_dec: await get(`${p}W_dec`), b_dec: await get(`${p}b_dec`) });
     init = await w('');
     resume = { m: await w('m.'), v: await w('v.'), steps: Number(ckpt.metadata.step) };
-    lastFired = (await ckpt.read('last_fired')) as Float64Array;
+    lastFired = Float64Array.from((await ckpt.read('last_fired')) as Float64Array);
     await ckpt.close();
   } else {
     init = initWeights(dIn, dSae, c.seed);
