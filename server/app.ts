@@ -17,6 +17,7 @@ import { AppError, errorBody, onError, validationError } from './errors.ts';
 import { registerConfigRoutes } from './routes/config.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerJobRoutes } from './routes/jobs.ts';
+import { registerExtractionRoutes, type ExtractionStorage } from './routes/extractions.ts';
 import { registerModelRoutes } from './routes/models.ts';
 import { registerSystemRoutes } from './routes/system.ts';
 
@@ -43,6 +44,8 @@ export interface AppDeps {
   /** publisher of real-time events */
   events: Events;
   storage: ModelStorage;
+  /** activation stores (on Node: server/extraction-storage.ts); the extraction routes answer 500 without it */
+  extractions?: ExtractionStorage;
   version: string;
   /** configured token; undefined in loopback mode */
   token: string | undefined;
@@ -99,6 +102,7 @@ export function createApp(deps: AppDeps): App {
   registerSystemRoutes(app);
   registerJobRoutes(app);
   registerModelRoutes(app);
+  registerExtractionRoutes(app);
 
   app.doc31('/api/openapi.json', {
     openapi: '3.1.0',

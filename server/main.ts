@@ -23,6 +23,7 @@ import { createEvents, listenEvents } from '../db/events.ts';
 import { runMigrations } from '../db/migrate.ts';
 import { recordSystemSnapshot } from '../db/system-recorder.ts';
 import { createApp } from './app.ts';
+import { createExtractionStorage } from './extraction-storage.ts';
 import { startHub } from './hub.ts';
 import { inspectModel } from '../models/inspect.ts';
 
@@ -65,6 +66,7 @@ async function main(): Promise<void> {
     boss,
     events,
     storage: { checkLocalFolder: checkLocalModelFolder, removeModel: (id) => removeModelDir(config.dataDir, id), inspect: inspectModel },
+    extractions: createExtractionStorage(config.dataDir),
     version: VERSION,
     token: config.token,
     hostname: hostname(),

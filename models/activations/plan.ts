@@ -10,7 +10,7 @@
  * place never depends on memory: nothing is kept per window.
  */
 import type { HookPoint } from '../architectures/decoder.ts';
-import { EXTRACTION_LIMITS, shardIssue, type ExtractionSettings, type ExtractionSettingsInput } from '../contracts/extractions.ts';
+import { EXTRACTION_LIMITS, shardIssue, type ExtractionSettings, type ExtractionSettingsInput, type HookStatsSummary } from '../contracts/extractions.ts';
 
 /** A setting that cannot work, naming it (`hookPoints.1`, `contextLength`, …). */
 export class ExtractionSettingsError extends Error {
@@ -122,4 +122,35 @@ export function planWindows(s: ExtractionSettings, datasetTokens: number, datase
 /** The first dataset token of window `k`. */
 export function windowStart(plan: Pick<WindowPlan, 'stride'>, k: number): number {
   return k * plan.stride;
+}
+
+/** The summary of a hook's statistics kept with a run (see hookStatsSummarySchema). */
+export function statsSummary(s: { count: number; mean: readonly number[]; variance: readonly number[]; meanNorm: number }): HookStatsSummary {
+  const d = Math.max(1, s.mean.length);
+  let meanOfMeans = 0;
+  let meanVariance = 0;
+  let maxVariance = 0;
+  for (let i = 0; i < s.mean.length; i++) {
+    meanOfMeans += s.mean[i]!;
+    meanVariance += s.variance[i]!;
+    maxVariance = Math.max(maxVariance, s.variance[i]!);
+  }
+  return { count: s.count, meanNorm: s.meanNorm, meanOfMeans: meanOfMeans / d, meanVariance: meanVariance / d, maxVariance };
+}
+
+/**
+ * Per-dimension values downsampled deterministically to at most `buckets`
+ * buckets of `bucket` consecutive dimensions: each bucket's mean and max.
+ * @example varianceProfile([1, 3, 2, 2], 2) // {bucket: 2, mean: [2, 2], max: [3, 2]}
+ */
+export function varianceProfile(values: readonly number[], buckets: number): { bucket: number; mean: number[]; max: number[] } {
+  const bucket = Math.max(1, Math.ceil(values.length / buckets));
+  const mean: number[] = [];
+  const max: number[] = [];
+  for (let i = 0; i < values.length; i += bucket) {
+    const part = values.slice(i, i + bucket);
+    mean.push(part.reduce((a, b) => a + b, 0) / part.length);
+    max.push(Math.max(...part));
+  }
+  return { bucket, mean, max };
 }

@@ -212,3 +212,7 @@ export type ExtractionTemplate = z.infer<typeof extractionTemplateSchema>;
 
 /** `GET /api/extraction-templates`: by name. */
 export const templateListSchema = z.object({ templates: z.array(extractionTemplateSchema) });
+
+/** Data of an `activations.extract` job: the `extractions` row it fills. */
+export const extractionJobDataSchema = z.object({ extractionId: z.string().uuid() });
+export type ExtractionJobData = z.infer<typeof extractionJobDataSchema>;

@@ -40,5 +40,13 @@ export const JOB_QUEUES = {
     // A worker that died mid-download leaves its job active until this expires; pg-boss then retries it.
     expireInSeconds: 6 * 3600,
   },
+  'activations.extract': {
+    // A retry resumes from the store's last complete shard (same bytes); settings errors fail at once.
+    retryLimit: 3,
+    retryDelay: 5,
+    retryBackoff: true,
+    // pg-boss's longest expiry is below 24 h; a longer run expires into a retry, which resumes where it was.
+    expireInSeconds: 23 * 3600,
+  },
 } as const satisfies Record<string, QueueOptions>;
 export type QueueName = keyof typeof JOB_QUEUES;

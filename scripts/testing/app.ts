@@ -8,6 +8,7 @@ import { JOB_QUEUES } from '../../models/contracts/jobs.ts';
 import { checkLocalModelFolder, removeModelDir } from '../../models/model-files.ts';
 import { createEvents } from '../../db/events.ts';
 import { createApp, type App, type AppDeps } from '../../server/app.ts';
+import { createExtractionStorage } from '../../server/extraction-storage.ts';
 import type { TestDatabase } from './db.ts';
 import { inspectModel } from '../../models/inspect.ts';
 
@@ -31,6 +32,7 @@ export async function createTestApp(db: TestDatabase, dataDir: string): Promise<
     boss,
     events: createEvents(db.pool),
     storage: { checkLocalFolder: checkLocalModelFolder, removeModel: (id) => removeModelDir(dataDir, id), inspect: inspectModel },
+    extractions: createExtractionStorage(dataDir),
     version: '0.0.0-test',
     token: undefined,
     hostname: 'test-host',
