@@ -66,8 +66,13 @@ export interface LoadedModel {
   readonly hookPoints: readonly HookPoint[];
   /** the session computing these outputs (hook names or 'logits'), on the load device or the one given */
   session(outputs: readonly string[], device?: Device): Promise<Session>;
-  /** Runs token ids [batch, pos] and returns the requested outputs. */
-  forward(ids: BigInt64Array, dims: readonly [number, number], outputs: readonly string[]): Promise<Record<string, TensorOut>>;
+  /**
+   * Runs token ids [batch, pos] and returns the requested outputs: hook
+   * points, 'logits', or 'token_nll' ([batch, pos - 1], the loss of
+   * predicting each next token). `feeds` are the extra inputs interventions
+   * declared.
+   */
+  forward(ids: BigInt64Array, dims: readonly [number, number], outputs: readonly string[], feeds?: Record<string, ort.Tensor>): Promise<Record<string, TensorOut>>;
   /**
    * Runs many rows in chunks of `rows`, handing each chunk's outputs to
    * `onChunk` (nothing is kept). On out-of-memory the chunk is halved and
@@ -87,9 +92,9 @@ export interface ChunkOptions {
   onFallback?(message: string): void;
 }
 
-async function run(s: Session, ids: BigInt64Array, dims: readonly [number, number], outputs: readonly string[]): Promise<Record<string, TensorOut>> {
+async function run(s: Session, ids: BigInt64Array, dims: readonly [number, number], outputs: readonly string[], feeds?: Record<string, ort.Tensor>): Promise<Record<string, TensorOut>> {
   if (ids.length !== dims[0] * dims[1]) throw new Error(`${ids.length} ids do not fill [${dims.join(', ')}]`);
-  const res = await s.run({ input_ids: new ort.Tensor('int64', ids, [...dims]) }, outputs);
+  const res = await s.run({ ...feeds, input_ids: new ort.Tensor('int64', ids, [...dims]) }, outputs);
   const out: Record<string, TensorOut> = {};
   for (const o of outputs) {
     const t = res[o]!;
@@ -110,7 +115,7 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Lo
   } finally {
     await src.close();
   }
-  const known = new Set(['logits', ...hookPoints(spec).map((h) => h.name)]);
+  const known = new Set(['logits', 'token_nll', ...hookPoints(spec).map((h) => h.name)]);
   const check = (outputs: readonly string[]) => {
     if (outputs.length === 0) throw new Error('ask for at least one output (a hook point or "logits")');
     for (const o of outputs) if (!known.has(o)) throw new Error(`unknown hook point "${o}" for ${spec.modelType} with ${spec.nLayers} layers`);
@@ -137,8 +142,8 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Lo
       }
       return s;
     },
-    async forward(ids, dims, outputs) {
-      return run(await model.session(outputs), ids, dims, outputs);
+    async forward(ids, dims, outputs, feeds) {
+      return run(await model.session(outputs), ids, dims, outputs, feeds);
     },
     async forwardChunks(ids, dims, outputs, chunk) {
       if (ids.length !== dims[0] * dims[1]) throw new Error(`${ids.length} ids do not fill [${dims.join(', ')}]`);

@@ -314,7 +314,11 @@ class DecoderBuilder {
     if (!w.unembed && this.opts.dtype === 'fp32') logits = g.matmul(x, table);
     else if (!w.unembed && this.opts.dtype === 'fp16') logits = g.matmul(x, g.cast(table, DataType.FLOAT));
     else logits = this.linear(x, unembed, 'unembed');
-    g.hook(this.softcap(logits, s.finalSoftcap), 'logits');
+    const out = g.hook(this.softcap(logits, s.finalSoftcap), 'logits');
+    // next-token loss at every position but the last: -log softmax(logits)[t][ids[t+1]]
+    const logp = g.op('LogSoftmax', [g.slice(out, 1, 0, -1)], { axis: -1 });
+    const next = g.unsqueeze(g.slice(ids, 1, 1, 2 ** 62), [2]);
+    g.hook(g.op('Neg', [g.op('Squeeze', [g.op('GatherElements', [logp, next], { axis: 2 }), g.constI([2])])]), 'token_nll');
     return g;
   }
 }
