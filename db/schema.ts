@@ -55,15 +55,20 @@ export const models = pgTable('models', {
 });
 
 /**
- * The last progress a job reported (`JobContext.progress`), by pg-boss job id;
- * pg-boss itself has no progress field. Rows older than the job retention are
- * pruned by `system.maintenance`.
+ * The last progress a job reported (`JobContext.progress`), by pg-boss job id,
+ * and the worker that runs its current attempt; pg-boss itself has neither.
+ * Rows older than the job retention are pruned by `system.maintenance`.
  */
 export const jobProgress = pgTable('job_progress', {
   jobId: uuid('job_id').primaryKey(),
   /** queue name */
   kind: text('kind').notNull(),
-  progress: jsonb('progress').notNull(),
+  /** null until the job reports */
+  progress: jsonb('progress'),
+  /** `workers.id` of the worker that started the current attempt (null for rows written before workers recorded it) */
+  workerId: text('worker_id'),
+  /** pg-boss's `retry_count` of that attempt: a claim left by an earlier attempt does not match the job's current one */
+  attempt: integer('attempt'),
   updatedAt: updatedAt(),
 });
 
@@ -271,7 +276,7 @@ export const eventPayloads = pgTable(
   (t) => [index('event_payloads_created_idx').on(t.createdAt)],
 );
 
-/** Worker processes and their heartbeats (for `GET /api/health`). */
+/** Worker processes and their heartbeats (for `GET /api/health`, and to find the jobs of dead workers). */
 export const workers = pgTable('workers', {
   id: text('id').primaryKey(),
   host: text('host').notNull(),
@@ -279,5 +284,11 @@ export const workers = pgTable('workers', {
   concurrency: integer('concurrency').notNull(),
   queues: text('queues').array().notNull().default(sql`'{}'::text[]`),
   startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }).notNull(),
+  /** the worker's own clock at its last heartbeat (shown to users) */
   lastSeen: timestamp('last_seen', { withTimezone: true, mode: 'date' }).notNull(),
+  /**
+   * The database's clock at the last heartbeat: the one clock every host
+   * shares, so a worker on a host whose clock is off is not taken for dead.
+   */
+  heartbeatAt: timestamp('heartbeat_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
 });

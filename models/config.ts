@@ -78,6 +78,13 @@ export class ConfigError extends Error {
 export const POLICY = {
   /** A worker writes its heartbeat this often. */
   WORKER_HEARTBEAT_MS: 10_000,
+  /**
+   * A worker with no heartbeat for this long (3 missed beats; database clock)
+   * is taken for dead: the other workers fail its active jobs through pg-boss,
+   * which retries them (workers/recovery.ts). Late beats of a busy worker stay
+   * well inside it.
+   */
+  WORKER_DEAD_AFTER_MS: 30_000,
   /** `GET /api/health` counts workers seen within this window. */
   WORKER_SEEN_WINDOW_MS: 30_000,
   /** The WebSocket hub sends an application heartbeat this often. */

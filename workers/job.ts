@@ -16,11 +16,12 @@ export interface JobContext {
   config: Config;
   log: Logger;
   /**
-   * Aborts when the job must stop: cancelled by a user (reason
-   * {@link JobCancelledError}, within about a second of the cancel), expired or
-   * gone from the queue, or the worker shutting down (reason
-   * {@link WorkerShutdownError}; the job is retried later). Pass it to every
-   * long call.
+   * Aborts when the job must stop: cancelled by a user, or finished or gone
+   * from the queue (reason {@link JobCancelledError}, within about a second of
+   * the cancel); failed or expired behind this attempt's back so that pg-boss
+   * runs it again (reason {@link JobLostError}); or the worker shutting down
+   * (reason {@link WorkerShutdownError}; the job is retried later). Pass it to
+   * every long call.
    */
   signal: AbortSignal;
   /**
@@ -67,6 +68,22 @@ export class JobCancelledError extends Error {
   ) {
     super(message);
     this.name = 'JobCancelledError';
+  }
+}
+
+/**
+ * The abort reason of an attempt whose job left it without a cancel: pg-boss
+ * has it waiting for a retry, or already running as a later attempt (the
+ * recovery took this worker for dead, or the job expired). Another attempt
+ * owns the job and its files now: stop, and clean up nothing.
+ */
+export class JobLostError extends Error {
+  constructor(
+    readonly jobId: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'JobLostError';
   }
 }
 

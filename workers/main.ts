@@ -3,9 +3,11 @@
  * them, on more hosts, against the same DATABASE_URL (`npm run worker`).
  * At start it registers the built-in demo model (idempotent).
  *
- * It writes a heartbeat every 10 s (table `workers`, topic `system/workers`)
- * and, when started alone on a host, samples that host's CPU, memory, disks,
- * network and GPUs for the System page.
+ * It writes a heartbeat every 10 s (table `workers`, topic `system/workers`),
+ * its row before it takes any job; after each heartbeat it fails the
+ * active jobs of workers that stopped beating 30 s ago, so that pg-boss
+ * retries them (workers/recovery.ts). When started alone on a host, it
+ * samples that host's CPU, memory, disks, network and GPUs for the System page.
  */
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
@@ -22,9 +24,21 @@ import { removeWorker, upsertWorker, type WorkerInfo } from '../db/queries/worke
 import { recordSystemSnapshot } from '../db/system-recorder.ts';
 import { registerDemoModel } from './demo-model.ts';
 import { JOB_KINDS } from './index.ts';
+import { createJobRecovery } from './recovery.ts';
 import { startJobRunner } from './runner.ts';
 
 const log = logger('worker');
+
+/**
+ * Heartbeat period, ms. `LOUPE_TEST_HEARTBEAT_MS` is a hook for end-to-end
+ * tests (not a setting: every worker of a cluster must agree on it), which
+ * shortens the heartbeat and the recovery threshold with it to see a crash
+ * recovered in seconds. Unset, the POLICY values apply.
+ */
+function heartbeatMs(): number {
+  const raw = Number(process.env.LOUPE_TEST_HEARTBEAT_MS);
+  return Number.isInteger(raw) && raw >= 100 ? raw : POLICY.WORKER_HEARTBEAT_MS;
+}
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -40,9 +54,6 @@ async function main(): Promise<void> {
   boss.on('error', (err) => log.error('pg-boss error', { error: err }));
   await boss.start();
 
-  const runner = await startJobRunner({ boss, database, events, config, kinds: JOB_KINDS, log });
-  await registerDemoModel(database.db, log);
-
   const info: WorkerInfo = {
     id: randomUUID(),
     host: hostname(),
@@ -57,8 +68,28 @@ async function main(): Promise<void> {
     await upsertWorker(database.db, info);
     await events.publish('system/workers', info);
   };
-  await beat();
-  const heartbeat = setInterval(() => beat().catch((err) => log.warn('heartbeat failed', { error: err })), POLICY.WORKER_HEARTBEAT_MS);
+  // The row exists before any job is taken: a job claimed by a worker without one would look like a dead worker's.
+  // (Published, the first heartbeat waits for `ready`: a client that sees it may stop the worker at once.)
+  await upsertWorker(database.db, info);
+
+  const periodMs = heartbeatMs();
+  const recovery = createJobRecovery({ boss, database, workerId: info.id, deadAfterMs: (POLICY.WORKER_DEAD_AFTER_MS / POLICY.WORKER_HEARTBEAT_MS) * periodMs, log });
+  let beating: Promise<void> = Promise.resolve();
+  const heartbeat = setInterval(() => {
+    beating = beat()
+      .then(
+        () => true,
+        (err) => {
+          log.warn('heartbeat failed', { error: err });
+          return false;
+        },
+      )
+      .then((ok) => recovery.afterHeartbeat(ok))
+      .then(() => undefined);
+  }, periodMs);
+
+  const runner = await startJobRunner({ boss, database, events, config, kinds: JOB_KINDS, log, workerId: info.id });
+  await registerDemoModel(database.db, log);
 
   const sampler =
     (config.sampler ?? true)
@@ -71,17 +102,21 @@ async function main(): Promise<void> {
         })
       : undefined;
 
-  log.info('ready', { id: info.id, host: info.host, pid: info.pid, queues: info.queues.join(','), concurrency: config.workerConcurrency, sampler: sampler !== undefined });
-
   onShutdown(log, async () => {
-    clearInterval(heartbeat);
+    recovery.stop();
     await sampler?.stop();
     // Running jobs are aborted and given the grace period to wind down; pg-boss retries them later.
+    // The heartbeat goes on meanwhile, so that no other worker takes this one for dead.
     await runner.stop();
     await boss.stop({ graceful: true, wait: true, timeout: POLICY.SHUTDOWN_GRACE_MS - 2000 }).catch((err) => log.warn('pg-boss stop failed', { error: err }));
+    clearInterval(heartbeat);
+    await beating;
     await removeWorker(database.db, info.id).catch(() => undefined);
     await database.close();
   });
+
+  await beat();
+  log.info('ready', { id: info.id, host: info.host, pid: info.pid, queues: info.queues.join(','), concurrency: config.workerConcurrency, sampler: sampler !== undefined });
 }
 
 main().catch((err) => {

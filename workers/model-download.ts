@@ -10,7 +10,12 @@
  * Endings: completed; failed (permanent errors at once; network errors after
  * pg-boss's retries, which resume the hub client's `.part` files); cancelled
  * by a user (the folder is removed); a worker shutdown leaves the files and
- * the job is retried.
+ * the job is retried. A worker that dies (SIGKILL, OOM, power) runs no code at
+ * all: its files and `.part` files stay, the row stays `running`, and once
+ * the other workers fail the job (workers/recovery.ts) the retry takes the row
+ * from `running` again and continues the `.part` files with HTTP Range. An
+ * attempt that finds its job taken over ({@link JobLostError}) stops and
+ * touches neither the files nor the row, which belong to the next attempt.
  */
 import { modelTypeOf, UnsupportedArchitectureError } from '../models/architectures/index.ts';
 import type { ModelSource } from '../models/contracts/api.ts';
@@ -21,7 +26,7 @@ import { downloadFiles, HubError, listRepoFiles, type HubFile } from '../models/
 import { copyModelFiles, describeModelFolder, hasSafetensors, isModelFile, listModelFiles, modelDir, readModelConfig, removeModelDir, type ModelFile } from '../models/model-files.ts';
 import { throttle, TransferTracker } from '../models/transfer.ts';
 import { getModel, updateModel, type ModelRow, type ModelStatus, type ModelUpdate } from '../db/queries/models.ts';
-import { JobCancelledError, PermanentJobError, WorkerShutdownError, type JobContext, type JobKind } from './job.ts';
+import { JobCancelledError, JobLostError, PermanentJobError, WorkerShutdownError, type JobContext, type JobKind } from './job.ts';
 
 /** Hub errors that another attempt cannot fix. */
 const PERMANENT_HUB_CODES = new Set(['not_found', 'unauthorized', 'bad_response']);
@@ -90,6 +95,10 @@ function createReporter(ctx: JobContext, model: ModelRow) {
       tracker.update(file, bytes, total, Date.now());
       tick();
     },
+    /** Drops the pending tick and writes nothing more: the row belongs to another attempt now. */
+    abandon(): void {
+      tick.cancel();
+    },
     /** Ends the throttled ticks and writes a final status (guarded by `onlyIf`). */
     async finish(next: ModelStatus, set: ModelUpdate, onlyIf: ModelStatus[]): Promise<void> {
       tick.cancel();
@@ -116,6 +125,7 @@ export const modelDownload: JobKind<ModelDownloadData> = {
     const { signal } = ctx;
     const hub = { endpoint: ctx.config.hfEndpoint, ...(ctx.config.hfToken ? { token: ctx.config.hfToken } : {}) };
 
+    // 'running' too: the attempt before this one may have died without a word (its files stay for this one).
     const started = await updateModel(db, modelId, { status: 'running', error: null, path: dest }, ['queued', 'running', 'failed']);
     if (!started) return { skipped: 'the model changed status before the download started' };
     const report = createReporter(ctx, model);
@@ -150,6 +160,11 @@ export const modelDownload: JobKind<ModelDownloadData> = {
       if (reason instanceof JobCancelledError) {
         await removeModelDir(ctx.config.dataDir, modelId);
         await report.finish('cancelled', { error: null }, ['queued', 'running', 'cancelled']);
+        throw reason;
+      }
+      if (reason instanceof JobLostError) {
+        // The job was failed behind this attempt (taken for dead) and runs again: its next attempt owns the folder and the row.
+        report.abandon();
         throw reason;
       }
       if (reason instanceof WorkerShutdownError) {

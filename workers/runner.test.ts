@@ -68,6 +68,7 @@ describe('job runner', () => {
       config: loadConfig({}),
       kinds,
       log: logger('test-runner'),
+      workerId: 'test-worker',
       pollingIntervalSeconds: 0.5,
       stateCheckMs: 300,
     });

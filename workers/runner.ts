@@ -2,18 +2,24 @@
  * Runs job kinds on pg-boss and gives each running job an AbortSignal, which
  * pg-boss 10 does not: a job is aborted when the server announces its
  * cancellation (NOTIFY on `loupe_job_cancel`, heard within milliseconds), when
- * a periodic check finds it no longer active (the fallback for a missed
- * notification, a job expired by pg-boss or deleted), and when the worker
- * shuts down. Used by the worker entry and by in-process tests.
+ * a periodic check finds it no longer active in this attempt (the fallback for
+ * a missed notification, a job expired by pg-boss, failed by the recovery of a
+ * worker taken for dead, or deleted), and when the worker shuts down.
+ *
+ * Before a job's handler runs, the runner records which worker runs which
+ * attempt ({@link claimJob}), so that the other workers can fail the jobs of
+ * a worker that died (workers/recovery.ts). Used by the worker entry and by
+ * in-process tests.
  */
 import type PgBoss from 'pg-boss';
 import { POLICY, type Config } from '../models/config.ts';
 import { logger, type Logger } from '../models/log.ts';
 import type { Database } from '../db/client.ts';
 import { listenChannel, type EventListener, type Events } from '../db/events.ts';
-import { disableRetries, JOB_CANCEL_CHANNEL, jobStates, setJobProgress } from '../db/queries/jobs.ts';
+import { claimJob, disableRetries, JOB_CANCEL_CHANNEL, jobStates, setJobProgress } from '../db/queries/jobs.ts';
+import type { JobState } from '../models/contracts/jobs.ts';
 import { throttle } from '../models/transfer.ts';
-import { JobCancelledError, PermanentJobError, WorkerShutdownError, type JobContext, type JobKind } from './job.ts';
+import { JobCancelledError, JobLostError, PermanentJobError, WorkerShutdownError, type JobContext, type JobKind } from './job.ts';
 
 export interface RunnerOptions {
   boss: PgBoss;
@@ -22,6 +28,8 @@ export interface RunnerOptions {
   config: Config;
   kinds: readonly JobKind<any>[];
   log: Logger;
+  /** id of this worker, as its heartbeat writes it to table `workers`; recorded as the owner of each job it starts */
+  workerId: string;
   /** s between polls of each queue (pg-boss allows 0.5 and more) */
   pollingIntervalSeconds?: number;
   /** ms between checks that running jobs are still active */
@@ -44,14 +52,29 @@ function errorText(err: unknown): string {
   return err instanceof Error ? (err.stack ?? err.message) : String(err);
 }
 
+/**
+ * Why attempt `attempt` of job `id` must stop, given the job's current state
+ * in pg-boss (undefined: gone); undefined while the attempt is still the
+ * job's active one.
+ */
+export function lostReason(id: string, attempt: number, now: { state: JobState; retryCount: number } | undefined): Error | undefined {
+  if (!now) return new JobCancelledError(id, 'the job is gone from the queue');
+  if (now.state === 'active') return now.retryCount === attempt ? undefined : new JobLostError(id, `attempt ${now.retryCount + 1} of the job runs elsewhere`);
+  // Failed or expired with retries left: pg-boss runs it again, so it is not a cancel.
+  if (now.state === 'retry' || now.state === 'created') return new JobLostError(id, `the job was failed behind this attempt (it is ${now.state}); pg-boss runs it again`);
+  return new JobCancelledError(id, `the job is ${now.state}`);
+}
+
 /** Creates the queues of `kinds`, registers their handlers and schedules, and starts the cancellation watch. */
 export async function startJobRunner(opts: RunnerOptions): Promise<JobRunner> {
   const { boss, database, events, config, log } = opts;
-  const running = new Map<string, AbortController>();
+  const stateCheckMs = opts.stateCheckMs ?? POLICY.JOB_STATE_CHECK_MS;
+  /** job id → the abort controller and pg-boss retry_count of the attempt running here */
+  const running = new Map<string, { ac: AbortController; attempt: number }>();
   let stopping = false;
 
   const abort = (id: string, reason: Error) => {
-    const ac = running.get(id);
+    const ac = running.get(id)?.ac;
     if (ac && !ac.signal.aborted) {
       log.info('aborting job', { id, reason: reason.message });
       ac.abort(reason);
@@ -71,19 +94,45 @@ export async function startJobRunner(opts: RunnerOptions): Promise<JobRunner> {
     jobStates(database.db, ids)
       .then((states) => {
         for (const id of ids) {
-          const state = states.get(id);
-          if (state !== 'active') abort(id, new JobCancelledError(id, state ? `the job is ${state}` : 'the job is gone from the queue'));
+          const attempt = running.get(id)?.attempt;
+          const reason = attempt === undefined ? undefined : lostReason(id, attempt, states.get(id));
+          if (reason) abort(id, reason);
         }
       })
       .catch((err) => log.warn('job state check failed', { error: errorText(err) }))
       .finally(() => (checking = false));
-  }, opts.stateCheckMs ?? POLICY.JOB_STATE_CHECK_MS);
+  }, stateCheckMs);
+
+  /**
+   * pg-boss completes (or fails) a job by id as soon as its handler settles,
+   * whatever attempt the job is in by then. So an attempt that was taken over
+   * waits while a later attempt runs the job, lest it end that one; once the
+   * job waits for its retry (or finished), it can end: pg-boss's `complete`
+   * only touches active jobs. (A queue with no retry delay could still have the
+   * retry handed out in the moment between the two.) Ends at shutdown.
+   */
+  const whileRunElsewhere = async (id: string, attempt: number, jobLog: Logger): Promise<void> => {
+    let said = false;
+    while (!stopping) {
+      // A failed query is asked again; a job gone from the table ends the wait.
+      const states = await jobStates(database.db, [id]).catch(() => undefined);
+      if (states) {
+        const now = states.get(id);
+        if (!now || now.state !== 'active' || now.retryCount === attempt) return;
+        if (!said) jobLog.info('waiting for the attempt that took the job over to end', { id, attempt: attempt + 1, running: now.retryCount + 1 });
+        said = true;
+      }
+      await new Promise((r) => setTimeout(r, stateCheckMs));
+    }
+  };
 
   const run = async (kind: JobKind<any>, job: PgBoss.JobWithMetadata<object>): Promise<unknown> => {
     const jobLog = logger(`job:${kind.name}`);
     const ac = new AbortController();
     if (stopping) ac.abort(new WorkerShutdownError());
-    running.set(job.id, ac);
+    running.set(job.id, { ac, attempt: job.retryCount });
+    // Without the claim the job still runs; only a crash of this worker would then wait for pg-boss's expiry.
+    await claimJob(database.db, job.id, kind.name, opts.workerId, job.retryCount).catch((err) => jobLog.warn('owner not recorded', { id: job.id, error: errorText(err) }));
     let last: unknown;
     const writeProgress = throttle(async () => {
       const p = last;
@@ -95,6 +144,14 @@ export async function startJobRunner(opts: RunnerOptions): Promise<JobRunner> {
       }
     }, POLICY.JOB_PROGRESS_MS);
     const cancelled = () => ac.signal.aborted && ac.signal.reason instanceof JobCancelledError;
+    const lost = () => ac.signal.aborted && ac.signal.reason instanceof JobLostError;
+    /** Ends an attempt that was taken over: returning leaves a job that waits for its retry so, where throwing would fail it again. */
+    const endLost = async (): Promise<undefined> => {
+      jobLog.info('attempt lost', { id: job.id, attempt: job.retryCount + 1, reason: (ac.signal.reason as Error).message });
+      writeProgress.cancel(); // the job's progress is the later attempt's now
+      await whileRunElsewhere(job.id, job.retryCount, jobLog);
+      return undefined;
+    };
     const ctx: JobContext = {
       database,
       events,
@@ -111,6 +168,7 @@ export async function startJobRunner(opts: RunnerOptions): Promise<JobRunner> {
     try {
       const result = await kind.handler(job, ctx);
       if (cancelled()) jobLog.info('cancelled', { id: job.id });
+      if (lost()) return await endLost();
       return result;
     } catch (err) {
       if (cancelled()) {
@@ -118,6 +176,7 @@ export async function startJobRunner(opts: RunnerOptions): Promise<JobRunner> {
         jobLog.info('cancelled', { id: job.id, reason: (ac.signal.reason as Error).message });
         return undefined;
       }
+      if (lost()) return await endLost();
       if (err instanceof PermanentJobError) await disableRetries(database.db, kind.name, job.id).catch((e) => jobLog.warn('could not disable retries', { error: errorText(e) }));
       const retry = ctx.willRetry(err);
       (ac.signal.reason instanceof WorkerShutdownError ? jobLog.info : retry ? jobLog.warn : jobLog.error)(retry ? 'attempt failed; pg-boss retries it' : 'failed', {
@@ -127,7 +186,8 @@ export async function startJobRunner(opts: RunnerOptions): Promise<JobRunner> {
       });
       throw err;
     } finally {
-      running.delete(job.id);
+      // Only this attempt's entry: a later attempt of the same job may have started here meanwhile.
+      if (running.get(job.id)?.ac === ac) running.delete(job.id);
       await writeProgress.flush();
     }
   };

@@ -1,15 +1,18 @@
 /**
  * Jobs as pg-boss 10 stores them (`pgboss.job`, and `pgboss.archive` for
  * finished jobs older than its archive interval), read for the jobs API, plus
- * the two things pg-boss 10 lacks: a progress record per job and a
- * notification that tells workers a job was cancelled.
+ * the things pg-boss 10 lacks: a progress record per job, the worker that
+ * runs it, and a notification that tells workers a job was cancelled.
  *
- * pg-boss owns its tables; besides reading them, the only write here is
- * {@link disableRetries}, which sets `retry_limit` of one active job.
+ * pg-boss owns its tables; besides reading (and row-locking) them, the only
+ * write here is {@link disableRetries}, which sets `retry_limit` of one active
+ * job. Failing the jobs of dead workers goes through pg-boss's own `fail`.
  */
 import { sql, type SQL } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/node-postgres';
 import { FINISHED_JOB_STATES, type JobState } from '../../models/contracts/jobs.ts';
-import type { Db } from '../client.ts';
+import type { Database, Db } from '../client.ts';
+import * as schema from '../schema.ts';
 import { jobProgress } from '../schema.ts';
 
 /** The schema pg-boss was started with (its default). */
@@ -121,13 +124,106 @@ export async function notifyJobCancelled(db: Db, id: string): Promise<void> {
   await db.execute(sql`SELECT pg_notify(${JOB_CANCEL_CHANNEL}, ${id})`);
 }
 
-/** Current states of the given active-table jobs; ids that are gone (deleted, archived) are missing from the map. */
-export async function jobStates(db: Db, ids: string[]): Promise<Map<string, JobState>> {
+/**
+ * Current states of the given active-table jobs, with pg-boss's `retry_count`
+ * (which it raises each time it hands out a job again, so it names the
+ * attempt); ids that are gone (deleted, archived) are missing from the map.
+ */
+export async function jobStates(db: Db, ids: string[]): Promise<Map<string, { state: JobState; retryCount: number }>> {
   if (ids.length === 0) return new Map();
-  const { rows } = await db.execute<{ id: string; state: JobState }>(
-    sql`SELECT id, state::text AS state FROM ${sql.raw(`${BOSS_SCHEMA}.job`)} WHERE id = ANY(${`{${ids.join(',')}}`}::uuid[])`,
+  const { rows } = await db.execute<{ id: string; state: JobState; retry_count: number }>(
+    sql`SELECT id, state::text AS state, retry_count FROM ${sql.raw(`${BOSS_SCHEMA}.job`)} WHERE id = ANY(${`{${ids.join(',')}}`}::uuid[])`,
   );
-  return new Map(rows.map((r) => [r.id, r.state]));
+  return new Map(rows.map((r) => [r.id, { state: r.state, retryCount: r.retry_count }]));
+}
+
+/**
+ * Records that worker `workerId` runs attempt `attempt` (pg-boss's
+ * `retry_count`) of a job, keeping the job's last progress. Written when the
+ * attempt starts, before its handler runs.
+ */
+export async function claimJob(db: Db, jobId: string, kind: string, workerId: string, attempt: number): Promise<void> {
+  await db
+    .insert(jobProgress)
+    .values({ jobId, kind, workerId, attempt, updatedAt: sql`now()` })
+    .onConflictDoUpdate({ target: jobProgress.jobId, set: { workerId, attempt, updatedAt: sql`now()` } });
+}
+
+/** An active job whose worker is dead, as {@link failJobsOfDeadWorkers} finds it. */
+export interface DeadWorkerJob {
+  id: string;
+  kind: string;
+  /** pg-boss's retry_count of the attempt that died */
+  attempt: number;
+  workerId: string;
+  /** the dead worker's host and pid, when its row is still there */
+  host: string | null;
+  pid: number | null;
+  /** ms since its last heartbeat (database clock); null when its row is gone */
+  silentMs: number | null;
+}
+
+/** The part of pg-boss's database interface its `fail(…, { db })` uses. */
+export interface BossExecutor {
+  executeSql(text: string, values: unknown[]): Promise<{ rows: unknown[] }>;
+}
+
+/**
+ * In one transaction: finds and row-locks the `active` jobs whose current
+ * attempt was claimed ({@link claimJob}) by another worker than `self` that
+ * has not heartbeated for `deadAfterMs` (database clock) or whose row is
+ * gone, and whose attempt started more than `deadAfterMs` ago; then hands them
+ * to `fail`, which must fail them through pg-boss with the executor it gets,
+ * on the same connection. Jobs locked by a concurrent call are skipped, and
+ * the locks keep each job active and unchanged until `fail` has run, so many
+ * workers may call this at once and a job is failed once. A job without a
+ * claim (its worker died before writing one) is left to pg-boss's expiry.
+ *
+ * @returns the jobs that were failed; none when `fail` throws (the transaction is rolled back and the error thrown)
+ */
+export async function failJobsOfDeadWorkers(
+  database: Database,
+  opts: { self: string; deadAfterMs: number; limit?: number },
+  fail: (jobs: DeadWorkerJob[], executor: BossExecutor) => Promise<void>,
+): Promise<DeadWorkerJob[]> {
+  const client = await database.pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('BEGIN');
+    const tx = drizzle(client, { schema });
+    const dead = sql`now() - ${opts.deadAfterMs} * interval '1 millisecond'`;
+    const { rows } = await tx.execute<{ id: string; kind: string; attempt: number; worker_id: string; host: string | null; pid: number | null; silent_ms: string | null }>(sql`
+      SELECT j.id::text AS id, j.name AS kind, j.retry_count AS attempt, p.worker_id, w.host, w.pid,
+             round(extract(epoch FROM now() - w.heartbeat_at) * 1000)::bigint AS silent_ms
+      FROM ${sql.raw(`${BOSS_SCHEMA}.job`)} j
+      JOIN job_progress p ON p.job_id = j.id AND p.attempt = j.retry_count
+      LEFT JOIN workers w ON w.id = p.worker_id
+      WHERE j.state = 'active'
+        AND p.worker_id IS NOT NULL AND p.worker_id <> ${opts.self}
+        AND j.started_on < ${dead}
+        AND (w.id IS NULL OR w.heartbeat_at < ${dead})
+      ORDER BY j.started_on, j.id
+      LIMIT ${opts.limit ?? 100}
+      FOR UPDATE OF j SKIP LOCKED`);
+    const jobs: DeadWorkerJob[] = rows.map((r) => ({
+      id: r.id,
+      kind: r.kind,
+      attempt: r.attempt,
+      workerId: r.worker_id,
+      host: r.host,
+      pid: r.pid,
+      silentMs: r.silent_ms === null ? null : Number(r.silent_ms),
+    }));
+    if (jobs.length > 0) await fail(jobs, { executeSql: (text, values) => client.query(text, values) });
+    await client.query('COMMIT');
+    return jobs;
+  } catch (err) {
+    // A connection that cannot roll back is closed rather than given back to the pool.
+    await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+    throw err;
+  } finally {
+    client.release(broken);
+  }
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
- * Worker heartbeats, so the health endpoint can say which workers are alive.
+ * Worker heartbeats, so the health endpoint can say which workers are alive
+ * and the other workers can tell a dead one (workers/recovery.ts).
  */
-import { desc, eq, gt } from 'drizzle-orm';
+import { desc, eq, gt, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { workers } from '../schema.ts';
 
@@ -16,13 +17,13 @@ export interface WorkerInfo {
   lastSeen: number;
 }
 
-/** Records (or refreshes) a worker's heartbeat. */
+/** Records (or refreshes) a worker's heartbeat; `heartbeat_at` takes the database's clock. */
 export async function upsertWorker(db: Db, w: WorkerInfo): Promise<void> {
-  const row = { ...w, startedAt: new Date(w.startedAt), lastSeen: new Date(w.lastSeen) };
+  const row = { ...w, startedAt: new Date(w.startedAt), lastSeen: new Date(w.lastSeen), heartbeatAt: sql`now()` };
   await db
     .insert(workers)
     .values(row)
-    .onConflictDoUpdate({ target: workers.id, set: { lastSeen: row.lastSeen, queues: row.queues, concurrency: row.concurrency } });
+    .onConflictDoUpdate({ target: workers.id, set: { lastSeen: row.lastSeen, heartbeatAt: sql`now()`, queues: row.queues, concurrency: row.concurrency } });
 }
 
 /** Removes a worker that shut down cleanly. */
@@ -37,5 +38,5 @@ export async function listActiveWorkers(db: Db, withinMs: number, now = Date.now
     .from(workers)
     .where(gt(workers.lastSeen, new Date(now - withinMs)))
     .orderBy(desc(workers.lastSeen));
-  return rows.map((r) => ({ ...r, startedAt: r.startedAt.getTime(), lastSeen: r.lastSeen.getTime() }));
+  return rows.map(({ heartbeatAt: _, ...r }) => ({ ...r, startedAt: r.startedAt.getTime(), lastSeen: r.lastSeen.getTime() }));
 }

@@ -53,6 +53,7 @@ describe('jobs API', () => {
       config: loadConfig({ DATA_DIR: dataDir }),
       kinds: [waitKind],
       log: logger('test-runner'),
+      workerId: 'test-worker',
       pollingIntervalSeconds: 0.5,
       // long, so that the test below proves the NOTIFY path, not the fallback
       stateCheckMs: 60_000,
