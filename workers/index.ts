@@ -1,6 +1,7 @@
 /** Every job kind a worker runs. A new kind is a new file in workers/ and a line here. */
+import { activationsExtract } from './activations-extract.ts';
 import type { JobKind } from './job.ts';
 import { modelDownload } from './model-download.ts';
 import { systemMaintenance } from './system-maintenance.ts';
 
-export const JOB_KINDS: readonly JobKind<any>[] = [systemMaintenance, modelDownload];
+export const JOB_KINDS: readonly JobKind<any>[] = [systemMaintenance, modelDownload, activationsExtract];
