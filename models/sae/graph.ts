@@ -26,17 +26,26 @@
 import { DataType } from '../onnx/proto.ts';
 import { Graph, type Value } from '../onnx/graph.ts';
 
-export type SaeArchitecture = 'relu' | 'topk';
+export type SaeArchitecture = 'relu' | 'topk' | 'batchtopk' | 'jumprelu';
+export const SAE_ARCHITECTURES: readonly SaeArchitecture[] = ['relu', 'topk', 'batchtopk', 'jumprelu'];
 
+/** The parameters every SAE has. */
 export const SAE_PARAMS = ['W_enc', 'b_enc', 'W_dec', 'b_dec'] as const;
-export type SaeParam = (typeof SAE_PARAMS)[number];
+export type SaeParam = (typeof SAE_PARAMS)[number] | 'log_threshold';
+
+/** The trained parameters of an architecture: JumpReLU adds a per-feature log threshold. */
+export function saeParams(arch: SaeArchitecture): SaeParam[] {
+  return arch === 'jumprelu' ? [...SAE_PARAMS, 'log_threshold'] : [...SAE_PARAMS];
+}
 
 export interface SaeGraphOptions {
   architecture: SaeArchitecture;
   dIn: number;
   dSae: number;
-  /** TopK: active features a token */
+  /** TopK: active features a token; BatchTopK: on average (k · batch over the batch) */
   k?: number;
+  /** JumpReLU: width of the rectangle kernel of the threshold's pseudo-derivative */
+  bandwidth?: number;
   /** 'grad' outputs the gradients (for checks); 'train' applies Adam */
   mode: 'grad' | 'train';
   beta1?: number;
@@ -48,7 +57,7 @@ export interface SaeGraphOptions {
 
 /** Shapes of the parameters. */
 export function paramShapes(dIn: number, dSae: number): Record<SaeParam, number[]> {
-  return { W_enc: [dIn, dSae], b_enc: [dSae], W_dec: [dSae, dIn], b_dec: [dIn] };
+  return { W_enc: [dIn, dSae], b_enc: [dSae], W_dec: [dSae, dIn], b_dec: [dIn], log_threshold: [dSae] };
 }
 
 /**
@@ -65,8 +74,10 @@ export function buildSaeStep(o: SaeGraphOptions): Graph {
   const { dIn, dSae } = o;
   const shapes = paramShapes(dIn, dSae);
   const x = g.input('x', DataType.FLOAT, ['batch', dIn]);
-  const p = Object.fromEntries(SAE_PARAMS.map((n) => [n, g.input(n, DataType.FLOAT, shapes[n])])) as Record<SaeParam, Value>;
-  const l1 = o.architecture === 'relu' ? g.input('l1', DataType.FLOAT, []) : null;
+  const params = saeParams(o.architecture);
+  const p = Object.fromEntries(params.map((n) => [n, g.input(n, DataType.FLOAT, shapes[n])])) as Record<SaeParam, Value>;
+  // ReLU: the L1 coefficient; JumpReLU: the L0 coefficient
+  const l1 = o.architecture === 'relu' || o.architecture === 'jumprelu' ? g.input('l1', DataType.FLOAT, []) : null;
 
   const batch = g.cast(g.op('Shape', [x], { start: 0, end: 1 }), DataType.FLOAT); // [1]
   const invB = g.div(g.constF(1), batch);
@@ -76,13 +87,31 @@ export function buildSaeStep(o: SaeGraphOptions): Graph {
   const pre = g.add(g.matmul(xc, p.W_enc), p.b_enc);
   let f: Value;
   let mask: Value;
+  let theta: Value | null = null;
+  const zerosLike = (v: Value) => g.op('ConstantOfShape', [g.op('Shape', [v])], { value: { name: 'zero', dataType: DataType.FLOAT, dims: [1], raw: new Uint8Array(4) } });
   if (o.architecture === 'relu') {
     f = g.op('Relu', [pre]);
     mask = g.cast(g.op('Greater', [pre, g.constF(0)]), DataType.FLOAT);
+  } else if (o.architecture === 'jumprelu') {
+    theta = g.op('Exp', [p.log_threshold]);
+    mask = g.cast(g.op('Greater', [pre, theta]), DataType.FLOAT);
+    f = g.mul(pre, mask);
+  } else if (o.architecture === 'batchtopk') {
+    if (!o.k || o.k < 1 || o.k > dSae) throw new Error(`BatchTopK SAE: k must be in 1..${dSae}`);
+    // the k·B largest pre-activations of the whole batch
+    const flat = g.reshape(pre, [-1]);
+    const kb = g.mul(g.op('Shape', [x], { start: 0, end: 1 }), g.constI([o.k]));
+    const [vals, idx] = g.node('TopK', [flat, kb], { axis: 0, largest: 1, sorted: 0 }, { outputs: 2 }) as [Value, Value];
+    const zeros = zerosLike(flat);
+    const active = g.op('Relu', [vals]);
+    f = g.op('Reshape', [g.op('ScatterElements', [zeros, idx, active], { axis: 0 }), g.op('Shape', [pre])]);
+    mask = g.op('Reshape', [g.op('ScatterElements', [zeros, idx, g.cast(g.op('Greater', [vals, g.constF(0)]), DataType.FLOAT)], { axis: 0 }), g.op('Shape', [pre])]);
+    // the smallest kept activation: its running mean becomes the inference threshold
+    g.output(g.hook(g.op('ReduceMin', [active], { keepdims: 0 }), 'batch_threshold'));
   } else {
     if (!o.k || o.k < 1 || o.k > dSae) throw new Error(`TopK SAE: k must be in 1..${dSae}`);
     const [vals, idx] = g.node('TopK', [pre, g.constI([o.k])], { axis: -1, largest: 1, sorted: 0 }, { outputs: 2 }) as [Value, Value];
-    const zeros = g.op('ConstantOfShape', [g.op('Shape', [pre])], { value: { name: 'zero', dataType: DataType.FLOAT, dims: [1], raw: new Uint8Array(4) } });
+    const zeros = zerosLike(pre);
     const active = g.op('Relu', [vals]);
     f = g.op('ScatterElements', [zeros, idx, active], { axis: 1 });
     mask = g.op('ScatterElements', [zeros, idx, g.cast(g.op('Greater', [vals, g.constF(0)]), DataType.FLOAT)], { axis: 1 });
@@ -96,7 +125,11 @@ export function buildSaeStep(o: SaeGraphOptions): Graph {
   let l1Loss: Value = g.constF(0);
   const fired = g.op('ReduceSum', [mask, g.constI([0])], { keepdims: 0 }); // [s]
   const fSum = g.op('ReduceSum', [f, g.constI([0])], { keepdims: 0 }); // [s]
-  if (l1) {
+  if (l1 && o.architecture === 'jumprelu') {
+    // L0: mean_b Σ_s H(pre - θ)
+    l1Loss = g.mul(g.op('ReduceSum', [fired], { keepdims: 0 }), g.op('Squeeze', [invB, g.constI([0])]));
+    loss = g.add(mse, g.mul(l1, l1Loss));
+  } else if (l1) {
     // mean_b Σ_s f_bs n_s = (Σ_b f_b·) · n / B
     const weighted = g.op('ReduceSum', [g.mul(fSum, g.op('Squeeze', [norms, g.constI([1])]))], { keepdims: 0 });
     l1Loss = g.mul(weighted, g.op('Squeeze', [invB, g.constI([0])]));
@@ -111,7 +144,7 @@ export function buildSaeStep(o: SaeGraphOptions): Graph {
   const gxhat = g.mul(err, g.mul(invB, g.constF(2)));
   let gWdec = g.op('Gemm', [f, gxhat], { transA: 1 });
   let gf = g.op('Gemm', [gxhat, p.W_dec], { transB: 1 });
-  if (l1) {
+  if (l1 && o.architecture === 'relu') {
     const coef = g.mul(l1, invB); // [1]
     const normsRow = g.op('Squeeze', [norms, g.constI([1])]); // [s]
     gf = g.add(gf, g.mul(coef, normsRow));
@@ -123,7 +156,17 @@ export function buildSaeStep(o: SaeGraphOptions): Graph {
   const gbenc = g.op('ReduceSum', [gpre, g.constI([0])], { keepdims: 0 });
   const gbdecEnc = g.op('Squeeze', [g.op('Gemm', [g.unsqueeze(gbenc, [0]), p.W_enc], { transB: 1 }), g.constI([0])]);
   const gbdec = g.sub(g.op('ReduceSum', [gxhat, g.constI([0])], { keepdims: 0 }), gbdecEnc);
-  const grads: Record<SaeParam, Value> = { W_enc: gWenc, b_enc: gbenc, W_dec: gWdec, b_dec: gbdec };
+  const grads = { W_enc: gWenc, b_enc: gbenc, W_dec: gWdec, b_dec: gbdec } as Record<SaeParam, Value>;
+  if (theta) {
+    // straight-through pseudo-derivatives with a rectangle kernel K of width ε:
+    // ∂f/∂θ = -(θ/ε) K(pre - θ), ∂H/∂θ = -(1/ε) K(pre - θ); θ = exp(log θ)
+    const eps = o.bandwidth ?? 0.001;
+    const kernel = g.cast(g.op('Less', [g.op('Abs', [g.sub(pre, theta)]), g.constF(eps / 2)]), DataType.FLOAT);
+    const fromF = g.op('ReduceSum', [g.mul(gf, kernel), g.constI([0])], { keepdims: 0 }); // Σ_b g_f K
+    const fromL0 = g.mul(g.mul(l1!, invB), g.op('ReduceSum', [kernel, g.constI([0])], { keepdims: 0 }));
+    const gTheta = g.scale(g.add(g.mul(theta, fromF), fromL0), -1 / eps);
+    grads.log_threshold = g.mul(gTheta, theta);
+  }
 
   g.hook(loss, 'loss');
   g.hook(mse, 'mse');
@@ -135,7 +178,7 @@ export function buildSaeStep(o: SaeGraphOptions): Graph {
   for (const n of ['loss', 'mse', 'l1_loss', 'l0', 'sse', 'sst', 'fired']) g.output(n);
 
   if (o.mode === 'grad') {
-    for (const n of SAE_PARAMS) g.output(g.hook(grads[n], `grad_${n}`));
+    for (const n of params) g.output(g.hook(grads[n], `grad_${n}`));
     return g;
   }
   const b1 = o.beta1 ?? 0.9;
@@ -144,7 +187,7 @@ export function buildSaeStep(o: SaeGraphOptions): Graph {
   const stepSize = g.input('step_size', DataType.FLOAT, []);
   const invSqrtBc2 = g.input('inv_sqrt_bc2', DataType.FLOAT, []);
   const updated: Record<string, Value> = {};
-  for (const n of SAE_PARAMS) {
+  for (const n of params) {
     const m = g.input(`m_${n}`, DataType.FLOAT, shapes[n]);
     const v = g.input(`v_${n}`, DataType.FLOAT, shapes[n]);
     const gr = grads[n];
@@ -159,6 +202,6 @@ export function buildSaeStep(o: SaeGraphOptions): Graph {
     const n2 = g.op('Sqrt', [g.op('ReduceSum', [g.mul(updated.W_dec!, updated.W_dec!), g.constI([1])], { keepdims: 1 })]);
     updated.W_dec = g.div(updated.W_dec!, n2);
   }
-  for (const n of SAE_PARAMS) g.output(g.hook(updated[n]!, `new_${n}`));
+  for (const n of params) g.output(g.hook(updated[n]!, `new_${n}`));
   return g;
 }

@@ -1,7 +1,7 @@
 /**
  * SAEs on disk in SAELens' layout: a folder with `cfg.json` and
  * `sae_weights.safetensors` (W_enc [d_in, d_sae], b_enc [d_sae], W_dec
- * [d_sae, d_in], b_dec [d_in], float32). cfg.json is written in SAELens 6's
+ * [d_sae, d_in], b_dec [d_in], and threshold [d_sae] for JumpReLU, float32). cfg.json is written in SAELens 6's
  * form (architecture, d_in, d_sae, dtype, apply_b_dec_to_input,
  * normalize_activations, metadata{model_name, hook_name, …}) with the older
  * top-level hook fields as well, and read in either form.
@@ -27,7 +27,8 @@ export interface SaeConfig {
   extra: Record<string, unknown>;
 }
 
-const ARCH_TO_SAELENS: Record<SaeArchitecture, string> = { relu: 'standard', topk: 'topk' };
+/** BatchTopK SAEs are JumpReLU SAEs at inference (one threshold for every feature), as SAELens saves them. */
+const ARCH_TO_SAELENS: Record<SaeArchitecture, string> = { relu: 'standard', topk: 'topk', batchtopk: 'jumprelu', jumprelu: 'jumprelu' };
 
 export class SaeFormatError extends Error {
   constructor(file: string, message: string) {
@@ -56,7 +57,7 @@ export function toSaeLensCfg(c: SaeConfig): Record<string, unknown> {
     hook_layer: c.hookLayer ?? -1,
     context_size: c.contextSize,
     prepend_bos: c.prependBos,
-    activation_fn_str: c.architecture === 'topk' ? 'topk' : 'relu',
+    activation_fn_str: c.architecture === 'topk' ? 'topk' : c.architecture === 'relu' ? 'relu' : 'jumprelu',
     ...(c.k !== null ? { activation_fn_kwargs: { k: c.k } } : {}),
   };
 }
@@ -65,8 +66,8 @@ export function fromSaeLensCfg(file: string, raw: Record<string, unknown>): SaeC
   const meta = (raw.metadata && typeof raw.metadata === 'object' ? raw.metadata : {}) as Record<string, unknown>;
   const pick = (k: string) => (k in raw ? raw[k] : meta[k]);
   const arch = String(raw.architecture ?? (raw.activation_fn_str === 'topk' ? 'topk' : 'standard'));
-  const architecture: SaeArchitecture | undefined = arch === 'standard' || arch === 'relu' ? 'relu' : arch === 'topk' ? 'topk' : undefined;
-  if (!architecture) throw new SaeFormatError(file, `architecture "${arch}" is not supported (standard, topk)`);
+  const architecture: SaeArchitecture | undefined = arch === 'standard' || arch === 'relu' ? 'relu' : arch === 'topk' ? 'topk' : arch === 'jumprelu' ? 'jumprelu' : undefined;
+  if (!architecture) throw new SaeFormatError(file, `architecture "${arch}" is not supported (standard, topk, jumprelu)`);
   const num = (k: string) => {
     const v = pick(k);
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new SaeFormatError(file, `"${k}" must be a positive integer`);
@@ -105,14 +106,17 @@ function layerOf(hook: string): number | null {
 export async function saveSae(dir: string, cfg: SaeConfig, w: SaeWeights): Promise<void> {
   await fs.mkdir(dir, { recursive: true });
   const { dIn, dSae } = cfg;
+  const jump = ARCH_TO_SAELENS[cfg.architecture] === 'jumprelu';
+  if (jump && w.threshold?.length !== dSae) throw new Error(`a ${cfg.architecture} SAE is saved with a threshold of ${dSae} values`);
   await writeSafetensors(path.join(dir, 'sae_weights.safetensors'), {
     W_enc: { dtype: 'F32', shape: [dIn, dSae], data: w.W_enc },
     b_enc: { dtype: 'F32', shape: [dSae], data: w.b_enc },
     W_dec: { dtype: 'F32', shape: [dSae, dIn], data: w.W_dec },
     b_dec: { dtype: 'F32', shape: [dIn], data: w.b_dec },
+    ...(jump ? { threshold: { dtype: 'F32' as const, shape: [dSae], data: w.threshold! } } : {}),
   });
   const tmp = path.join(dir, '.cfg.json.tmp');
-  await fs.writeFile(tmp, JSON.stringify(toSaeLensCfg(cfg), null, 2));
+  await fs.writeFile(tmp, JSON.stringify(toSaeLensCfg(jump ? { ...cfg, architecture: 'jumprelu', k: null } : cfg), null, 2));
   await fs.rename(tmp, path.join(dir, 'cfg.json'));
 }
 
@@ -135,12 +139,13 @@ export async function loadSae(dir: string): Promise<{ cfg: SaeConfig; weights: S
       if (info.shape.join() !== shape.join()) throw new SaeFormatError(file.path, `"${name}" is [${info.shape.join(', ')}], cfg.json says [${shape.join(', ')}]`);
       return toFloat32(info.dtype, await file.read(name));
     };
-    const weights = {
+    const weights: SaeWeights = {
       W_enc: await read('W_enc', [cfg.dIn, cfg.dSae]),
       b_enc: await read('b_enc', [cfg.dSae]),
       W_dec: await read('W_dec', [cfg.dSae, cfg.dIn]),
       b_dec: await read('b_dec', [cfg.dIn]),
     };
+    if (cfg.architecture === 'jumprelu') weights.threshold = await read('threshold', [cfg.dSae]);
     return { cfg, weights };
   } finally {
     await file.close();

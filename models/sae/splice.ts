@@ -20,8 +20,6 @@ export interface SpliceSpec {
   k?: number | null;
 }
 
-export const SPLICE_INPUTS = ['sae.W_enc', 'sae.b_enc', 'sae.W_dec', 'sae.b_dec', 'sae.mix'] as const;
-
 export function saeSplice(s: SpliceSpec): Intervention {
   return (g, x) => {
     const W_enc = g.input('sae.W_enc', DataType.FLOAT, [s.dIn, s.dSae]);
@@ -32,7 +30,10 @@ export function saeSplice(s: SpliceSpec): Intervention {
     const pre = g.add(g.matmul(g.sub(x, b_dec), W_enc), b_enc);
     let f: Value;
     if (s.architecture === 'relu') f = g.op('Relu', [pre]);
-    else {
+    else if (s.architecture === 'jumprelu' || s.architecture === 'batchtopk') {
+      const threshold = g.input('sae.threshold', DataType.FLOAT, [s.dSae]);
+      f = g.mul(pre, g.cast(g.op('Greater', [pre, threshold]), DataType.FLOAT));
+    } else {
       const [vals, idx] = g.node('TopK', [pre, g.constI([s.k!])], { axis: -1, largest: 1, sorted: 0 }, { outputs: 2 }) as [Value, Value];
       const zeros = g.op('ConstantOfShape', [g.op('Shape', [pre])], { value: { name: 'zero', dataType: DataType.FLOAT, dims: [1], raw: new Uint8Array(4) } });
       f = g.op('ScatterElements', [zeros, idx, g.op('Relu', [vals])], { axis: -1 });
@@ -52,6 +53,7 @@ export function spliceFeeds(w: SaeWeights, s: SpliceSpec, mix: readonly [number,
     'sae.W_dec': new ort.Tensor('float32', w.W_dec, [s.dSae, s.dIn]),
     'sae.b_dec': new ort.Tensor('float32', w.b_dec, [s.dIn]),
     'sae.mix': new ort.Tensor('float32', Float32Array.from(mix), [2]),
+    ...(s.architecture === 'jumprelu' || s.architecture === 'batchtopk' ? { 'sae.threshold': new ort.Tensor('float32', w.threshold!, [s.dSae]) } : {}),
   };
 }
 

@@ -4,13 +4,17 @@
  * to the next step's inputs.
  */
 import { createSession, ort, type Device, type Session } from '../runtime.ts';
-import { buildSaeStep, paramShapes, SAE_PARAMS, type SaeArchitecture, type SaeParam } from './graph.ts';
+import { buildSaeStep, paramShapes, saeParams, type SaeArchitecture, type SaeParam } from './graph.ts';
 
 export interface SaeWeights {
   W_enc: Float32Array;
   b_enc: Float32Array;
   W_dec: Float32Array;
   b_dec: Float32Array;
+  /** JumpReLU while training: log of the per-feature threshold */
+  log_threshold?: Float32Array;
+  /** JumpReLU (and BatchTopK) at inference: the per-feature threshold, as SAELens stores it */
+  threshold?: Float32Array;
 }
 
 export interface StepperOptions {
@@ -18,6 +22,7 @@ export interface StepperOptions {
   dIn: number;
   dSae: number;
   k?: number;
+  bandwidth?: number;
   beta1?: number;
   beta2?: number;
   eps?: number;
@@ -35,6 +40,8 @@ export interface StepMetrics {
   explainedVariance: number;
   /** tokens on which each feature fired in this step */
   fired: Float32Array;
+  /** BatchTopK: the smallest activation kept in this batch */
+  batchThreshold: number | null;
 }
 
 export interface SaeStepper {
@@ -52,22 +59,29 @@ function tensor(data: Float32Array, dims: readonly number[]): ort.Tensor {
   return new ort.Tensor('float32', data, [...dims]);
 }
 
+type Params = Partial<Record<SaeParam, Float32Array>>;
+
 export async function createStepper(o: StepperOptions, init: SaeWeights, resume?: { m: SaeWeights; v: SaeWeights; steps: number }): Promise<SaeStepper> {
   const shapes = paramShapes(o.dIn, o.dSae);
+  const names = saeParams(o.architecture);
   const graph = buildSaeStep({ ...o, mode: 'train' });
   const session: Session = await createSession(graph.toModel(), { device: o.device, threads: o.threads });
   const b1 = o.beta1 ?? 0.9;
   const b2 = o.beta2 ?? 0.999;
-  let params: Record<SaeParam, Float32Array> = { ...init };
-  let m: Record<SaeParam, Float32Array> = resume ? { ...resume.m } : (Object.fromEntries(SAE_PARAMS.map((n) => [n, new Float32Array(init[n].length)])) as Record<SaeParam, Float32Array>);
-  let v: Record<SaeParam, Float32Array> = resume ? { ...resume.v } : (Object.fromEntries(SAE_PARAMS.map((n) => [n, new Float32Array(init[n].length)])) as Record<SaeParam, Float32Array>);
+  const pick = (w: SaeWeights): Params => Object.fromEntries(names.map((n) => [n, w[n]]));
+  const zeros = (): Params => Object.fromEntries(names.map((n) => [n, new Float32Array(shapes[n].reduce((a, b) => a * b, 1))]));
+  let params = pick(init);
+  let m = resume ? pick(resume.m) : zeros();
+  let v = resume ? pick(resume.v) : zeros();
   let steps = resume?.steps ?? 0;
-  for (const n of SAE_PARAMS) {
+  for (const n of names) {
     const want = shapes[n].reduce((a, b) => a * b, 1);
     for (const [what, arr] of [['weights', params[n]], ['m', m[n]], ['v', v[n]]] as const) {
+      if (!arr) throw new Error(`SAE ${what}: no ${n} (a ${o.architecture} SAE has ${names.join(', ')})`);
       if (arr.length !== want) throw new Error(`SAE ${what} ${n}: ${arr.length} values, expected ${want} ([${shapes[n].join(', ')}])`);
     }
   }
+  const asWeights = (p: Params): SaeWeights => ({ ...(p as Record<SaeParam, Float32Array>) });
   return {
     provider: session.provider,
     get steps() {
@@ -81,17 +95,17 @@ export async function createStepper(o: StepperOptions, init: SaeWeights, resume?
         step_size: tensor(Float32Array.of(hp.lr / (1 - b1 ** t)), []),
         inv_sqrt_bc2: tensor(Float32Array.of(1 / Math.sqrt(1 - b2 ** t)), []),
       };
-      if (o.architecture === 'relu') feeds.l1 = tensor(Float32Array.of(hp.l1 ?? 0), []);
-      for (const n of SAE_PARAMS) {
-        feeds[n] = tensor(params[n], shapes[n]);
-        feeds[`m_${n}`] = tensor(m[n], shapes[n]);
-        feeds[`v_${n}`] = tensor(v[n], shapes[n]);
+      if (o.architecture === 'relu' || o.architecture === 'jumprelu') feeds.l1 = tensor(Float32Array.of(hp.l1 ?? 0), []);
+      for (const n of names) {
+        feeds[n] = tensor(params[n]!, shapes[n]);
+        feeds[`m_${n}`] = tensor(m[n]!, shapes[n]);
+        feeds[`v_${n}`] = tensor(v[n]!, shapes[n]);
       }
       const out = await session.run(feeds);
       const f32 = (name: string) => out[name]!.data as Float32Array;
-      params = Object.fromEntries(SAE_PARAMS.map((n) => [n, f32(`new_${n}`)])) as Record<SaeParam, Float32Array>;
-      m = Object.fromEntries(SAE_PARAMS.map((n) => [n, f32(`new_m_${n}`)])) as Record<SaeParam, Float32Array>;
-      v = Object.fromEntries(SAE_PARAMS.map((n) => [n, f32(`new_v_${n}`)])) as Record<SaeParam, Float32Array>;
+      params = Object.fromEntries(names.map((n) => [n, f32(`new_${n}`)]));
+      m = Object.fromEntries(names.map((n) => [n, f32(`new_m_${n}`)]));
+      v = Object.fromEntries(names.map((n) => [n, f32(`new_v_${n}`)]));
       steps = t;
       const sst = f32('sst')[0]!;
       return {
@@ -101,10 +115,11 @@ export async function createStepper(o: StepperOptions, init: SaeWeights, resume?
         l0: f32('l0')[0]!,
         explainedVariance: sst > 0 ? 1 - f32('sse')[0]! / sst : 0,
         fired: f32('fired'),
+        batchThreshold: out.batch_threshold ? f32('batch_threshold')[0]! : null,
       };
     },
-    weights: () => ({ ...params }),
-    state: () => ({ weights: { ...params }, m: { ...m }, v: { ...v }, steps }),
+    weights: () => asWeights(params),
+    state: () => ({ weights: asWeights(params), m: asWeights(m), v: asWeights(v), steps }),
     release: () => session.release(),
   };
 }

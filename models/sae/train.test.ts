@@ -12,6 +12,7 @@ import { openActivationWriter } from '../activations/store.ts';
 import { loadModel } from '../model.ts';
 import { loadTokenizer } from '../tokenizer.ts';
 import { loadSae } from './saelens.ts';
+import { ceLossRecovered, saeSplice } from './splice.ts';
 import { trainSae, type TrainMetrics } from './train.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -82,5 +83,29 @@ describe('trainSae on the demo model', () => {
     const a = await loadSae(whole);
     const b = await loadSae(cut);
     for (const n of ['W_enc', 'b_enc', 'W_dec', 'b_dec'] as const) expect(Buffer.from(b.weights[n].buffer).equals(Buffer.from(a.weights[n].buffer)), n).toBe(true);
+  }, 120_000);
+
+  it.each(['batchtopk', 'jumprelu'] as const)('%s trains, saves as a JumpReLU SAE with thresholds, and splices into the model', async (arch) => {
+    const out = path.join(dir, arch);
+    const seen: TrainMetrics[] = [];
+    await trainSae({ activations: acts, hook: HOOK, out, config: { architecture: arch, k: 32, dSae: 512, lr: 1e-3, l1Coefficient: 0.05, initThreshold: 0.05, bandwidth: 0.05, batchSize: 512, totalTokens: 60 * 512, metricsEvery: 10 }, onMetrics: (m) => void seen.push(m) });
+    expect(seen.at(-1)!.explainedVariance).toBeGreaterThan(seen[0]!.explainedVariance);
+    expect(seen.at(-1)!.explainedVariance).toBeGreaterThan(0.3);
+    const sae = await loadSae(out);
+    expect(sae.cfg.architecture).toBe('jumprelu');
+    expect(sae.weights.threshold!.length).toBe(512);
+    expect(sae.weights.threshold!.every((t) => t > 0)).toBe(true);
+    const model = await loadModel(DEMO, { device: 'cpu', interventions: { [HOOK]: saeSplice(sae.cfg) } });
+    try {
+      const tok = await loadTokenizer(DEMO);
+      const line = (await readFile(DATASET, 'utf8')).split('\n')[3]!;
+      const ids = BigInt64Array.from(tok.encode(JSON.parse(line).text as string).slice(0, 64), BigInt);
+      const r = await ceLossRecovered(model, sae.cfg, sae.weights, ids, [1, ids.length]);
+      expect(r.zero).toBeGreaterThan(r.clean);
+      expect(r.recovered).toBeGreaterThan(0.2);
+      expect(r.recovered).toBeLessThanOrEqual(1.05);
+    } finally {
+      await model.close();
+    }
   }, 120_000);
 });

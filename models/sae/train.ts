@@ -21,7 +21,11 @@ export interface TrainConfig {
   dSae?: number;
   expansionFactor?: number;
   k?: number;
+  /** ReLU: the L1 coefficient; JumpReLU: the L0 coefficient */
   l1Coefficient?: number;
+  /** JumpReLU: initial threshold and the kernel width of its pseudo-derivative */
+  initThreshold?: number;
+  bandwidth?: number;
   l1WarmupSteps?: number;
   lr?: number;
   lrWarmupSteps?: number;
@@ -77,6 +81,8 @@ export interface TrainOptions {
 export const TRAIN_DEFAULTS = {
   expansionFactor: 8,
   k: 32,
+  initThreshold: 0.001,
+  bandwidth: 0.001,
   l1Coefficient: 5,
   l1WarmupSteps: 0,
   lr: 4e-4,
@@ -204,17 +210,27 @@ export async function trainSae(o: TrainOptions): Promise<{ config: SaeConfig; st
   let init: SaeWeights;
   let resume: { m: SaeWeights; v: SaeWeights; steps: number } | undefined;
   let lastFired = new Float64Array(dSae); // tokens seen when each feature last fired
+  /** BatchTopK: running mean of the smallest kept activation, the inference threshold */
+  let thresholdEma: number | null = null;
   const ckptFile = path.join(ckptDir, CHECKPOINT);
   const ckpt = await openSafetensors(ckptFile).catch(() => null);
   if (ckpt) {
     const get = async (n: string) => (await ckpt.read(n)) as Float32Array;
-    const w = async (p: string): Promise<SaeWeights> => ({ W_enc: await get(`${p}W_enc`), b_enc: await get(`${p}b_enc`), W_dec: await get(`${p}W_dec`), b_dec: await get(`${p}b_dec`) });
+    const w = async (p: string): Promise<SaeWeights> => ({
+      W_enc: await get(`${p}W_enc`),
+      b_enc: await get(`${p}b_enc`),
+      W_dec: await get(`${p}W_dec`),
+      b_dec: await get(`${p}b_dec`),
+      ...(ckpt.tensors.has(`${p}log_threshold`) ? { log_threshold: await get(`${p}log_threshold`) } : {}),
+    });
     init = await w('');
     resume = { m: await w('m.'), v: await w('v.'), steps: Number(ckpt.metadata.step) };
+    thresholdEma = ckpt.metadata.threshold_ema ? Number(ckpt.metadata.threshold_ema) : null;
     lastFired = Float64Array.from((await ckpt.read('last_fired')) as Float64Array);
     await ckpt.close();
   } else {
     init = initWeights(dIn, dSae, c.seed);
+    if (c.architecture === 'jumprelu') init.log_threshold = new Float32Array(dSae).fill(Math.log(c.initThreshold));
     if (c.bDecInit === 'mean') init.b_dec = Float32Array.from(stats.mean, (v) => v * scale);
     else if (c.bDecInit === 'geometric_median') {
       const first = await readShard(o.activations, h, 0);
@@ -224,7 +240,7 @@ export async function trainSae(o: TrainOptions): Promise<{ config: SaeConfig; st
     }
   }
 
-  const stepper = await createStepper({ architecture: c.architecture, dIn, dSae, k: c.k, beta1: c.beta1, beta2: c.beta2, normalizeDecoder: c.normalizeDecoder, device: o.device, threads: o.threads }, init, resume);
+  const stepper = await createStepper({ architecture: c.architecture, dIn, dSae, k: c.k, bandwidth: c.bandwidth, beta1: c.beta1, beta2: c.beta2, normalizeDecoder: c.normalizeDecoder, device: o.device, threads: o.threads }, init, resume);
   const source = batches(o.activations, h, c.batchSize, c.mixingShards, c.seed, scale);
   // skip the batches a resumed run has already trained on (same seeded order)
   for (let i = 0; i < stepper.steps; i++) await source.next();
@@ -244,8 +260,11 @@ export async function trainSae(o: TrainOptions): Promise<{ config: SaeConfig; st
       [`${p}b_enc`]: { dtype: 'F32' as const, shape: [dSae], data: w.b_enc },
       [`${p}W_dec`]: { dtype: 'F32' as const, shape: [dSae, dIn], data: w.W_dec },
       [`${p}b_dec`]: { dtype: 'F32' as const, shape: [dIn], data: w.b_dec },
+      ...(w.log_threshold ? { [`${p}log_threshold`]: { dtype: 'F32' as const, shape: [dSae], data: w.log_threshold } } : {}),
     });
-    await writeSafetensors(ckptFile, { ...t('', s.weights), ...t('m.', s.m), ...t('v.', s.v), last_fired: { dtype: 'F64', shape: [dSae], data: lastFired } }, { step: String(s.steps), scale: String(scale) });
+    const meta: Record<string, string> = { step: String(s.steps), scale: String(scale) };
+    if (thresholdEma !== null) meta.threshold_ema = String(thresholdEma);
+    await writeSafetensors(ckptFile, { ...t('', s.weights), ...t('m.', s.m), ...t('v.', s.v), last_fired: { dtype: 'F64', shape: [dSae], data: lastFired } }, meta);
     await o.onCheckpoint?.(s.steps);
   };
 
@@ -263,6 +282,7 @@ export async function trainSae(o: TrainOptions): Promise<{ config: SaeConfig; st
       const m = await stepper.step(x, c.batchSize, { lr, l1 });
       const tokens = (step + 1) * c.batchSize;
       for (let s = 0; s < dSae; s++) if (m.fired[s]! > 0) lastFired[s] = tokens;
+      if (m.batchThreshold !== null) thresholdEma = thresholdEma === null ? m.batchThreshold : 0.99 * thresholdEma + 0.01 * m.batchThreshold;
       windowTokens += c.batchSize;
       acc.loss += m.loss;
       acc.mse += m.mse;
@@ -288,7 +308,7 @@ export async function trainSae(o: TrainOptions): Promise<{ config: SaeConfig; st
           deadFraction: dead / dSae,
           denseFraction: dense / dSae,
           lr,
-          l1Coefficient: c.architecture === 'relu' ? l1 : 0,
+          l1Coefficient: c.architecture === 'relu' || c.architecture === 'jumprelu' ? l1 : 0,
           tokensPerSecond: secs > 0 ? Math.round(windowTokens / secs) : 0,
         };
         Object.assign(acc, { loss: 0, mse: 0, l1: 0, l0: 0, sse: 0, ev: 0, n: 0 });
@@ -306,12 +326,15 @@ export async function trainSae(o: TrainOptions): Promise<{ config: SaeConfig; st
       W_dec: w.W_dec.map((v) => v / scale),
       b_dec: w.b_dec.map((v) => v / scale),
     };
+    // the pre-activations are unchanged by the folding, so thresholds carry over as they are
+    if (w.log_threshold) out.threshold = w.log_threshold.map(Math.exp);
+    if (c.architecture === 'batchtopk') out.threshold = new Float32Array(dSae).fill(thresholdEma ?? 0);
     const layer = /^blocks\.(\d+)\./.exec(o.hook);
     const config: SaeConfig = {
       architecture: c.architecture,
       dIn,
       dSae,
-      k: c.architecture === 'topk' ? c.k : null,
+      k: c.architecture === 'topk' || c.architecture === 'batchtopk' ? c.k : null,
       hookName: o.hook,
       hookLayer: layer ? Number(layer[1]) : null,
       modelName: o.modelName ?? String(manifest.settings.model ?? ''),
