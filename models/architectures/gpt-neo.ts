@@ -4,7 +4,7 @@
  * and local (sliding window) attention.
  */
 import { activationOf } from './llama.ts';
-import { num, optNum, type ArchSpec, type Family } from './spec.ts';
+import { type ArchSpec, type Family, num, optNum, SPEC_DEFAULTS } from './spec.ts';
 import { readLinear, readNorm, readUnembed, type WeightSource } from './weights.ts';
 
 function spec(config: Record<string, unknown>): ArchSpec {
@@ -15,6 +15,7 @@ function spec(config: Record<string, unknown>): ArchSpec {
   if (!Array.isArray(layers) || layers.length !== nLayers) throw new Error('gpt_neo: config.json "attention_layers" must list global/local for every layer');
   const window = num(config, 'window_size');
   return {
+    ...SPEC_DEFAULTS,
     modelType: 'gpt_neo',
     nLayers,
     dModel: d,
@@ -28,13 +29,9 @@ function spec(config: Record<string, unknown>): ArchSpec {
     normEps: optNum(config, 'layer_norm_epsilon') ?? 1e-5,
     positions: { kind: 'learned', offset: 0 },
     attnScale: 1,
-    attnSoftcap: null,
-    finalSoftcap: null,
     windows: layers.map((t) => (t === 'local' ? window : null)),
     mlp: 'plain',
     act: activationOf(config, 'gelu_new'),
-    parallelResidual: false,
-    embedScale: 1,
   };
 }
 

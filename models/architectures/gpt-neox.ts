@@ -5,7 +5,7 @@
  * embed_out unless tied.
  */
 import { activationOf } from './llama.ts';
-import { num, optNum, ropeFromConfig, type ArchSpec, type Family, type Linear } from './spec.ts';
+import { type ArchSpec, type Family, type Linear, num, optNum, ropeFromConfig, SPEC_DEFAULTS } from './spec.ts';
 import { readLinear, readNorm, readUnembed, type WeightSource } from './weights.ts';
 
 function spec(config: Record<string, unknown>): ArchSpec {
@@ -14,6 +14,7 @@ function spec(config: Record<string, unknown>): ArchSpec {
   const nLayers = num(config, 'num_hidden_layers');
   const dHead = d / h;
   return {
+    ...SPEC_DEFAULTS,
     modelType: 'gpt_neox',
     nLayers,
     dModel: d,
@@ -27,13 +28,10 @@ function spec(config: Record<string, unknown>): ArchSpec {
     normEps: optNum(config, 'layer_norm_eps') ?? 1e-5,
     positions: { kind: 'rope', rope: ropeFromConfig(config, dHead) },
     attnScale: 1 / Math.sqrt(dHead),
-    attnSoftcap: null,
-    finalSoftcap: null,
     windows: Array.from({ length: nLayers }, () => null),
     mlp: 'plain',
     act: activationOf(config, 'gelu'),
     parallelResidual: config.use_parallel_residual !== false,
-    embedScale: 1,
   };
 }
 

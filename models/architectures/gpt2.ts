@@ -2,7 +2,7 @@
  * GPT-2 (model_type gpt2): learned positions, pre-LayerNorm, Conv1D weights
  * stored [in, out], fused c_attn = [q | k | v], gelu_new MLP, tied unembedding.
  */
-import { num, optNum, type ArchSpec, type Family, type Linear } from './spec.ts';
+import { type ArchSpec, type Family, type Linear, num, optNum, SPEC_DEFAULTS } from './spec.ts';
 import type { WeightSource } from './weights.ts';
 
 function spec(config: Record<string, unknown>): ArchSpec {
@@ -14,6 +14,7 @@ function spec(config: Record<string, unknown>): ArchSpec {
     throw new Error('gpt2: scale_attn_by_inverse_layer_idx / reorder_and_upcast_attn are not supported');
   }
   return {
+    ...SPEC_DEFAULTS,
     modelType: 'gpt2',
     nLayers,
     dModel: d,
@@ -27,13 +28,9 @@ function spec(config: Record<string, unknown>): ArchSpec {
     normEps: optNum(config, 'layer_norm_epsilon') ?? 1e-5,
     positions: { kind: 'learned', offset: 0 },
     attnScale: config.scale_attn_weights === false ? 1 : 1 / Math.sqrt(d / h),
-    attnSoftcap: null,
-    finalSoftcap: null,
     windows: Array.from({ length: nLayers }, () => null),
     mlp: 'plain',
     act: act === 'relu' ? 'relu' : act === 'gelu' ? 'gelu' : 'gelu_tanh',
-    parallelResidual: false,
-    embedScale: 1,
   };
 }
 

@@ -3,7 +3,7 @@
  * llama): RMSNorm, rotary positions, grouped-query attention (q/k/v biases
  * for Qwen2), SwiGLU MLP, optional sliding windows.
  */
-import { num, optNum, ropeFromConfig, type Activation, type ArchSpec, type Family } from './spec.ts';
+import { type Activation, type ArchSpec, type BlockWeights, type Family, type ModelWeights, type Norm, num, optNum, ropeFromConfig, SPEC_DEFAULTS } from './spec.ts';
 import { readLinear, readNorm, readUnembed, type WeightSource } from './weights.ts';
 
 /** hidden_act / hidden_activation of config.json → our activation names. */
@@ -32,6 +32,7 @@ export function llamaLikeSpec(config: Record<string, unknown>, modelType: string
   const dHead = optNum(config, 'head_dim') ?? d / h;
   const nLayers = num(config, 'num_hidden_layers');
   return {
+    ...SPEC_DEFAULTS,
     modelType,
     nLayers,
     dModel: d,
@@ -45,36 +46,41 @@ export function llamaLikeSpec(config: Record<string, unknown>, modelType: string
     normEps: optNum(config, 'rms_norm_eps') ?? 1e-6,
     positions: { kind: 'rope', rope: ropeFromConfig(config, dHead) },
     attnScale: 1 / Math.sqrt(dHead),
-    attnSoftcap: null,
-    finalSoftcap: null,
     windows: windowsOf(config, nLayers),
     mlp: 'gated',
     act: activationOf(config, 'silu'),
-    parallelResidual: false,
-    embedScale: 1,
   };
 }
 
-async function load(src: WeightSource, s: ArchSpec, config: Record<string, unknown>) {
+/** The projections of a Llama-style block `p` (self_attn.{q,k,v,o}_proj, mlp.{gate,up,down}_proj). */
+export async function readLlamaProjections(src: WeightSource, s: ArchSpec, p: string) {
   const d = s.dModel;
-  const blocks = [];
+  return {
+    q: await readLinear(src, `${p}.self_attn.q_proj`, s.nHeads * s.dHead, d),
+    k: await readLinear(src, `${p}.self_attn.k_proj`, s.nKvHeads * s.dHead, d),
+    v: await readLinear(src, `${p}.self_attn.v_proj`, s.nKvHeads * s.dHead, d),
+    o: await readLinear(src, `${p}.self_attn.o_proj`, d, s.nHeads * s.dHead),
+    gate: await readLinear(src, `${p}.mlp.gate_proj`, s.dMlp, d),
+    up: await readLinear(src, `${p}.mlp.up_proj`, s.dMlp, d),
+    down: await readLinear(src, `${p}.mlp.down_proj`, d, s.dMlp),
+  };
+}
+
+/** Embedding, blocks (norms by `blockNorms`), final norm and unembedding of a Llama-style checkpoint. */
+export async function loadLlamaLike(src: WeightSource, s: ArchSpec, config: Record<string, unknown>, norm: (name: string) => Promise<Norm>, blockNorms: (p: string) => Promise<Pick<BlockWeights, 'ln1' | 'ln2' | 'postAttnNorm' | 'postMlpNorm'>>): Promise<ModelWeights> {
+  const blocks: BlockWeights[] = [];
   for (let l = 0; l < s.nLayers; l++) {
     const p = `model.layers.${l}`;
-    blocks.push({
-      ln1: await readNorm(src, `${p}.input_layernorm`, d),
-      ln2: await readNorm(src, `${p}.post_attention_layernorm`, d),
-      q: await readLinear(src, `${p}.self_attn.q_proj`, s.nHeads * s.dHead, d),
-      k: await readLinear(src, `${p}.self_attn.k_proj`, s.nKvHeads * s.dHead, d),
-      v: await readLinear(src, `${p}.self_attn.v_proj`, s.nKvHeads * s.dHead, d),
-      o: await readLinear(src, `${p}.self_attn.o_proj`, d, s.nHeads * s.dHead),
-      gate: await readLinear(src, `${p}.mlp.gate_proj`, s.dMlp, d),
-      up: await readLinear(src, `${p}.mlp.up_proj`, s.dMlp, d),
-      down: await readLinear(src, `${p}.mlp.down_proj`, d, s.dMlp),
-    });
+    blocks.push({ ...(await blockNorms(p)), ...(await readLlamaProjections(src, s, p)) });
   }
-  const embed = await src.get('model.embed_tokens.weight', [s.vocabSize, d]);
-  const unembed = await readUnembed(src, 'lm_head', embed, s.vocabSize, d, config.tie_word_embeddings !== false);
-  return { embed, blocks, finalNorm: await readNorm(src, 'model.norm', d), unembed };
+  const embed = await src.get('model.embed_tokens.weight', [s.vocabSize, s.dModel]);
+  const unembed = await readUnembed(src, 'lm_head', embed, s.vocabSize, s.dModel, config.tie_word_embeddings !== false);
+  return { embed, blocks, finalNorm: await norm('model.norm'), unembed };
+}
+
+function load(src: WeightSource, s: ArchSpec, config: Record<string, unknown>) {
+  const norm = (name: string) => readNorm(src, name, s.dModel);
+  return loadLlamaLike(src, s, config, norm, async (p) => ({ ln1: await norm(`${p}.input_layernorm`), ln2: await norm(`${p}.post_attention_layernorm`) }));
 }
 
 export const llama: Family = {

@@ -5,7 +5,7 @@
  * (word_embed_proj_dim ≠ hidden_size) are refused.
  */
 import { activationOf } from './llama.ts';
-import { num, type ArchSpec, type Family } from './spec.ts';
+import { type ArchSpec, type Family, num, SPEC_DEFAULTS } from './spec.ts';
 import { readLinear, readNorm, readUnembed, type WeightSource } from './weights.ts';
 
 function spec(config: Record<string, unknown>): ArchSpec {
@@ -16,6 +16,7 @@ function spec(config: Record<string, unknown>): ArchSpec {
   const proj = config.word_embed_proj_dim;
   if (typeof proj === 'number' && proj !== d) throw new Error(`opt: word_embed_proj_dim ${proj} ≠ hidden_size ${d} (projected embeddings) is not supported`);
   return {
+    ...SPEC_DEFAULTS,
     modelType: 'opt',
     nLayers,
     dModel: d,
@@ -29,13 +30,9 @@ function spec(config: Record<string, unknown>): ArchSpec {
     normEps: 1e-5,
     positions: { kind: 'learned', offset: 2 },
     attnScale: 1 / Math.sqrt(d / h),
-    attnSoftcap: null,
-    finalSoftcap: null,
     windows: Array.from({ length: nLayers }, () => null),
     mlp: 'plain',
     act: activationOf(config, 'relu'),
-    parallelResidual: false,
-    embedScale: 1,
   };
 }
 

@@ -99,6 +99,9 @@ export interface Family {
   load(src: WeightSource, spec: ArchSpec, config: Record<string, unknown>): Promise<ModelWeights>;
 }
 
+/** The usual values of the rarer fields (Gemma 2 and GPT-NeoX set their own). */
+export const SPEC_DEFAULTS = { attnSoftcap: null, finalSoftcap: null, parallelResidual: false, embedScale: 1 } as const satisfies Partial<ArchSpec>;
+
 /** Reads a number from config.json under the first of `keys` present. */
 export function num(config: Record<string, unknown>, ...keys: string[]): number {
   for (const k of keys) {
