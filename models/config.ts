@@ -7,6 +7,7 @@
  */
 import { isIP } from 'node:net';
 import path from 'node:path';
+import { DATASET_LIMITS } from './datasets/limits.ts';
 
 /** Description of one environment variable, for the README and error messages. */
 export interface EnvDoc {
@@ -34,6 +35,9 @@ export const ENV_DOCS: readonly EnvDoc[] = [
   { name: 'LOG_LEVEL', default: 'info', description: '`debug`, `info`, `warn` or `error`.' },
   { name: 'HF_ENDPOINT', default: 'https://huggingface.co', description: 'Hugging Face hub (or a mirror) that model downloads use.' },
   { name: 'HF_TOKEN', default: '(none)', description: 'Hub access token for private and gated repositories; sent to the hub\'s own origin only.' },
+  { name: 'UPLOAD_MAX_BYTES', default: '2147483648', description: 'Largest dataset file accepted by `POST /api/datasets/upload`, bytes (2 GiB); a larger one is refused with a 413 and nothing is kept.' },
+  { name: 'ZIP_MAX_BYTES', default: '17179869184', description: 'Most bytes an uploaded zip archive may inflate to, bytes (16 GiB), counted while inflating.' },
+  { name: 'ZIP_MAX_ENTRIES', default: '10000', description: 'Most entries (files and folders) in an uploaded zip archive.' },
 ];
 
 /** Parsed configuration. Values are validated; a bad value throws {@link ConfigError}. */
@@ -61,6 +65,12 @@ export interface Config {
   hfEndpoint: string;
   /** hub token, when set */
   hfToken: string | undefined;
+  /** largest dataset upload, bytes */
+  uploadMaxBytes: number;
+  /** most bytes an uploaded zip may inflate to */
+  zipMaxBytes: number;
+  /** most entries in an uploaded zip */
+  zipMaxEntries: number;
 }
 
 /** A configuration value that cannot be used; the message names the variable. */
@@ -173,5 +183,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
     hfEndpoint,
     hfToken: env.HF_TOKEN || undefined,
+    uploadMaxBytes: int(env, 'UPLOAD_MAX_BYTES', DATASET_LIMITS.MAX_UPLOAD_BYTES, 1, 2 ** 50),
+    zipMaxBytes: int(env, 'ZIP_MAX_BYTES', DATASET_LIMITS.ZIP_MAX_TOTAL_BYTES, 1, 2 ** 50),
+    zipMaxEntries: int(env, 'ZIP_MAX_ENTRIES', DATASET_LIMITS.ZIP_MAX_ENTRIES, 1, 10_000_000),
   };
 }

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import PgBoss from 'pg-boss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorBodySchema, healthSchema, systemMetricsSchema } from '../models/contracts/api.ts';
@@ -7,6 +8,7 @@ import { upsertWorker } from '../db/queries/workers.ts';
 import { createTestDatabase, type TestDatabase } from '../scripts/testing/db.ts';
 import { createApp, type App } from './app.ts';
 import { inspectModel } from '../models/inspect.ts';
+import { createDatasetStorage } from './dataset-storage.ts';
 
 const TOKEN = 'test-token-0123456789abcdef';
 
@@ -24,6 +26,7 @@ describe('HTTP API', () => {
       boss: new PgBoss(db.url),
       events: createEvents(db.pool),
       storage: { checkLocalFolder: async () => undefined, removeModel: async () => undefined, inspect: inspectModel },
+      datasets: createDatasetStorage(os.tmpdir(), { maxUploadBytes: 1024 }),
       version: '9.9.9',
       hostname: 'this-host',
       startedAt: Date.now(),
@@ -43,6 +46,16 @@ describe('HTTP API', () => {
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths).sort()).toEqual([
       '/api/config',
+      '/api/datasets',
+      '/api/datasets/upload',
+      '/api/datasets/{id}',
+      '/api/datasets/{id}/samples',
+      '/api/datasets/{id}/stats',
+      '/api/extraction-templates',
+      '/api/extraction-templates/{id}',
+      '/api/extractions',
+      '/api/extractions/{id}',
+      '/api/extractions/{id}/cancel',
       '/api/health',
       '/api/jobs',
       '/api/jobs/{id}',

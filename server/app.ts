@@ -8,6 +8,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import type PgBoss from 'pg-boss';
 import type { PublicConfig } from '../models/contracts/api.ts';
+import type { DatasetSample } from '../models/contracts/datasets.ts';
 import type { ArchitectureInfo } from '../models/inspect.ts';
 import { logger } from '../models/log.ts';
 import type { Db } from '../db/client.ts';
@@ -15,9 +16,10 @@ import type { Events } from '../db/events.ts';
 import { checkAccess, TOKEN_COOKIE } from './auth.ts';
 import { AppError, errorBody, onError, validationError } from './errors.ts';
 import { registerConfigRoutes } from './routes/config.ts';
+import { registerDatasetRoutes } from './routes/datasets.ts';
+import { registerExtractionRoutes, type ExtractionStorage } from './routes/extractions.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerJobRoutes } from './routes/jobs.ts';
-import { registerExtractionRoutes, type ExtractionStorage } from './routes/extractions.ts';
 import { registerModelRoutes } from './routes/models.ts';
 import { registerSystemRoutes } from './routes/system.ts';
 
@@ -36,6 +38,27 @@ export interface ModelStorage {
   inspect(path: string): Promise<ArchitectureInfo>;
 }
 
+/**
+ * The files of datasets, as the routes need them (on Node:
+ * server/dataset-storage.ts over DATA_DIR).
+ */
+export interface DatasetStorage {
+  /** largest upload accepted, bytes */
+  readonly maxUploadBytes: number;
+  /** The folder of dataset `id` (where its import writes tokens.bin and the rest). */
+  dirOf(id: string): string;
+  /**
+   * Streams an upload into the raw folder of dataset `id` under a safe
+   * version of `fileName`. Throws DatasetError `unsupported` (file type),
+   * `too_large` (over the limit) or `cancelled`; nothing is kept then.
+   */
+  saveUpload(id: string, body: ReadableStream<Uint8Array>, fileName: string, signal?: AbortSignal): Promise<{ name: string; bytes: number }>;
+  /** Removes a dataset's folder (nothing when there is none). */
+  remove(id: string): Promise<void>;
+  /** A page of documents of the tokenized dataset in `dir`, shown with the tokenizer of the model folder `modelDir`. */
+  sample(dir: string, modelDir: string, page: { offset: number; limit: number }): Promise<DatasetSample>;
+}
+
 /** What the routes need from the outside world. */
 export interface AppDeps {
   db: Db;
@@ -44,6 +67,7 @@ export interface AppDeps {
   /** publisher of real-time events */
   events: Events;
   storage: ModelStorage;
+  datasets: DatasetStorage;
   /** activation stores (on Node: server/extraction-storage.ts); the extraction routes answer 500 without it */
   extractions?: ExtractionStorage;
   version: string;
@@ -102,6 +126,7 @@ export function createApp(deps: AppDeps): App {
   registerSystemRoutes(app);
   registerJobRoutes(app);
   registerModelRoutes(app);
+  registerDatasetRoutes(app);
   registerExtractionRoutes(app);
 
   app.doc31('/api/openapi.json', {

@@ -23,6 +23,7 @@ import { createEvents, listenEvents } from '../db/events.ts';
 import { runMigrations } from '../db/migrate.ts';
 import { recordSystemSnapshot } from '../db/system-recorder.ts';
 import { createApp } from './app.ts';
+import { createDatasetStorage } from './dataset-storage.ts';
 import { createExtractionStorage } from './extraction-storage.ts';
 import { startHub } from './hub.ts';
 import { inspectModel } from '../models/inspect.ts';
@@ -66,6 +67,7 @@ async function main(): Promise<void> {
     boss,
     events,
     storage: { checkLocalFolder: checkLocalModelFolder, removeModel: (id) => removeModelDir(config.dataDir, id), inspect: inspectModel },
+    datasets: createDatasetStorage(config.dataDir, { maxUploadBytes: config.uploadMaxBytes }),
     extractions: createExtractionStorage(config.dataDir),
     version: VERSION,
     token: config.token,

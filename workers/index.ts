@@ -1,7 +1,8 @@
 /** Every job kind a worker runs. A new kind is a new file in workers/ and a line here. */
 import { activationsExtract } from './activations-extract.ts';
+import { datasetImport } from './dataset-import.ts';
 import type { JobKind } from './job.ts';
 import { modelDownload } from './model-download.ts';
 import { systemMaintenance } from './system-maintenance.ts';
 
-export const JOB_KINDS: readonly JobKind<any>[] = [systemMaintenance, modelDownload, activationsExtract];
+export const JOB_KINDS: readonly JobKind<any>[] = [systemMaintenance, modelDownload, datasetImport, activationsExtract];

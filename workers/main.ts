@@ -1,7 +1,8 @@
 /**
  * The worker process: takes jobs from pg-boss and runs them. Start more of
  * them, on more hosts, against the same DATABASE_URL (`npm run worker`).
- * At start it registers the built-in demo model (idempotent).
+ * At start it registers the built-in demo model and demo dataset (idempotent),
+ * queuing the dataset's tokenization when DATA_DIR has none yet.
  *
  * It writes a heartbeat every 10 s (table `workers`, topic `system/workers`),
  * its row before it takes any job; after each heartbeat it fails the
@@ -22,6 +23,7 @@ import { createEvents } from '../db/events.ts';
 import { runMigrations } from '../db/migrate.ts';
 import { removeWorker, upsertWorker, type WorkerInfo } from '../db/queries/workers.ts';
 import { recordSystemSnapshot } from '../db/system-recorder.ts';
+import { registerDemoDataset } from './demo-dataset.ts';
 import { registerDemoModel } from './demo-model.ts';
 import { JOB_KINDS } from './index.ts';
 import { createJobRecovery } from './recovery.ts';
@@ -90,6 +92,8 @@ async function main(): Promise<void> {
 
   const runner = await startJobRunner({ boss, database, events, config, kinds: JOB_KINDS, log, workerId: info.id });
   await registerDemoModel(database.db, log);
+  // After the demo model, whose tokenizer it uses; queues its tokenization when DATA_DIR has none yet.
+  await registerDemoDataset({ database, boss, config, log }).catch((err) => log.warn('demo dataset not registered', { error: err instanceof Error ? err.message : String(err) }));
 
   const sampler =
     (config.sampler ?? true)

@@ -30,6 +30,10 @@ export interface QueueOptions {
 export const modelDownloadDataSchema = z.object({ modelId: z.string().uuid() });
 export type ModelDownloadData = z.infer<typeof modelDownloadDataSchema>;
 
+/** Data of a `dataset.import` job: the `datasets` row it fills. */
+export const datasetImportDataSchema = z.object({ datasetId: z.string().uuid() });
+export type DatasetImportData = z.infer<typeof datasetImportDataSchema>;
+
 /** Queues the server sends to, with their options. */
 export const JOB_QUEUES = {
   'model.download': {
@@ -39,6 +43,13 @@ export const JOB_QUEUES = {
     retryBackoff: true,
     // A worker that died mid-download leaves its job active until this expires; pg-boss then retries it.
     expireInSeconds: 6 * 3600,
+  },
+  'dataset.import': {
+    // Hub downloads resume their .part files on a retry; reader and tokenizer errors are permanent (no retry).
+    retryLimit: 2,
+    retryDelay: 10,
+    retryBackoff: true,
+    expireInSeconds: 12 * 3600,
   },
   'activations.extract': {
     // A retry resumes from the store's last complete shard (same bytes); settings errors fail at once.

@@ -1,13 +1,15 @@
 /**
  * The API application over a test database, with a started pg-boss (the
- * queues of models/contracts/jobs.ts created) and the Node model storage over
- * a temporary DATA_DIR, for route tests that call `app.request` in-process.
+ * queues of models/contracts/jobs.ts created) and the Node model and dataset
+ * storage over a temporary DATA_DIR, for route tests that call `app.request` in-process.
  */
 import PgBoss from 'pg-boss';
 import { JOB_QUEUES } from '../../models/contracts/jobs.ts';
 import { checkLocalModelFolder, removeModelDir } from '../../models/model-files.ts';
 import { createEvents } from '../../db/events.ts';
+import { DATASET_LIMITS } from '../../models/datasets/limits.ts';
 import { createApp, type App, type AppDeps } from '../../server/app.ts';
+import { createDatasetStorage } from '../../server/dataset-storage.ts';
 import { createExtractionStorage } from '../../server/extraction-storage.ts';
 import type { TestDatabase } from './db.ts';
 import { inspectModel } from '../../models/inspect.ts';
@@ -22,7 +24,7 @@ export interface TestApp {
 }
 
 /** Starts pg-boss on `db` and builds the app; `stop()` stops pg-boss (the caller drops the database). */
-export async function createTestApp(db: TestDatabase, dataDir: string): Promise<TestApp> {
+export async function createTestApp(db: TestDatabase, dataDir: string, opts: { uploadMaxBytes?: number } = {}): Promise<TestApp> {
   const boss = new PgBoss({ connectionString: db.url, supervise: false, schedule: false, max: 3 });
   boss.on('error', () => undefined);
   await boss.start();
@@ -32,6 +34,7 @@ export async function createTestApp(db: TestDatabase, dataDir: string): Promise<
     boss,
     events: createEvents(db.pool),
     storage: { checkLocalFolder: checkLocalModelFolder, removeModel: (id) => removeModelDir(dataDir, id), inspect: inspectModel },
+    datasets: createDatasetStorage(dataDir, { maxUploadBytes: opts.uploadMaxBytes ?? DATASET_LIMITS.MAX_UPLOAD_BYTES }),
     extractions: createExtractionStorage(dataDir),
     version: '0.0.0-test',
     token: undefined,

@@ -10,10 +10,12 @@ import { errorBodySchema, jobIdParamSchema, jobListQuerySchema, jobListSchema, j
 import type { Db } from '../../db/client.ts';
 import type { Events } from '../../db/events.ts';
 import { getJob, isFinished, listJobs, notifyJobCancelled } from '../../db/queries/jobs.ts';
+import { cancelDatasetOfJob } from '../../db/queries/datasets.ts';
 import { cancelExtractionOfJob } from '../../db/queries/extractions.ts';
 import { cancelModelOfJob } from '../../db/queries/models.ts';
 import { AppError } from '../errors.ts';
 import type { App, AppDeps } from '../app.ts';
+import { publishDatasetStatus } from './datasets.ts';
 import { publishExtractionStatus } from './extractions.ts';
 import { publishModelStatus } from './models.ts';
 
@@ -70,6 +72,10 @@ async function cancelOwner(db: Db, events: Events, kind: string, id: string): Pr
   if (kind === 'model.download') {
     const model = await cancelModelOfJob(db, id);
     if (model) await publishModelStatus(events, model);
+  }
+  if (kind === 'dataset.import') {
+    const dataset = await cancelDatasetOfJob(db, id);
+    if (dataset) await publishDatasetStatus(events, dataset);
   }
   if (kind === 'activations.extract') {
     const extraction = await cancelExtractionOfJob(db, id);
