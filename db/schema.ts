@@ -122,6 +122,8 @@ export const trainings = pgTable(
     config: jsonb('config').notNull(),
     status: status(),
     progress: jsonb('progress'),
+    /** a pause or stop a user asked for, which the running job reads between steps (null: none) */
+    control: text('control', { enum: ['pause', 'stop'] }),
     jobId: text('job_id'),
     error: text('error'),
     startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }),
