@@ -181,3 +181,33 @@ describe('JumpReLU threshold', () => {
     await session.release();
   });
 });
+
+describe('sparse TopK', () => {
+  it('gives the dense formulation’s loss and gradients', async () => {
+    const [dIn, dSae, b, k] = [32, 256, 64, 8];
+    const shapes = paramShapes(dIn, dSae);
+    const feedsOf = (): Record<string, ort.Tensor> => ({
+      x: new ort.Tensor('float32', Float32Array.from(rand(b * dIn, 5)), [b, dIn]),
+      W_enc: new ort.Tensor('float32', Float32Array.from(rand(dIn * dSae, 6, 0.3)), shapes.W_enc),
+      b_enc: new ort.Tensor('float32', Float32Array.from(rand(dSae, 7, 0.1)), shapes.b_enc),
+      W_dec: new ort.Tensor('float32', Float32Array.from(rand(dSae * dIn, 8, 0.3)), shapes.W_dec),
+      b_dec: new ort.Tensor('float32', Float32Array.from(rand(dIn, 9, 0.1)), shapes.b_dec),
+    });
+    const run = async (sparse: boolean) => {
+      const s = await createSession(buildSaeStep({ architecture: 'topk', dIn, dSae, k, mode: 'grad', sparse }).toModel(), { device: 'cpu' });
+      const out = await s.run(feedsOf());
+      await s.release();
+      return out;
+    };
+    const dense = await run(false);
+    const sparse = await run(true);
+    for (const name of ['loss', 'l0', 'sse', 'fired', 'grad_W_enc', 'grad_b_enc', 'grad_W_dec', 'grad_b_dec']) {
+      const a = dense[name]!.data as Float32Array;
+      const c = sparse[name]!.data as Float32Array;
+      expect(c.length, name).toBe(a.length);
+      let worst = 0;
+      for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - c[i]!) / Math.max(1, Math.abs(a[i]!)));
+      expect(worst, name).toBeLessThan(1e-4);
+    }
+  });
+});

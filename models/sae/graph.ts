@@ -53,6 +53,8 @@ export interface SaeGraphOptions {
   eps?: number;
   /** rescale decoder rows to unit norm after each update */
   normalizeDecoder?: boolean;
+  /** TopK: compute through gathers and scatter-adds over the k active features (default) instead of dense products */
+  sparse?: boolean;
 }
 
 /** Shapes of the parameters. */
@@ -82,6 +84,73 @@ export function buildSaeStep(o: SaeGraphOptions): Graph {
   const batch = g.cast(g.op('Shape', [x], { start: 0, end: 1 }), DataType.FLOAT); // [1]
   const invB = g.div(g.constF(1), batch);
 
+  const core = o.architecture === 'topk' && o.sparse !== false ? sparseTopkCore({ g, o, x, p, l1, invB }) : denseCore({ g, o, x, p, l1, invB });
+  const { loss, mse, l1Loss, l0, sse, fired, grads } = core;
+  const xMean = g.op('ReduceMean', [x], { axes: [0], keepdims: 1 });
+  const dev = g.sub(x, xMean);
+  const sst = g.op('ReduceSum', [g.mul(dev, dev)], { keepdims: 0 });
+
+  g.hook(loss, 'loss');
+  g.hook(mse, 'mse');
+  g.hook(l1Loss, 'l1_loss');
+  g.hook(l0, 'l0');
+  g.hook(sse, 'sse');
+  g.hook(sst, 'sst');
+  g.hook(fired, 'fired');
+  for (const n of ['loss', 'mse', 'l1_loss', 'l0', 'sse', 'sst', 'fired']) g.output(n);
+
+  if (o.mode === 'grad') {
+    for (const n of params) g.output(g.hook(grads[n], `grad_${n}`));
+    return g;
+  }
+  const b1 = o.beta1 ?? 0.9;
+  const b2 = o.beta2 ?? 0.999;
+  const eps = o.eps ?? 1e-8;
+  const stepSize = g.input('step_size', DataType.FLOAT, []);
+  const invSqrtBc2 = g.input('inv_sqrt_bc2', DataType.FLOAT, []);
+  const updated: Record<string, Value> = {};
+  for (const n of params) {
+    const m = g.input(`m_${n}`, DataType.FLOAT, shapes[n]);
+    const v = g.input(`v_${n}`, DataType.FLOAT, shapes[n]);
+    const gr = grads[n];
+    const m2 = g.hook(g.add(g.scale(m, b1), g.scale(gr, 1 - b1)), `new_m_${n}`);
+    const v2 = g.hook(g.add(g.scale(v, b2), g.scale(g.mul(gr, gr), 1 - b2)), `new_v_${n}`);
+    const denom = g.add(g.mul(g.op('Sqrt', [v2]), invSqrtBc2), g.constF(eps));
+    updated[n] = g.sub(p[n], g.mul(stepSize, g.div(m2, denom)));
+    g.output(m2);
+    g.output(v2);
+  }
+  if (o.normalizeDecoder) {
+    const n2 = g.op('Sqrt', [g.op('ReduceSum', [g.mul(updated.W_dec!, updated.W_dec!), g.constI([1])], { keepdims: 1 })]);
+    updated.W_dec = g.div(updated.W_dec!, n2);
+  }
+  for (const n of params) g.output(g.hook(updated[n]!, `new_${n}`));
+  return g;
+}
+
+/** What a step's core computes: the loss terms, the batch statistics and the gradients. */
+interface StepCore {
+  loss: Value;
+  mse: Value;
+  l1Loss: Value;
+  l0: Value;
+  sse: Value;
+  fired: Value;
+  grads: Record<SaeParam, Value>;
+}
+
+interface CoreInputs {
+  g: Graph;
+  o: SaeGraphOptions;
+  x: Value;
+  p: Record<SaeParam, Value>;
+  l1: Value | null;
+  invB: Value;
+}
+
+/** Every architecture with dense [B, d_sae] activations. */
+function denseCore({ g, o, x, p, l1, invB }: CoreInputs): StepCore {
+  const { dSae } = o;
   // forward
   const xc = g.sub(x, p.b_dec);
   const pre = g.add(g.matmul(xc, p.W_enc), p.b_enc);
@@ -136,9 +205,6 @@ export function buildSaeStep(o: SaeGraphOptions): Graph {
     loss = g.add(mse, g.mul(l1, l1Loss));
   }
   const l0 = g.mul(g.op('ReduceSum', [fired], { keepdims: 0 }), g.op('Squeeze', [invB, g.constI([0])]));
-  const xMean = g.op('ReduceMean', [x], { axes: [0], keepdims: 1 });
-  const dev = g.sub(x, xMean);
-  const sst = g.op('ReduceSum', [g.mul(dev, dev)], { keepdims: 0 });
 
   // backward
   const gxhat = g.mul(err, g.mul(invB, g.constF(2)));
@@ -168,40 +234,46 @@ export function buildSaeStep(o: SaeGraphOptions): Graph {
     grads.log_threshold = g.mul(gTheta, theta);
   }
 
-  g.hook(loss, 'loss');
-  g.hook(mse, 'mse');
-  g.hook(l1Loss, 'l1_loss');
-  g.hook(l0, 'l0');
-  g.hook(sse, 'sse');
-  g.hook(sst, 'sst');
-  g.hook(fired, 'fired');
-  for (const n of ['loss', 'mse', 'l1_loss', 'l0', 'sse', 'sst', 'fired']) g.output(n);
+  return { loss, mse, l1Loss, l0, sse, fired, grads };
+}
 
-  if (o.mode === 'grad') {
-    for (const n of params) g.output(g.hook(grads[n], `grad_${n}`));
-    return g;
-  }
-  const b1 = o.beta1 ?? 0.9;
-  const b2 = o.beta2 ?? 0.999;
-  const eps = o.eps ?? 1e-8;
-  const stepSize = g.input('step_size', DataType.FLOAT, []);
-  const invSqrtBc2 = g.input('inv_sqrt_bc2', DataType.FLOAT, []);
-  const updated: Record<string, Value> = {};
-  for (const n of params) {
-    const m = g.input(`m_${n}`, DataType.FLOAT, shapes[n]);
-    const v = g.input(`v_${n}`, DataType.FLOAT, shapes[n]);
-    const gr = grads[n];
-    const m2 = g.hook(g.add(g.scale(m, b1), g.scale(gr, 1 - b1)), `new_m_${n}`);
-    const v2 = g.hook(g.add(g.scale(v, b2), g.scale(g.mul(gr, gr), 1 - b2)), `new_v_${n}`);
-    const denom = g.add(g.mul(g.op('Sqrt', [v2]), invSqrtBc2), g.constF(eps));
-    updated[n] = g.sub(p[n], g.mul(stepSize, g.div(m2, denom)));
-    g.output(m2);
-    g.output(v2);
-  }
-  if (o.normalizeDecoder) {
-    const n2 = g.op('Sqrt', [g.op('ReduceSum', [g.mul(updated.W_dec!, updated.W_dec!), g.constI([1])], { keepdims: 1 })]);
-    updated.W_dec = g.div(updated.W_dec!, n2);
-  }
-  for (const n of params) g.output(g.hook(updated[n]!, `new_${n}`));
-  return g;
+/**
+ * TopK with its sparsity used: only the k active features of a token touch
+ * the decoder, so the decoder pass, g_f and the gradients of W_dec, W_enc and
+ * b_enc are gathers and scatter-adds over B·k rows instead of dense
+ * [B, d_sae] products. The encoder product is the only dense one.
+ *
+ *   Wg = W_dec[idx] [B, k, d]; x̂_b = Σ_j a_bj Wg_bj + b_dec
+ *   g_a = Wg·g_x̂ ⊙ (vals > 0); g_Wdec[idx_bj] += a_bj g_x̂_b;
+ *   g_Wenc[:, idx_bj] += xc_b g_a_bj; g_benc[idx_bj] += g_a_bj
+ */
+function sparseTopkCore({ g, o, x, p, invB }: CoreInputs): StepCore {
+  const { dIn, dSae } = o;
+  const k = o.k;
+  if (!k || k < 1 || k > dSae) throw new Error(`TopK SAE: k must be in 1..${dSae}`);
+  const xc = g.sub(x, p.b_dec);
+  const pre = g.add(g.matmul(xc, p.W_enc), p.b_enc);
+  const [vals, idx] = g.node('TopK', [pre, g.constI([k])], { axis: -1, largest: 1, sorted: 0 }, { outputs: 2 }) as [Value, Value];
+  const a = g.op('Relu', [vals]); // [B, k]
+  const on = g.cast(g.op('Greater', [vals, g.constF(0)]), DataType.FLOAT); // [B, k]
+  const wg = g.op('Gather', [p.W_dec, idx], { axis: 0 }); // [B, k, d]
+  const xhat = g.add(g.op('Squeeze', [g.matmul(g.unsqueeze(a, [1]), wg), g.constI([1])]), p.b_dec);
+  const err = g.sub(xhat, x);
+  const sse = g.op('ReduceSum', [g.mul(err, err)], { keepdims: 0 });
+  const mse = g.mul(sse, g.op('Squeeze', [invB, g.constI([0])]));
+  const flatIdx = g.reshape(idx, [-1, 1]); // [B·k, 1]
+  const zerosOf = (shape: number[]) => g.op('ConstantOfShape', [g.constI(shape)], { value: { name: 'zero', dataType: DataType.FLOAT, dims: [1], raw: new Uint8Array(4) } });
+  const scatterAdd = (shape: number[], updates: Value) => g.op('ScatterND', [zerosOf(shape), flatIdx, updates], { reduction: 'add' });
+  const fired = scatterAdd([dSae], g.reshape(on, [-1]));
+  const l0 = g.mul(g.op('ReduceSum', [on], { keepdims: 0 }), g.op('Squeeze', [invB, g.constI([0])]));
+
+  const gxhat = g.mul(err, g.mul(invB, g.constF(2))); // [B, d]
+  const ga = g.mul(g.op('Squeeze', [g.matmul(wg, g.unsqueeze(gxhat, [2])), g.constI([2])]), on); // [B, k]
+  const gWdec = scatterAdd([dSae, dIn], g.reshape(g.mul(g.unsqueeze(a, [2]), g.unsqueeze(gxhat, [1])), [-1, dIn]));
+  const gWencT = scatterAdd([dSae, dIn], g.reshape(g.mul(g.unsqueeze(ga, [2]), g.unsqueeze(xc, [1])), [-1, dIn]));
+  const gbenc = scatterAdd([dSae], g.reshape(ga, [-1]));
+  const gbdecEnc = g.op('Squeeze', [g.op('Gemm', [g.unsqueeze(gbenc, [0]), p.W_enc], { transB: 1 }), g.constI([0])]);
+  const gbdec = g.sub(g.op('ReduceSum', [gxhat, g.constI([0])], { keepdims: 0 }), gbdecEnc);
+  const grads = { W_enc: g.transpose(gWencT, [1, 0]), b_enc: gbenc, W_dec: gWdec, b_dec: gbdec } as Record<SaeParam, Value>;
+  return { loss: mse, mse, l1Loss: g.constF(0), l0, sse, fired, grads };
 }
