@@ -1,0 +1,145 @@
+/**
+ * Discovery on real data: the demo dataset tokenized to disk, the demo
+ * model's blocks.2.hook_resid_post extracted with dataset positions, a small
+ * TopK SAE trained on it; then every statistic and example is checked against
+ * a direct computation over all stored rows.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { extractActivations } from '../activations/extract.ts';
+import { openActivationWriter, readManifest, readShard } from '../activations/store.ts';
+import { openTokenStore, readDocOffsets, type TokenStore } from '../datasets/format.ts';
+import { openDocuments } from '../datasets/sources.ts';
+import { tokenizeDataset } from '../datasets/tokenize.ts';
+import { sequenceWindows } from '../datasets/windows.ts';
+import { loadModel } from '../model.ts';
+import { loadSae } from '../sae/saelens.ts';
+import { trainSae } from '../sae/train.ts';
+import { loadTokenizer } from '../tokenizer.ts';
+import { discoverFeatures, type FeatureSummary } from './discover.ts';
+import { heuristicLabel } from './label.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const DEMO = path.join(ROOT, 'demo/models/tiny-gpt2-debian-6l');
+const DATASET = path.join(ROOT, 'demo/datasets/debian-english-mix-heldout.jsonl');
+const HOOK = 'blocks.2.hook_resid_post';
+const T = 64;
+
+let dir: string;
+let tokens: TokenStore;
+let offsets: Float64Array;
+let features: FeatureSummary[];
+let rows: number;
+let sae: Awaited<ReturnType<typeof loadSae>>;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'loupe-discover-'));
+  const tok = await loadTokenizer(DEMO);
+  await tokenizeDataset(await openDocuments([DATASET]), tok, path.join(dir, 'data'), { maxTokens: 16_000 });
+  tokens = await openTokenStore(path.join(dir, 'data'));
+  offsets = await readDocOffsets(path.join(dir, 'data'));
+  const win = sequenceWindows(offsets, { contextLength: T, acrossDocuments: true });
+  const model = await loadModel(DEMO, { device: 'cpu' });
+  const acts = path.join(dir, 'acts');
+  const writer = await openActivationWriter(acts, { hooks: [{ hook: HOOK, rowShape: [256] }], dtype: 'f32', windowsTotal: win.count, windowsPerShard: 64, settings: { contextLength: T } });
+  await extractActivations({
+    model,
+    hooks: [HOOK],
+    windows: {
+      count: win.count,
+      length: T,
+      async read(first, n) {
+        const ids = new BigInt64Array(n * T);
+        for (let k = 0; k < n; k++) ids.set(Array.from(await tokens.readTokens(win.start[first + k]!, T), BigInt), k * T);
+        return { ids, starts: BigInt64Array.from({ length: n }, (_, k) => BigInt(win.start[first + k]!)) };
+      },
+    },
+    windowsTotal: win.count,
+    batchSize: 32,
+    writer,
+    skipTokenIds: [tok.eosId!],
+  });
+  await writer.finish();
+  await model.close();
+  await trainSae({ activations: acts, hook: HOOK, out: path.join(dir, 'sae'), config: { architecture: 'topk', k: 16, dSae: 256, lr: 2e-3, batchSize: 512, totalTokens: 80 * 512, metricsEvery: 80 } });
+  sae = await loadSae(path.join(dir, 'sae'));
+  const r = await discoverFeatures({ activations: acts, hook: HOOK, cfg: sae.cfg, weights: sae.weights, tokens, docOffsets: offsets, topK: 8, left: 6, right: 3, chunkRows: 300 });
+  features = r.features;
+  rows = r.rows;
+}, 180_000);
+
+afterAll(async () => {
+  await tokens?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Every stored row's activations of one feature, computed directly from the SAE weights. */
+async function direct(feature: number): Promise<{ values: Float64Array; positions: number[] }> {
+  const m = (await readManifest(path.join(dir, 'acts')))!;
+  const h = m.hooks[HOOK]!;
+  const { W_enc, b_enc, b_dec } = sae.weights;
+  const S = sae.cfg.dSae;
+  const values: number[] = [];
+  const positions: number[] = [];
+  for (let s = 0; s < h.shards.length; s++) {
+    const shard = await readShard(path.join(dir, 'acts'), h, s);
+    for (let r = 0; r < shard.rows; r++) {
+      const pre = new Float64Array(S);
+      for (let f = 0; f < S; f++) pre[f] = b_enc[f]!;
+      for (let i = 0; i < h.d; i++) {
+        const xi = shard.data[r * h.d + i]! - b_dec[i]!;
+        for (let f = 0; f < S; f++) pre[f]! += xi * W_enc[i * S + f]!;
+      }
+      const kth = [...pre].sort((a, b) => b - a)[sae.cfg.k! - 1]!;
+      values.push(pre[feature]! >= kth ? Math.max(0, pre[feature]!) : 0);
+      positions.push(Number(shard.positions[r]!));
+    }
+  }
+  return { values: Float64Array.from(values), positions };
+}
+
+describe('discoverFeatures', () => {
+  it('frequency, mean, max and examples equal a direct computation over every stored row', async () => {
+    expect(features).toHaveLength(256);
+    const busy = [...features].sort((a, b) => b.frequency - a.frequency)[3]!;
+    const { values, positions } = await direct(busy.index);
+    expect(values.length).toBe(rows);
+    const active = [...values].filter((v) => v > 0);
+    expect(busy.frequency).toBeCloseTo(active.length / rows, 3);
+    expect(busy.meanActivation).toBeCloseTo(active.reduce((a, b) => a + b, 0) / active.length, 3);
+    expect(busy.maxActivation).toBeCloseTo(Math.max(...active), 3);
+    expect(busy.histogram.counts.reduce((a, b) => a + b, 0)).toBeCloseTo(active.length, -1);
+    // the top example is the global peak; examples descend and never share a window
+    const top = busy.examples[0]!;
+    expect(top.maxValue).toBeCloseTo(busy.maxActivation, 4);
+    expect(positions[values.indexOf(Math.max(...values))]).toBe(top.position);
+    for (let i = 1; i < busy.examples.length; i++) {
+      expect(busy.examples[i]!.maxValue).toBeLessThanOrEqual(busy.examples[i - 1]!.maxValue);
+      for (let j = 0; j < i; j++) expect(Math.abs(busy.examples[i]!.position - busy.examples[j]!.position)).toBeGreaterThanOrEqual(10);
+    }
+    // each window: the dataset's tokens, and the feature's value at every token
+    const byPos = new Map(positions.map((p, i) => [p, values[i]!]));
+    for (const e of busy.examples) {
+      expect(e.tokens).toEqual(Array.from(await tokens.readTokens(e.start, e.tokens.length)));
+      expect(e.values[e.position - e.start]).toBeCloseTo(e.maxValue, 4);
+      e.values.forEach((v, k) => expect(v).toBeCloseTo(byPos.get(e.start + k) ?? 0, 3));
+    }
+  }, 120_000);
+
+  it('labels a feature by the token its top examples share, scored by the share that agree', async () => {
+    const tok = await loadTokenizer(DEMO);
+    const show = (id: number) => tok.tokenStrings([id])[0]!;
+    const ex = (peak: number, prev: number) => ({ rank: 0, maxValue: 1, position: 11, start: 10, tokens: [prev, peak, 5], values: [0, 1, 0] });
+    const moses = tok.encode(' Moses')[0]!;
+    const the = tok.encode(' the')[0]!;
+    expect(heuristicLabel([ex(moses, 1), ex(moses, 2), ex(moses, 3), ex(7, 4)], show)).toMatchObject({ label: '“ Moses”', score: 0.75, token: moses, kind: 'token' });
+    expect(heuristicLabel([ex(1, the), ex(2, the), ex(3, the), ex(4, 9)], show)).toMatchObject({ label: 'after “ the”', score: 0.75, kind: 'after' });
+    // on the discovered features, the score is the share of examples peaking on the label's token
+    const f = features.find((x) => x.examples.length === 8)!;
+    const l = heuristicLabel(f.examples, show);
+    const agree = f.examples.filter((e) => (l.kind === 'token' ? e.tokens[e.position - e.start] : e.tokens[e.position - e.start - 1]) === l.token).length;
+    expect(l.score).toBeCloseTo(agree / 8, 10);
+  });
+});
