@@ -1,19 +1,29 @@
 /**
- * Trains one SAE on one hook of an activation store: shuffled batches from a
- * bounded mixing buffer of shards, input normalisation from the store's
- * statistics, b_dec initialised at the mean or the geometric median, learning
- * rate warm-up and decay, L1 warm-up, dead/dense feature tracking, metrics
- * every N steps and checkpoints every M steps from which a run resumes to the
- * same weights as an uninterrupted one.
+ * Trains SAEs on an activation store: one SAE per hook point, all of them
+ * step by step on the same batch order in one pass over the data (the store's
+ * shards hold the same rows for every hook). Shuffled batches from a bounded
+ * mixing buffer of shards, input normalisation from the store's statistics,
+ * b_dec initialised at the mean or the geometric median, learning rate
+ * warm-up and decay, L1 warm-up, dead/dense feature tracking, metrics every N
+ * steps, an evaluation callback (feature density over the last window, and
+ * whatever the caller measures, e.g. CE-loss recovered) every E steps, and
+ * checkpoints every M steps from which a run resumes to the same weights and
+ * the same metrics as an uninterrupted one.
+ *
+ * A run ends completed (every step trained), stopped (asked to stop: the SAE
+ * is saved from the current weights) or paused (asked to pause: a checkpoint
+ * is written and nothing else). An aborted signal throws at once, writing
+ * nothing more (the last checkpoint stays).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { hookStats, readManifest, readShard, type HookManifest } from '../activations/store.ts';
-import { openSafetensors, writeSafetensors } from '../safetensors.ts';
+import { openSafetensors, writeSafetensors, type TensorToWrite } from '../safetensors.ts';
 import type { Device } from '../runtime.ts';
+import { densityHistogram, type DensityHistogram } from './density.ts';
 import type { SaeArchitecture } from './graph.ts';
 import { saveSae, type SaeConfig } from './saelens.ts';
-import { createStepper, type SaeWeights } from './stepper.ts';
+import { createStepper, type SaeStepper, type SaeWeights } from './stepper.ts';
 
 export interface TrainConfig {
   architecture: SaeArchitecture;
@@ -46,11 +56,15 @@ export interface TrainConfig {
   seed?: number;
   metricsEvery?: number;
   checkpointEvery?: number;
-  /** shards shuffled together (memory bound: this many shards in RAM) */
+  /** steps between evaluations (0: only at the end); used when the caller passes `evaluate` */
+  evalEvery?: number;
+  /** shards shuffled together (memory bound: this many shards per hook in RAM) */
   mixingShards?: number;
 }
 
+/** The metrics of one hook's SAE, averaged over the steps since the previous point. */
 export interface TrainMetrics {
+  hook: string;
   step: number;
   tokens: number;
   loss: number;
@@ -65,17 +79,85 @@ export interface TrainMetrics {
   tokensPerSecond: number;
 }
 
-export interface TrainOptions {
-  activations: string;
+/** What an evaluation gets: one hook's SAE at a step, with its feature density since the previous evaluation. */
+export interface EvalPoint {
+  hook: string;
+  step: number;
+  tokens: number;
+  /** [d_sae] fraction of the window's tokens on which each feature fired */
+  featureFrequency: Float64Array;
+  /** log10 feature frequency over the window */
+  density: DensityHistogram;
+  /** the SAE as it would be saved now: its config and weights for raw (unnormalised) activations */
+  sae(): { config: SaeConfig; weights: SaeWeights };
+}
+
+/** Where a run is, after every step. */
+export interface TrainProgress {
+  step: number;
+  totalSteps: number;
+  tokens: number;
+  totalTokens: number;
+  /** this run's rate (a resumed run counts from where it started), tokens/s */
+  tokensPerSecond: number;
+  etaSeconds: number | null;
+}
+
+/** A request to end a run early: `pause` writes a checkpoint; `stop` also saves the SAE from the current weights. */
+export type StopRequest = 'pause' | 'stop';
+
+/** One hook point to train on and the folder its SAE goes to (SAELens layout, checkpoints/ inside). */
+export interface HookTarget {
   hook: string;
   out: string;
+}
+
+export interface TrainSaesOptions {
+  activations: string;
+  hooks: readonly HookTarget[];
   config: TrainConfig;
   modelName?: string;
   device?: Device;
   threads?: number;
   signal?: AbortSignal;
+  /** Polled before every step. */
+  shouldStop?(): StopRequest | null;
   onMetrics?(m: TrainMetrics): void | Promise<void>;
-  onCheckpoint?(step: number): void | Promise<void>;
+  /** every `evalEvery` steps and at the end (completed or stopped), per hook, awaited before the checkpoint of that step */
+  evaluate?(e: EvalPoint): void | Promise<void>;
+  onCheckpoint?(step: number, hook: string): void | Promise<void>;
+  onProgress?(p: TrainProgress): void;
+}
+
+export interface TrainOptions extends Omit<TrainSaesOptions, 'hooks'> {
+  hook: string;
+  out: string;
+}
+
+/** How a run ended. */
+export type TrainOutcome = 'completed' | 'stopped' | 'paused';
+
+export interface HookResult {
+  hook: string;
+  out: string;
+  dIn: number;
+  dSae: number;
+  /** the saved SAE's config (null when paused) */
+  config: SaeConfig | null;
+  /** the last metrics point of this run (null when it reported none) */
+  metrics: TrainMetrics | null;
+  /** step of the hook's last checkpoint */
+  checkpointStep: number;
+}
+
+export interface TrainResult {
+  outcome: TrainOutcome;
+  /** steps trained in all (the run's last step) */
+  steps: number;
+  totalSteps: number;
+  /** the step this run resumed from (0 for a fresh run) */
+  resumedAt: number;
+  hooks: HookResult[];
 }
 
 export const TRAIN_DEFAULTS = {
@@ -99,6 +181,7 @@ export const TRAIN_DEFAULTS = {
   seed: 42,
   metricsEvery: 10,
   checkpointEvery: 500,
+  evalEvery: 500,
   mixingShards: 4,
 } as const;
 
@@ -114,42 +197,117 @@ export function rng(seed: number): () => number {
   };
 }
 
+/** d_sae of a config for an input width (dSae, else round(d_in · expansionFactor)). */
+export function resolveDSae(c: Pick<TrainConfig, 'dSae' | 'expansionFactor'>, dIn: number): number {
+  return c.dSae ?? Math.round(dIn * (c.expansionFactor ?? TRAIN_DEFAULTS.expansionFactor));
+}
+
+/** Steps of a run: whole batches of the token budget (at least one). */
+export function totalStepsOf(c: Pick<TrainConfig, 'totalTokens' | 'batchSize'>): number {
+  return Math.max(1, Math.floor(c.totalTokens / (c.batchSize ?? TRAIN_DEFAULTS.batchSize)));
+}
+
 /**
  * The batches of a training, in order: epochs over the shards in a seeded
- * order, `mixing` shards at a time shuffled together row by row.
+ * order, `mixing` shards at a time shuffled together row by row. The order
+ * depends only on the shards' row counts, the batch size, `mixing` and the
+ * seed, so it is the same for every hook of a store; rows are read only for
+ * the batches that are materialised (a resumed run skips the others without
+ * reading their shards).
  */
-async function* batches(dir: string, h: HookManifest, batch: number, mixing: number, seed: number, scale: number): AsyncGenerator<Float32Array> {
-  const d = h.d;
-  const random = rng(seed);
-  for (;;) {
-    const order = h.shards.map((_, i) => i);
+class BatchOrder {
+  private readonly random: () => number;
+  private order: number[] = [];
+  private group = 0;
+  private groupIndex = -1;
+  private rows = 0;
+  private perm = new Uint32Array(0);
+  /** row r of the group: shard (index in the group) and row in it */
+  private shardOf = new Uint32Array(0);
+  private rowIn = new Uint32Array(0);
+  private start = 0;
+  private readonly cache = new Map<number, Promise<Float32Array[]>>();
+
+  constructor(
+    private readonly dir: string,
+    private readonly hooks: readonly HookManifest[],
+    private readonly batch: number,
+    private readonly mixing: number,
+    seed: number,
+  ) {
+    this.random = rng(seed);
+    this.start = Infinity;
+  }
+
+  private shuffleEpoch(): void {
+    const order = this.hooks[0]!.shards.map((_, i) => i);
     for (let i = order.length - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1));
+      const j = Math.floor(this.random() * (i + 1));
       [order[i], order[j]] = [order[j]!, order[i]!];
     }
-    for (let g = 0; g < order.length; g += mixing) {
-      const group = order.slice(g, g + mixing);
-      const shards = await Promise.all(group.map((i) => readShard(dir, h, i)));
-      const rows = shards.reduce((a, s) => a + s.rows, 0);
-      const perm = new Uint32Array(rows);
-      for (let i = 0; i < rows; i++) perm[i] = i;
-      for (let i = rows - 1; i > 0; i--) {
-        const j = Math.floor(random() * (i + 1));
-        const t = perm[i]!;
-        perm[i] = perm[j]!;
-        perm[j] = t;
-      }
-      const locate: [Float32Array, number][] = [];
-      for (const s of shards) for (let r = 0; r < s.rows; r++) locate.push([s.data, r * d]);
-      for (let start = 0; start + batch <= rows; start += batch) {
-        const x = new Float32Array(batch * d);
-        for (let b = 0; b < batch; b++) {
-          const [data, off] = locate[perm[start + b]!]!;
-          for (let i = 0; i < d; i++) x[b * d + i] = data[off + i]! * scale;
-        }
-        yield x;
+    this.order = order;
+    this.group = 0;
+  }
+
+  private startGroup(): void {
+    const ids = this.order.slice(this.group, this.group + this.mixing);
+    const counts = ids.map((i) => this.hooks[0]!.shards[i]!.rows);
+    const rows = counts.reduce((a, b) => a + b, 0);
+    const perm = new Uint32Array(rows);
+    for (let i = 0; i < rows; i++) perm[i] = i;
+    for (let i = rows - 1; i > 0; i--) {
+      const j = Math.floor(this.random() * (i + 1));
+      const t = perm[i]!;
+      perm[i] = perm[j]!;
+      perm[j] = t;
+    }
+    this.shardOf = new Uint32Array(rows);
+    this.rowIn = new Uint32Array(rows);
+    let r = 0;
+    for (const [k, n] of counts.entries()) for (let i = 0; i < n; i++, r++) [this.shardOf[r], this.rowIn[r]] = [k, i];
+    this.rows = rows;
+    this.perm = perm;
+    this.start = 0;
+    this.groupIndex++;
+    this.cache.clear();
+    this.groupShards = ids;
+  }
+
+  private groupShards: number[] = [];
+
+  /** Moves to the next batch (reading nothing). */
+  next(): void {
+    this.start = this.start === Infinity ? Infinity : this.start + this.batch;
+    let empty = 0;
+    while (this.start + this.batch > this.rows) {
+      if (this.start !== Infinity) this.group += this.mixing;
+      if (this.group >= this.order.length || this.order.length === 0) this.shuffleEpoch();
+      this.startGroup();
+      // a whole epoch of groups smaller than a batch would loop for ever
+      if (this.rows < this.batch && ++empty > this.order.length) {
+        throw new Error(`no group of ${this.mixing} shards holds a batch of ${this.batch} rows; raise mixingShards or lower batchSize`);
       }
     }
+  }
+
+  /** The current batch of hook `k` ([batch, d] float32, scaled by `scale`). */
+  async read(k: number, scale: number): Promise<Float32Array> {
+    const h = this.hooks[k]!;
+    let shards = this.cache.get(k);
+    if (!shards) {
+      shards = Promise.all(this.groupShards.map((i) => readShard(this.dir, h, i).then((s) => s.data)));
+      this.cache.set(k, shards);
+    }
+    const data = await shards;
+    const d = h.d;
+    const x = new Float32Array(this.batch * d);
+    for (let b = 0; b < this.batch; b++) {
+      const r = this.perm[this.start + b]!;
+      const src = data[this.shardOf[r]!]!;
+      const off = this.rowIn[r]! * d;
+      for (let i = 0; i < d; i++) x[b * d + i] = src[off + i]! * scale;
+    }
+    return x;
   }
 }
 
@@ -188,33 +346,64 @@ function initWeights(dIn: number, dSae: number, seed: number): SaeWeights {
   return { W_enc, b_enc: new Float32Array(dSae), W_dec, b_dec: new Float32Array(dIn) };
 }
 
-const CHECKPOINT = 'checkpoint.safetensors';
+/** The checkpoint file inside an SAE folder. */
+export const CHECKPOINT_FILE = path.join('checkpoints', 'checkpoint.safetensors');
 
-/** Trains, resuming from `out/checkpoints/checkpoint.safetensors` when present; writes the SAE to `out`. */
-export async function trainSae(o: TrainOptions): Promise<{ config: SaeConfig; steps: number; metrics: TrainMetrics | null }> {
-  const c = { ...TRAIN_DEFAULTS, ...o.config };
-  const manifest = await readManifest(o.activations);
-  if (!manifest) throw new Error(`${o.activations}: no activation manifest`);
-  const h = manifest.hooks[o.hook];
-  if (!h) throw new Error(`${o.activations}: no activations for hook "${o.hook}" (has ${Object.keys(manifest.hooks).join(', ')})`);
-  const dIn = h.d;
-  const dSae = c.dSae ?? Math.round(dIn * c.expansionFactor);
-  const stats = hookStats(h);
-  const scale = c.normalizeInputs && stats.meanNorm > 0 ? Math.sqrt(dIn) / stats.meanNorm : 1;
-  const totalSteps = Math.max(1, Math.floor(c.totalTokens / c.batchSize));
-  if (h.rows < c.batchSize) throw new Error(`${o.hook}: ${h.rows} stored rows are fewer than one batch of ${c.batchSize}`);
-  const ckptDir = path.join(o.out, 'checkpoints');
-  await fs.mkdir(ckptDir, { recursive: true });
+/** Settings a checkpoint must share with the run that resumes it (the data order and the shapes). */
+const RESUME_KEYS = ['architecture', 'batchSize', 'seed', 'mixingShards'] as const;
 
-  // state: fresh, or from the checkpoint
-  let init: SaeWeights;
-  let resume: { m: SaeWeights; v: SaeWeights; steps: number } | undefined;
-  let lastFired = new Float64Array(dSae); // tokens seen when each feature last fired
+/** Sums behind one metrics point (kept in checkpoints, so a resumed window averages the same steps). */
+interface Acc {
+  loss: number;
+  mse: number;
+  l1: number;
+  l0: number;
+  ev: number;
+  n: number;
+}
+const emptyAcc = (): Acc => ({ loss: 0, mse: 0, l1: 0, l0: 0, ev: 0, n: 0 });
+
+/** The state of one hook's SAE during a run. */
+interface HookRun {
+  target: HookTarget;
+  h: HookManifest;
+  dIn: number;
+  dSae: number;
+  /** input scale (normalisation), folded back into the saved weights */
+  scale: number;
+  stepper: SaeStepper;
+  /** tokens seen when each feature last fired */
+  lastFired: Float64Array;
+  /** tokens of the current evaluation window on which each feature fired, and the window's tokens */
+  windowFired: Float64Array;
+  windowTokens: number;
   /** BatchTopK: running mean of the smallest kept activation, the inference threshold */
-  let thresholdEma: number | null = null;
-  const ckptFile = path.join(ckptDir, CHECKPOINT);
-  const ckpt = await openSafetensors(ckptFile).catch(() => null);
-  if (ckpt) {
+  thresholdEma: number | null;
+  acc: Acc;
+  last: TrainMetrics | null;
+  checkpointStep: number;
+  ckptFile: string;
+}
+
+interface CheckpointState {
+  init: SaeWeights;
+  resume: { m: SaeWeights; v: SaeWeights; steps: number };
+  lastFired: Float64Array;
+  windowFired: Float64Array;
+  windowTokens: number;
+  thresholdEma: number | null;
+  acc: Acc;
+  config: Record<string, unknown>;
+}
+
+/** Reads a checkpoint; null when there is none. */
+async function readCheckpoint(file: string, dSae: number): Promise<CheckpointState | null> {
+  const ckpt = await openSafetensors(file).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return null;
+    throw err;
+  });
+  if (!ckpt) return null;
+  try {
     const get = async (n: string) => (await ckpt.read(n)) as Float32Array;
     const w = async (p: string): Promise<SaeWeights> => ({
       W_enc: await get(`${p}W_enc`),
@@ -223,131 +412,299 @@ export async function trainSae(o: TrainOptions): Promise<{ config: SaeConfig; st
       b_dec: await get(`${p}b_dec`),
       ...(ckpt.tensors.has(`${p}log_threshold`) ? { log_threshold: await get(`${p}log_threshold`) } : {}),
     });
-    init = await w('');
-    resume = { m: await w('m.'), v: await w('v.'), steps: Number(ckpt.metadata.step) };
-    thresholdEma = ckpt.metadata.threshold_ema ? Number(ckpt.metadata.threshold_ema) : null;
-    lastFired = Float64Array.from((await ckpt.read('last_fired')) as Float64Array);
+    const meta = ckpt.metadata;
+    const f64 = async (n: string) => (ckpt.tensors.has(n) ? Float64Array.from((await ckpt.read(n)) as Float64Array) : new Float64Array(dSae));
+    return {
+      init: await w(''),
+      resume: { m: await w('m.'), v: await w('v.'), steps: Number(meta.step) },
+      lastFired: await f64('last_fired'),
+      windowFired: await f64('window_fired'),
+      windowTokens: Number(meta.window_tokens ?? 0),
+      thresholdEma: meta.threshold_ema ? Number(meta.threshold_ema) : null,
+      acc: meta.acc ? (JSON.parse(meta.acc) as Acc) : emptyAcc(),
+      config: meta.config ? (JSON.parse(meta.config) as Record<string, unknown>) : {},
+    };
+  } finally {
     await ckpt.close();
-  } else {
-    init = initWeights(dIn, dSae, c.seed);
-    if (c.architecture === 'jumprelu') init.log_threshold = new Float32Array(dSae).fill(Math.log(c.initThreshold));
-    if (c.bDecInit === 'mean') init.b_dec = Float32Array.from(stats.mean, (v) => v * scale);
-    else if (c.bDecInit === 'geometric_median') {
-      const first = await readShard(o.activations, h, 0);
-      const n = Math.min(first.rows, 4096);
-      const sample = first.data.slice(0, n * dIn).map((v) => v * scale);
-      init.b_dec = geometricMedian(sample, n, dIn);
-    }
   }
+}
 
-  const stepper = await createStepper({ architecture: c.architecture, dIn, dSae, k: c.k, bandwidth: c.bandwidth, beta1: c.beta1, beta2: c.beta2, normalizeDecoder: c.normalizeDecoder, device: o.device, threads: o.threads }, init, resume);
-  const source = batches(o.activations, h, c.batchSize, c.mixingShards, c.seed, scale);
-  // skip the batches a resumed run has already trained on (same seeded order)
-  for (let i = 0; i < stepper.steps; i++) await source.next();
+/** Trains one SAE on one hook, resuming from `out/checkpoints/checkpoint.safetensors` when present; writes the SAE to `out`. */
+export async function trainSae(o: TrainOptions): Promise<{ outcome: TrainOutcome; config: SaeConfig | null; steps: number; metrics: TrainMetrics | null }> {
+  const { hook, out, ...rest } = o;
+  const r = await trainSaes({ ...rest, hooks: [{ hook, out }] });
+  const h = r.hooks[0]!;
+  return { outcome: r.outcome, config: h.config, steps: r.steps, metrics: h.metrics };
+}
 
-  const lrAt = (step: number) => {
-    const warm = c.lrWarmupSteps > 0 ? Math.min(1, (step + 1) / c.lrWarmupSteps) : 1;
-    const decaySteps = Math.floor(totalSteps * c.lrDecayFraction);
-    const decay = decaySteps > 0 && step >= totalSteps - decaySteps ? (totalSteps - step) / decaySteps : 1;
-    return c.lr * warm * decay;
-  };
-  const l1At = (step: number) => c.l1Coefficient * (c.l1WarmupSteps > 0 ? Math.min(1, (step + 1) / c.l1WarmupSteps) : 1);
+/**
+ * Trains one SAE per hook in one pass over the activations, each resuming
+ * from the checkpoint in its folder when there is one (hooks whose
+ * checkpoints are at different steps — a crash between two checkpoint
+ * writes — skip the batches they have already trained on).
+ */
+export async function trainSaes(o: TrainSaesOptions): Promise<TrainResult> {
+  // undefined fields (options left out) keep their defaults
+  const given = Object.fromEntries(Object.entries(o.config).filter(([, v]) => v !== undefined && v !== null)) as TrainConfig;
+  const c = { ...TRAIN_DEFAULTS, ...given };
+  if (o.hooks.length === 0) throw new Error('no hook point to train on');
+  if (new Set(o.hooks.map((t) => t.hook)).size !== o.hooks.length) throw new Error('a hook point is listed twice');
+  const manifest = await readManifest(o.activations);
+  if (!manifest) throw new Error(`${o.activations}: no activation manifest`);
+  const hms = o.hooks.map((t) => {
+    const h = manifest.hooks[t.hook];
+    if (!h) throw new Error(`${o.activations}: no activations for hook "${t.hook}" (has ${Object.keys(manifest.hooks).join(', ')})`);
+    if (h.rows < c.batchSize) throw new Error(`${t.hook}: ${h.rows} stored rows are fewer than one batch of ${c.batchSize}`);
+    return h;
+  });
+  for (const h of hms.slice(1)) {
+    if (h.shards.map((s) => s.rows).join() !== hms[0]!.shards.map((s) => s.rows).join()) throw new Error(`${o.activations}: hooks ${hms[0]!.hook} and ${h.hook} hold different shards`);
+  }
+  const totalSteps = totalStepsOf(c);
+  const fingerprint = Object.fromEntries(RESUME_KEYS.map((k) => [k, c[k]]));
 
-  const saveCheckpoint = async () => {
-    const s = stepper.state();
-    const t = (p: string, w: SaeWeights) => ({
-      [`${p}W_enc`]: { dtype: 'F32' as const, shape: [dIn, dSae], data: w.W_enc },
-      [`${p}b_enc`]: { dtype: 'F32' as const, shape: [dSae], data: w.b_enc },
-      [`${p}W_dec`]: { dtype: 'F32' as const, shape: [dSae, dIn], data: w.W_dec },
-      [`${p}b_dec`]: { dtype: 'F32' as const, shape: [dIn], data: w.b_dec },
-      ...(w.log_threshold ? { [`${p}log_threshold`]: { dtype: 'F32' as const, shape: [dSae], data: w.log_threshold } } : {}),
-    });
-    const meta: Record<string, string> = { step: String(s.steps), scale: String(scale) };
-    if (thresholdEma !== null) meta.threshold_ema = String(thresholdEma);
-    await writeSafetensors(ckptFile, { ...t('', s.weights), ...t('m.', s.m), ...t('v.', s.v), last_fired: { dtype: 'F64', shape: [dSae], data: lastFired } }, meta);
-    await o.onCheckpoint?.(s.steps);
-  };
-
-  let last: TrainMetrics | null = null;
-  let windowStart = performance.now();
-  let windowTokens = 0;
-  const acc = { loss: 0, mse: 0, l1: 0, l0: 0, sse: 0, ev: 0, n: 0 };
+  const runs: HookRun[] = [];
   try {
-    while (stepper.steps < totalSteps) {
+    for (const [k, target] of o.hooks.entries()) {
+      const h = hms[k]!;
+      const dIn = h.d;
+      const dSae = resolveDSae(c, dIn);
+      const stats = hookStats(h);
+      const scale = c.normalizeInputs && stats.meanNorm > 0 ? Math.sqrt(dIn) / stats.meanNorm : 1;
+      const ckptFile = path.join(target.out, CHECKPOINT_FILE);
+      await fs.mkdir(path.dirname(ckptFile), { recursive: true });
+      const ckpt = await readCheckpoint(ckptFile, dSae);
+      if (ckpt) {
+        for (const key of RESUME_KEYS) {
+          if (key in ckpt.config && ckpt.config[key] !== fingerprint[key]) {
+            throw new Error(`${ckptFile}: cannot resume, ${key} was ${JSON.stringify(ckpt.config[key])} and is now ${JSON.stringify(fingerprint[key])} (use another folder to start afresh)`);
+          }
+        }
+      }
+      let init: SaeWeights;
+      if (ckpt) init = ckpt.init;
+      else {
+        init = initWeights(dIn, dSae, c.seed);
+        if (c.architecture === 'jumprelu') init.log_threshold = new Float32Array(dSae).fill(Math.log(c.initThreshold));
+        if (c.bDecInit === 'mean') init.b_dec = Float32Array.from(stats.mean, (v) => v * scale);
+        else if (c.bDecInit === 'geometric_median') {
+          const first = await readShard(o.activations, h, 0);
+          const n = Math.min(first.rows, 4096);
+          const sample = first.data.slice(0, n * dIn).map((v) => v * scale);
+          init.b_dec = geometricMedian(sample, n, dIn);
+        }
+      }
+      const stepper = await createStepper(
+        { architecture: c.architecture, dIn, dSae, k: c.k, bandwidth: c.bandwidth, beta1: c.beta1, beta2: c.beta2, normalizeDecoder: c.normalizeDecoder, device: o.device, threads: o.threads },
+        init,
+        ckpt?.resume,
+      );
+      runs.push({
+        target,
+        h,
+        dIn,
+        dSae,
+        scale,
+        stepper,
+        lastFired: ckpt?.lastFired ?? new Float64Array(dSae),
+        windowFired: ckpt?.windowFired ?? new Float64Array(dSae),
+        windowTokens: ckpt?.windowTokens ?? 0,
+        thresholdEma: ckpt?.thresholdEma ?? null,
+        acc: ckpt?.acc ?? emptyAcc(),
+        last: null,
+        checkpointStep: ckpt?.resume.steps ?? 0,
+        ckptFile,
+      });
+    }
+
+    const lrAt = (step: number) => {
+      const warm = c.lrWarmupSteps > 0 ? Math.min(1, (step + 1) / c.lrWarmupSteps) : 1;
+      const decaySteps = Math.floor(totalSteps * c.lrDecayFraction);
+      const decay = decaySteps > 0 && step >= totalSteps - decaySteps ? (totalSteps - step) / decaySteps : 1;
+      return c.lr * warm * decay;
+    };
+    const l1At = (step: number) => c.l1Coefficient * (c.l1WarmupSteps > 0 ? Math.min(1, (step + 1) / c.l1WarmupSteps) : 1);
+
+    const saveCheckpoint = async (r: HookRun) => {
+      const s = r.stepper.state();
+      const { dIn, dSae } = r;
+      const t = (p: string, w: SaeWeights): Record<string, TensorToWrite> => ({
+        [`${p}W_enc`]: { dtype: 'F32', shape: [dIn, dSae], data: w.W_enc },
+        [`${p}b_enc`]: { dtype: 'F32', shape: [dSae], data: w.b_enc },
+        [`${p}W_dec`]: { dtype: 'F32', shape: [dSae, dIn], data: w.W_dec },
+        [`${p}b_dec`]: { dtype: 'F32', shape: [dIn], data: w.b_dec },
+        ...(w.log_threshold ? { [`${p}log_threshold`]: { dtype: 'F32' as const, shape: [dSae], data: w.log_threshold } } : {}),
+      });
+      const meta: Record<string, string> = {
+        step: String(s.steps),
+        scale: String(r.scale),
+        window_tokens: String(r.windowTokens),
+        acc: JSON.stringify(r.acc),
+        config: JSON.stringify(fingerprint),
+      };
+      if (r.thresholdEma !== null) meta.threshold_ema = String(r.thresholdEma);
+      await writeSafetensors(
+        r.ckptFile,
+        { ...t('', s.weights), ...t('m.', s.m), ...t('v.', s.v), last_fired: { dtype: 'F64', shape: [dSae], data: r.lastFired }, window_fired: { dtype: 'F64', shape: [dSae], data: r.windowFired } },
+        meta,
+      );
+      r.checkpointStep = s.steps;
+      await o.onCheckpoint?.(s.steps, r.target.hook);
+    };
+
+    const saeOf = (r: HookRun): { config: SaeConfig; weights: SaeWeights } => {
+      // fold the input scale into the weights: the saved SAE takes raw activations
+      const w = r.stepper.weights();
+      const { scale } = r;
+      const out: SaeWeights = { W_enc: w.W_enc.map((v) => v * scale), b_enc: w.b_enc.slice(), W_dec: w.W_dec.map((v) => v / scale), b_dec: w.b_dec.map((v) => v / scale) };
+      // the pre-activations are unchanged by the folding, so thresholds carry over as they are
+      if (w.log_threshold) out.threshold = w.log_threshold.map(Math.exp);
+      if (c.architecture === 'batchtopk') out.threshold = new Float32Array(r.dSae).fill(r.thresholdEma ?? 0);
+      const layer = /^blocks\.(\d+)\./.exec(r.target.hook);
+      const config: SaeConfig = {
+        architecture: c.architecture,
+        dIn: r.dIn,
+        dSae: r.dSae,
+        k: c.architecture === 'topk' || c.architecture === 'batchtopk' ? c.k : null,
+        hookName: r.target.hook,
+        hookLayer: layer ? Number(layer[1]) : null,
+        modelName: o.modelName ?? String(manifest.settings.model ?? ''),
+        contextSize: typeof manifest.settings.contextLength === 'number' ? manifest.settings.contextLength : null,
+        prependBos: manifest.settings.prependBos === true || manifest.settings.addBos === true,
+        normalizeActivations: 'none',
+        extra: {},
+      };
+      return { config, weights: out };
+    };
+
+    const reportMetrics = async (r: HookRun, step: number, lr: number, l1: number, fired: Float32Array | null, secs: number, windowTokens: number) => {
+      const tokens = step * c.batchSize;
+      let dead = 0;
+      let dense = 0;
+      const window = Math.min(c.deadFeatureWindow, tokens);
+      for (let s = 0; s < r.dSae; s++) if (tokens - r.lastFired[s]! >= window && tokens >= c.deadFeatureWindow) dead++;
+      if (fired) for (let s = 0; s < r.dSae; s++) if (fired[s]! / c.batchSize > c.denseThreshold) dense++;
+      const a = r.acc;
+      r.last = {
+        hook: r.target.hook,
+        step,
+        tokens,
+        loss: a.loss / a.n,
+        mse: a.mse / a.n,
+        l1: a.l1 / a.n,
+        l0: a.l0 / a.n,
+        explainedVariance: a.ev / a.n,
+        deadFraction: dead / r.dSae,
+        denseFraction: dense / r.dSae,
+        lr,
+        l1Coefficient: c.architecture === 'relu' || c.architecture === 'jumprelu' ? l1 : 0,
+        tokensPerSecond: secs > 0 ? Math.round(windowTokens / secs) : 0,
+      };
+      r.acc = emptyAcc();
+      await o.onMetrics?.(r.last);
+    };
+
+    const evaluate = async (r: HookRun, step: number) => {
+      if (o.evaluate && r.windowTokens > 0) {
+        const featureFrequency = r.windowFired.map((f) => f / r.windowTokens);
+        await o.evaluate({ hook: r.target.hook, step, tokens: step * c.batchSize, featureFrequency, density: densityHistogram(r.windowFired, r.windowTokens), sae: () => saeOf(r) });
+      }
+      r.windowFired.fill(0);
+      r.windowTokens = 0;
+    };
+
+    const order = new BatchOrder(o.activations, hms, c.batchSize, c.mixingShards, c.seed);
+    const resumedAt = Math.min(...runs.map((r) => r.stepper.steps));
+    // skip the batches every hook has already trained on (same seeded order)
+    for (let i = 0; i < resumedAt; i++) order.next();
+
+    const started = performance.now();
+    let windowStart = started;
+    let windowTokens = 0;
+    let step = resumedAt;
+    /** per hook, the `fired` counts of its latest step (for the dense fraction) */
+    const lastFired: (Float32Array | null)[] = runs.map(() => null);
+    let request: StopRequest | null = null;
+    const progress = (s: number) => {
+      const secs = (performance.now() - started) / 1000;
+      const rate = secs > 0 ? ((s - resumedAt) * c.batchSize) / secs : 0;
+      o.onProgress?.({
+        step: s,
+        totalSteps,
+        tokens: s * c.batchSize,
+        totalTokens: totalSteps * c.batchSize,
+        tokensPerSecond: Math.round(rate),
+        etaSeconds: rate > 0 ? Math.round(((totalSteps - s) * c.batchSize) / rate) : null,
+      });
+    };
+    progress(step);
+
+    while (step < totalSteps) {
+      request = o.shouldStop?.() ?? null;
+      if (request) break;
       o.signal?.throwIfAborted();
-      const step = stepper.steps;
-      const x = (await source.next()).value as Float32Array;
+      order.next();
       const lr = lrAt(step);
       const l1 = l1At(step);
-      const m = await stepper.step(x, c.batchSize, { lr, l1 });
-      const tokens = (step + 1) * c.batchSize;
-      for (let s = 0; s < dSae; s++) if (m.fired[s]! > 0) lastFired[s] = tokens;
-      if (m.batchThreshold !== null) thresholdEma = thresholdEma === null ? m.batchThreshold : 0.99 * thresholdEma + 0.01 * m.batchThreshold;
+      const active = runs.filter((r) => r.stepper.steps === step);
+      for (const [k, r] of runs.entries()) {
+        if (!active.includes(r)) continue;
+        const x = await order.read(k, r.scale);
+        const m = await r.stepper.step(x, c.batchSize, { lr, l1 });
+        const tokens = (step + 1) * c.batchSize;
+        for (let s = 0; s < r.dSae; s++) {
+          if (m.fired[s]! > 0) {
+            r.lastFired[s] = tokens;
+            r.windowFired[s]! += m.fired[s]!;
+          }
+        }
+        r.windowTokens += c.batchSize;
+        if (m.batchThreshold !== null) r.thresholdEma = r.thresholdEma === null ? m.batchThreshold : 0.99 * r.thresholdEma + 0.01 * m.batchThreshold;
+        const a = r.acc;
+        a.loss += m.loss;
+        a.mse += m.mse;
+        a.l1 += m.l1;
+        a.l0 += m.l0;
+        a.ev += m.explainedVariance;
+        a.n++;
+        lastFired[k] = m.fired;
+      }
       windowTokens += c.batchSize;
-      acc.loss += m.loss;
-      acc.mse += m.mse;
-      acc.l1 += m.l1;
-      acc.l0 += m.l0;
-      acc.ev += m.explainedVariance;
-      acc.n++;
-      if ((step + 1) % c.metricsEvery === 0 || step + 1 === totalSteps) {
-        let dead = 0;
-        let dense = 0;
-        const window = Math.min(c.deadFeatureWindow, tokens);
-        for (let s = 0; s < dSae; s++) if (tokens - lastFired[s]! >= window && tokens >= c.deadFeatureWindow) dead++;
-        for (let s = 0; s < dSae; s++) if (m.fired[s]! / c.batchSize > c.denseThreshold) dense++;
+      step++;
+      const metricsDue = step % c.metricsEvery === 0 || step === totalSteps;
+      const evalDue = (c.evalEvery > 0 && step % c.evalEvery === 0) || step === totalSteps;
+      const ckptDue = step % c.checkpointEvery === 0;
+      if (metricsDue) {
         const secs = (performance.now() - windowStart) / 1000;
-        last = {
-          step: step + 1,
-          tokens,
-          loss: acc.loss / acc.n,
-          mse: acc.mse / acc.n,
-          l1: acc.l1 / acc.n,
-          l0: acc.l0 / acc.n,
-          explainedVariance: acc.ev / acc.n,
-          deadFraction: dead / dSae,
-          denseFraction: dense / dSae,
-          lr,
-          l1Coefficient: c.architecture === 'relu' || c.architecture === 'jumprelu' ? l1 : 0,
-          tokensPerSecond: secs > 0 ? Math.round(windowTokens / secs) : 0,
-        };
-        Object.assign(acc, { loss: 0, mse: 0, l1: 0, l0: 0, sse: 0, ev: 0, n: 0 });
+        for (const r of active) await reportMetrics(r, step, lr, l1, lastFired[runs.indexOf(r)]!, secs, windowTokens);
         windowStart = performance.now();
         windowTokens = 0;
-        await o.onMetrics?.(last);
       }
-      if ((step + 1) % c.checkpointEvery === 0) await saveCheckpoint();
+      if (evalDue) for (const r of active) await evaluate(r, step);
+      if (ckptDue) for (const r of active) await saveCheckpoint(r);
+      progress(step);
     }
-    // fold the input scale into the weights: the saved SAE takes raw activations
-    const w = stepper.weights();
-    const out: SaeWeights = {
-      W_enc: w.W_enc.map((v) => v * scale),
-      b_enc: w.b_enc.slice(),
-      W_dec: w.W_dec.map((v) => v / scale),
-      b_dec: w.b_dec.map((v) => v / scale),
-    };
-    // the pre-activations are unchanged by the folding, so thresholds carry over as they are
-    if (w.log_threshold) out.threshold = w.log_threshold.map(Math.exp);
-    if (c.architecture === 'batchtopk') out.threshold = new Float32Array(dSae).fill(thresholdEma ?? 0);
-    const layer = /^blocks\.(\d+)\./.exec(o.hook);
-    const config: SaeConfig = {
-      architecture: c.architecture,
-      dIn,
-      dSae,
-      k: c.architecture === 'topk' || c.architecture === 'batchtopk' ? c.k : null,
-      hookName: o.hook,
-      hookLayer: layer ? Number(layer[1]) : null,
-      modelName: o.modelName ?? String(manifest.settings.model ?? ''),
-      contextSize: typeof manifest.settings.contextLength === 'number' ? manifest.settings.contextLength : null,
-      prependBos: manifest.settings.addBos === true,
-      normalizeActivations: 'none',
-      extra: {},
-    };
-    await saveSae(o.out, config, out);
-    await saveCheckpoint();
-    return { config, steps: stepper.steps, metrics: last };
+
+    if (request === 'pause') {
+      for (const r of runs) if (r.checkpointStep !== r.stepper.steps) await saveCheckpoint(r);
+      return { outcome: 'paused', steps: step, totalSteps, resumedAt, hooks: runs.map((r) => hookResult(r, null)) };
+    }
+    // completed or stopped: the last partial window is reported and evaluated, the SAE saved, then a checkpoint
+    const results: HookResult[] = [];
+    for (const [k, r] of runs.entries()) {
+      if (request === 'stop' && r.acc.n > 0) await reportMetrics(r, r.stepper.steps, lrAt(r.stepper.steps - 1), l1At(r.stepper.steps - 1), lastFired[k] ?? null, (performance.now() - windowStart) / 1000, windowTokens);
+      if (request === 'stop') await evaluate(r, r.stepper.steps);
+      const sae = saeOf(r);
+      await saveSae(r.target.out, sae.config, sae.weights);
+      if (r.checkpointStep !== r.stepper.steps) await saveCheckpoint(r);
+      results.push(hookResult(r, sae.config));
+    }
+    return { outcome: request === 'stop' ? 'stopped' : 'completed', steps: step, totalSteps, resumedAt, hooks: results };
   } finally {
-    await source.return(undefined);
-    await stepper.release();
+    await Promise.all(runs.map((r) => r.stepper.release()));
   }
+}
+
+function hookResult(r: HookRun, config: SaeConfig | null): HookResult {
+  return { hook: r.target.hook, out: r.target.out, dIn: r.dIn, dSae: r.dSae, config, metrics: r.last, checkpointStep: r.checkpointStep };
 }
