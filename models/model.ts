@@ -94,7 +94,9 @@ export interface ChunkOptions {
 
 async function run(s: Session, ids: BigInt64Array, dims: readonly [number, number], outputs: readonly string[], feeds?: Record<string, ort.Tensor>): Promise<Record<string, TensorOut>> {
   if (ids.length !== dims[0] * dims[1]) throw new Error(`${ids.length} ids do not fill [${dims.join(', ')}]`);
-  const res = await s.run({ ...feeds, input_ids: new ort.Tensor('int64', ids, [...dims]) }, outputs);
+  // a graph cut by an intervention may not read input_ids at all (the logit lens)
+  const all: Record<string, ort.Tensor> = { ...feeds, input_ids: new ort.Tensor('int64', ids, [...dims]) };
+  const res = await s.run(Object.fromEntries(s.inputNames.filter((n) => n in all).map((n) => [n, all[n]!])), outputs);
   const out: Record<string, TensorOut> = {};
   for (const o of outputs) {
     const t = res[o]!;

@@ -1,5 +1,5 @@
 /**
- * Discovery on real data: the demo dataset tokenized to disk, the demo
+ * Discovery and analysis on real data: the demo dataset tokenized to disk, the demo
  * model's blocks.2.hook_resid_post extracted with dataset positions, a small
  * TopK SAE trained on it; then every statistic and example is checked against
  * a direct computation over all stored rows.
@@ -20,6 +20,8 @@ import { trainSae } from '../sae/train.ts';
 import { loadTokenizer } from '../tokenizer.ts';
 import { discoverFeatures, type FeatureSummary } from './discover.ts';
 import { heuristicLabel } from './label.ts';
+import { ablate, ablationIntervention, correlations, lensIntervention, logitLens } from './analysis.ts';
+import { openSafetensors, toFloat32 } from '../safetensors.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const DEMO = path.join(ROOT, 'demo/models/tiny-gpt2-debian-6l');
@@ -142,4 +144,82 @@ describe('discoverFeatures', () => {
     const agree = f.examples.filter((e) => (l.kind === 'token' ? e.tokens[e.position - e.start] : e.tokens[e.position - e.start - 1]) === l.token).length;
     expect(l.score).toBeCloseTo(agree / 8, 10);
   });
+});
+
+describe('analysis', () => {
+  it('logit lens equals LayerNorm(W_dec[f]) · W_E computed from the checkpoint', async () => {
+    const f = [...features].sort((a, b) => b.frequency - a.frequency)[0]!.index;
+    const dir = sae.weights.W_dec.slice(f * 256, (f + 1) * 256);
+    const model = await loadModel(DEMO, { device: 'cpu', interventions: { 'blocks.5.hook_resid_post': lensIntervention(256) } });
+    const got = await logitLens(model, dir, 5);
+    await model.close();
+    const ck = await openSafetensors(path.join(DEMO, 'model.safetensors'));
+    const read = async (n: string) => toFloat32(ck.tensors.get(n)!.dtype, await ck.read(n));
+    const names = [...ck.tensors.keys()];
+    const pre = names.some((n) => n.startsWith('transformer.')) ? 'transformer.' : '';
+    const gain = await read(`${pre}ln_f.weight`);
+    const bias = await read(`${pre}ln_f.bias`);
+    const E = await read(`${pre}wte.weight`);
+    await ck.close();
+    const mean = dir.reduce((a, v) => a + v, 0) / 256;
+    const variance = dir.reduce((a, v) => a + (v - mean) ** 2, 0) / 256;
+    const normed = Array.from(dir, (v, i) => ((v - mean) / Math.sqrt(variance + 1e-5)) * gain[i]! + bias[i]!);
+    const logits = Array.from({ length: 8192 }, (_, t) => normed.reduce((a, v, i) => a + v * E[t * 256 + i]!, 0));
+    const order = logits.map((v, t) => [v, t] as const).sort((a, c) => c[0] - a[0]);
+    expect(got.top.map((x) => x.token)).toEqual(order.slice(0, 5).map((x) => x[1]));
+    got.top.forEach((x) => expect(x.value).toBeCloseTo(logits[x.token]!, 3));
+    expect(got.bottom[0]!.token).toBe(order.at(-1)![1]);
+  });
+
+  it('correlation of a feature with itself is 1, and with another equals a direct Pearson computation', async () => {
+    const [a, b] = [...features].sort((x, y) => y.frequency - x.frequency).map((x) => x.index);
+    const c = await correlations(path.join(dir, 'acts'), HOOK, sae.cfg, sae.weights, a!, { k: 300 });
+    expect(c.self).toBeCloseTo(1, 6);
+    const va = (await direct(a!)).values;
+    const vb = (await direct(b!)).values;
+    const n = va.length;
+    const ma = va.reduce((s, v) => s + v, 0) / n;
+    const mb = vb.reduce((s, v) => s + v, 0) / n;
+    let cov = 0;
+    let sa = 0;
+    let sb = 0;
+    for (let i = 0; i < n; i++) {
+      cov += (va[i]! - ma) * (vb[i]! - mb);
+      sa += (va[i]! - ma) ** 2;
+      sb += (vb[i]! - mb) ** 2;
+    }
+    const r = cov / Math.sqrt(sa * sb);
+    const found = [...c.positive, ...c.negative].find((x) => x.feature === b);
+    expect(found, 'the second feature is among the correlations').toBeDefined();
+    expect(found!.r).toBeCloseTo(r, 3);
+  }, 120_000);
+
+  it('ablating a feature changes the loss only from where it was active, and off leaves the model as it is', async () => {
+    const feat = [...features].sort((a, b) => b.frequency - a.frequency).find((x) => x.frequency < 0.2 && x.examples.length > 0)!;
+    const ex = feat.examples[0]!;
+    // a window of the dataset that ends a little after the example's peak
+    const start = Math.max(0, ex.position - 40);
+    const ids = BigInt64Array.from(await tokens.readTokens(start, 48), BigInt);
+    const model = await loadModel(DEMO, { device: 'cpu', interventions: { [HOOK]: ablationIntervention(sae.cfg, sae.weights) } });
+    const plain = await loadModel(DEMO, { device: 'cpu' });
+    try {
+      const r = await ablate(model, feat.index, ids, [1, 48]);
+      const clean = (await plain.forward(ids, [1, 48], ['token_nll'])).token_nll!.data;
+      // "before" is the model itself
+      expect(r.lossBefore).toBeCloseTo(clean.reduce((a, v) => a + v, 0) / clean.length, 4);
+      // the feature's activations on this window, from the store: the first active position
+      const { values, positions } = await direct(feat.index);
+      const act = new Map(positions.map((p, i) => [p, values[i]!]));
+      const first = Array.from({ length: 48 }, (_, t) => act.get(start + t) ?? 0).findIndex((v) => v > 0);
+      expect(first).toBeGreaterThanOrEqual(0);
+      // token_nll[t] predicts token t+1 from positions ≤ t: unchanged for t < first
+      for (let t = 0; t < first; t++) expect(Math.abs(r.deltaLoss[t]!)).toBeLessThan(1e-5);
+      expect(Array.from(r.deltaLoss.subarray(first)).some((d) => Math.abs(d) > 1e-4)).toBe(true);
+      expect(r.moved.length).toBe(10);
+      expect(r.moved[0]!.pos).toBeGreaterThanOrEqual(first);
+    } finally {
+      await model.close();
+      await plain.close();
+    }
+  }, 120_000);
 });
