@@ -220,7 +220,7 @@ function denseCore({ g, o, x, p, l1, invB }: CoreInputs): StepCore {
   const gpre = g.mul(gf, mask);
   const gWenc = g.op('Gemm', [xc, gpre], { transA: 1 });
   const gbenc = g.op('ReduceSum', [gpre, g.constI([0])], { keepdims: 0 });
-  const gbdecEnc = g.op('Squeeze', [g.op('Gemm', [g.unsqueeze(gbenc, [0]), p.W_enc], { transB: 1 }), g.constI([0])]);
+  const gbdecEnc = g.matmul(p.W_enc, gbenc); // [d]: W_enc · g_benc, a matrix-vector product
   const gbdec = g.sub(g.op('ReduceSum', [gxhat, g.constI([0])], { keepdims: 0 }), gbdecEnc);
   const grads = { W_enc: gWenc, b_enc: gbenc, W_dec: gWdec, b_dec: gbdec } as Record<SaeParam, Value>;
   if (theta) {
@@ -272,7 +272,7 @@ function sparseTopkCore({ g, o, x, p, invB }: CoreInputs): StepCore {
   const gWdec = scatterAdd([dSae, dIn], g.reshape(g.mul(g.unsqueeze(a, [2]), g.unsqueeze(gxhat, [1])), [-1, dIn]));
   const gWencT = scatterAdd([dSae, dIn], g.reshape(g.mul(g.unsqueeze(ga, [2]), g.unsqueeze(xc, [1])), [-1, dIn]));
   const gbenc = scatterAdd([dSae], g.reshape(ga, [-1]));
-  const gbdecEnc = g.op('Squeeze', [g.op('Gemm', [g.unsqueeze(gbenc, [0]), p.W_enc], { transB: 1 }), g.constI([0])]);
+  const gbdecEnc = g.matmul(p.W_enc, gbenc); // [d]: W_enc · g_benc, a matrix-vector product
   const gbdec = g.sub(g.op('ReduceSum', [gxhat, g.constI([0])], { keepdims: 0 }), gbdecEnc);
   const grads = { W_enc: g.transpose(gWencT, [1, 0]), b_enc: gbenc, W_dec: gWdec, b_dec: gbdec } as Record<SaeParam, Value>;
   return { loss: mse, mse, l1Loss: g.constF(0), l0, sse, fired, grads };
