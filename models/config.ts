@@ -33,7 +33,7 @@ export const ENV_DOCS: readonly EnvDoc[] = [
   { name: 'NVIDIA_SMI', default: 'nvidia-smi', description: 'Path of `nvidia-smi`, read for GPU metrics. Missing: GPU metrics are off (reported once).' },
   { name: 'LOUPE_SAMPLER', default: '(auto)', description: '`1` or `0`: whether this process samples its host. Default: the server does; a worker does when started alone (`npm run worker`).' },
   { name: 'LOG_LEVEL', default: 'info', description: '`debug`, `info`, `warn` or `error`.' },
-  { name: 'HF_ENDPOINT', default: 'https://huggingface.co', description: 'Hugging Face hub (or a mirror) that model downloads use.' },
+  { name: 'HF_ENDPOINT', default: 'https://huggingface.co', description: 'Hugging Face hub (or a mirror) that model and dataset downloads use.' },
   { name: 'HF_TOKEN', default: '(none)', description: 'Hub access token for private and gated repositories; sent to the hub\'s own origin only.' },
   { name: 'UPLOAD_MAX_BYTES', default: '2147483648', description: 'Largest dataset file accepted by `POST /api/datasets/upload`, bytes (2 GiB); a larger one is refused with a 413 and nothing is kept.' },
   { name: 'ZIP_MAX_BYTES', default: '17179869184', description: 'Most bytes an uploaded zip archive may inflate to, bytes (16 GiB), counted while inflating.' },

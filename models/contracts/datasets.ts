@@ -188,8 +188,12 @@ export const datasetSchema = z.object({
 });
 export type Dataset = z.infer<typeof datasetSchema>;
 
-/** `GET /api/datasets`: built-in datasets first, then newest first. */
-export const datasetListSchema = z.object({ datasets: z.array(datasetSchema) });
+/** `GET /api/datasets`: built-in datasets first, then newest first, and the upload limit (for a check before sending). */
+export const datasetListSchema = z.object({
+  datasets: z.array(datasetSchema),
+  /** largest file `POST /api/datasets/upload` accepts, bytes (UPLOAD_MAX_BYTES) */
+  uploadMaxBytes: z.number().int(),
+});
 
 /** `POST /api/datasets` and `POST /api/datasets/upload` answer: the new row and the job that fills it. */
 export const createdDatasetSchema = z.object({ dataset: datasetSchema, job: z.object({ id: z.string(), kind: z.string() }) });

@@ -57,7 +57,8 @@ describe('datasets API', () => {
     // Again later (a worker restarting): the queued import is alive, nothing new.
     expect(await registerDemoDataset({ database: db, boss: t.boss, config: { dataDir }, log })).toBe('importing');
 
-    const { datasets } = datasetListSchema.parse(await (await t.request('/api/datasets')).json());
+    const { datasets, uploadMaxBytes } = datasetListSchema.parse(await (await t.request('/api/datasets')).json());
+    expect(uploadMaxBytes).toBe(LIMIT);
     expect(datasets).toHaveLength(1);
     expect(datasets[0]).toMatchObject({
       id: DEMO_DATASET_ID,

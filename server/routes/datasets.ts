@@ -73,7 +73,7 @@ const uploadRouteDef = createRoute({
 const listRouteDef = createRoute({
   method: 'get',
   path: '/api/datasets',
-  summary: 'Every dataset: the built-in demo dataset first, then newest first, with import progress',
+  summary: 'Every dataset: the built-in demo dataset first, then newest first, with import progress; and the upload size limit',
   responses: { 200: { description: 'Datasets', content: { 'application/json': { schema: datasetListSchema } } } },
 });
 
@@ -321,8 +321,9 @@ export function registerDatasetRoutes(app: App): void {
   });
 
   app.openapi(listRouteDef, async (c) => {
-    const rows = await listDatasets(c.get('deps').db);
-    return c.json({ datasets: rows.map(toDataset) }, 200);
+    const deps = c.get('deps');
+    const rows = await listDatasets(deps.db);
+    return c.json({ datasets: rows.map(toDataset), uploadMaxBytes: deps.datasets.maxUploadBytes }, 200);
   });
 
   app.openapi(getRouteDef, async (c) => {

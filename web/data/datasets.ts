@@ -1,0 +1,236 @@
+/**
+ * The Datasets page's store: the list from `GET /api/datasets`, kept live by
+ * the `dataset/{id}` topic of every import that may still change, re-polled
+ * from the API while the WebSocket is down (and now and then while an import
+ * runs, in case an event was missed); the actions (hub import, upload with
+ * upload progress, cancel, delete); and the reads of one dataset's
+ * statistics and sample pages.
+ */
+import { createEffect, createSignal, onCleanup, type Accessor } from 'solid-js';
+import { createStore, reconcile } from 'solid-js/store';
+import { modelListSchema, type Model } from '../../models/contracts/api.ts';
+import {
+  createdDatasetSchema,
+  datasetListSchema,
+  datasetSampleSchema,
+  datasetSchema,
+  datasetStatsSchema,
+  type CreateDataset,
+  type Dataset,
+  type DatasetSample,
+  type DatasetStatsBody,
+  type UploadDatasetQuery,
+} from '../../models/contracts/datasets.ts';
+import type { DatasetProgress } from '../../models/contracts/topics.ts';
+import { ApiError, errorMessage, getJson, sendJson } from '../api.ts';
+import { realtime } from '../providers/realtime.ts';
+import { applyDatasetProgress, isActive } from './dataset-view.ts';
+
+/** Poll interval while an import runs and the socket is down, ms. */
+const POLL_OFFLINE_MS = 2000;
+/** Poll interval while an import runs and the socket is up (a safety net for a missed event), ms. */
+const POLL_ONLINE_MS = 10_000;
+
+/** An upload under way: its progress, and a way to stop it. */
+export interface UploadHandle {
+  /** resolves with the created dataset; rejects with an ApiError (status 0 and code `aborted` when aborted) */
+  done: Promise<Dataset>;
+  abort(): void;
+}
+
+export interface DatasetsStore {
+  datasets: Accessor<Dataset[]>;
+  /** the server's upload limit, bytes (known after the first load) */
+  uploadMaxBytes: Accessor<number | undefined>;
+  loading: Accessor<boolean>;
+  error: Accessor<ApiError | undefined>;
+  reload(): Promise<void>;
+  /** POSTs a hub import; rejects with the server's ApiError (its details name bad fields) */
+  importHub(body: CreateDataset): Promise<Dataset>;
+  /** Sends a file as the body of `POST /api/datasets/upload`; `onProgress` gets bytes sent and the total */
+  upload(file: File, query: Omit<UploadDatasetQuery, 'filename'>, onProgress: (sent: number, total: number) => void): UploadHandle;
+  /** cancels a dataset's import job */
+  cancel(dataset: Dataset): Promise<void>;
+  /** deletes a dataset and its files */
+  remove(dataset: Dataset): Promise<void>;
+}
+
+function asApiError(err: unknown): ApiError {
+  return err instanceof ApiError ? err : new ApiError('unknown', errorMessage(err), 0);
+}
+
+/** The query string of an upload (undefined values left out). */
+function uploadQuery(fileName: string, q: Omit<UploadDatasetQuery, 'filename'>): string {
+  const params = new URLSearchParams({ filename: fileName });
+  for (const [k, v] of Object.entries(q)) if (v !== undefined && v !== '') params.set(k, String(v));
+  return params.toString();
+}
+
+/** The server's error body of an XMLHttpRequest, as an ApiError. */
+function xhrError(xhr: XMLHttpRequest): ApiError {
+  try {
+    const body = JSON.parse(xhr.responseText) as { error?: { code?: string; message?: string; details?: unknown; requestId?: string } };
+    if (body.error?.message) return new ApiError(body.error.code ?? `http_${xhr.status}`, body.error.message, xhr.status, body.error.details, body.error.requestId);
+  } catch {
+    // not JSON
+  }
+  return new ApiError(`http_${xhr.status}`, `${xhr.status} ${xhr.statusText || 'upload failed'}`, xhr.status);
+}
+
+/** Creates the store; call inside a component (it owns subscriptions and timers). */
+export function createDatasetsStore(): DatasetsStore {
+  // Reconciled by id: a dataset keeps its identity across updates, so its card (and an open
+  // statistics view) survives every progress event.
+  const [state, setState] = createStore<{ list: Dataset[] }>({ list: [] });
+  const datasets = () => state.list;
+  const setDatasets = (next: Dataset[] | ((list: Dataset[]) => Dataset[])) =>
+    setState('list', reconcile(typeof next === 'function' ? next(state.list) : next, { key: 'id', merge: true }));
+  const [uploadMaxBytes, setUploadMaxBytes] = createSignal<number>();
+  const [loading, setLoading] = createSignal(true);
+  const [error, setError] = createSignal<ApiError>();
+
+  const replace = (d: Dataset) => setDatasets((list) => (list.some((x) => x.id === d.id) ? list.map((x) => (x.id === d.id ? d : x)) : [...list, d]));
+
+  let request = 0;
+  async function reload(): Promise<void> {
+    const id = ++request;
+    try {
+      const res = await getJson('/api/datasets', datasetListSchema);
+      if (id !== request) return;
+      // Keep a live event newer than the listing (it may have raced the request).
+      const current = new Map(datasets().map((d) => [d.id, d]));
+      setDatasets(
+        res.datasets.map((d) => {
+          const live = current.get(d.id)?.progress;
+          return live && d.progress && live.ts > d.progress.ts && isActive(d.status) ? applyDatasetProgress(d, live) : d;
+        }),
+      );
+      setUploadMaxBytes(res.uploadMaxBytes);
+      setError(undefined);
+    } catch (err) {
+      if (id === request) setError(asApiError(err));
+    } finally {
+      if (id === request) setLoading(false);
+    }
+  }
+
+  /** Fetches one dataset again (its statistics and size arrive with the final status). */
+  async function refresh(id: string): Promise<void> {
+    try {
+      replace(await getJson(`/api/datasets/${id}`, datasetSchema));
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) setDatasets((list) => list.filter((d) => d.id !== id));
+    }
+  }
+
+  // One subscription per dataset whose import may still change.
+  const subs = new Map<string, () => void>();
+  const onProgress = (p: DatasetProgress) => {
+    const before = datasets().find((d) => d.id === p.id);
+    if (!before) return;
+    const after = applyDatasetProgress(before, p);
+    if (after === before) return;
+    replace(after);
+    if (!isActive(after.status)) void refresh(p.id);
+  };
+  createEffect(() => {
+    const active = new Set(datasets().filter((d) => isActive(d.status)).map((d) => d.id));
+    for (const id of active) if (!subs.has(id)) subs.set(id, realtime.subscribe(`dataset/${id}`, (data) => onProgress(data as DatasetProgress)));
+    for (const [id, unsubscribe] of subs) {
+      if (active.has(id)) continue;
+      unsubscribe();
+      subs.delete(id);
+    }
+  });
+  onCleanup(() => {
+    for (const unsubscribe of subs.values()) unsubscribe();
+    subs.clear();
+  });
+
+  // Polling: fast while the socket is down, slow while it is up, none when nothing runs.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let stopPolling: (() => void) | undefined;
+  createEffect(() => {
+    const anyActive = datasets().some((d) => isActive(d.status));
+    const online = realtime.status().status === 'open';
+    clearTimeout(timer);
+    stopPolling?.();
+    stopPolling = undefined;
+    if (!anyActive) return;
+    if (!online) stopPolling = realtime.startPolling();
+    const tick = () => {
+      void reload().finally(() => (timer = setTimeout(tick, online ? POLL_ONLINE_MS : POLL_OFFLINE_MS)));
+    };
+    timer = setTimeout(tick, online ? POLL_ONLINE_MS : POLL_OFFLINE_MS);
+  });
+  onCleanup(() => {
+    clearTimeout(timer);
+    stopPolling?.();
+  });
+
+  void reload();
+
+  return {
+    datasets,
+    uploadMaxBytes,
+    loading,
+    error,
+    reload,
+    async importHub(body) {
+      const { dataset } = await sendJson('POST', '/api/datasets', body, createdDatasetSchema);
+      replace(dataset);
+      return dataset;
+    },
+    upload(file, query, onProgress) {
+      // XMLHttpRequest, not fetch: it reports upload progress. The file streams from disk as the body.
+      const xhr = new XMLHttpRequest();
+      const done = new Promise<Dataset>((resolve, reject) => {
+        xhr.upload.onprogress = (e) => onProgress(e.loaded, e.lengthComputable ? e.total : file.size);
+        xhr.onload = () => {
+          if (xhr.status !== 202) return reject(xhrError(xhr));
+          const parsed = createdDatasetSchema.safeParse(JSON.parse(xhr.responseText));
+          if (!parsed.success) return reject(new ApiError('bad_response', 'the upload answered with an unexpected shape', xhr.status));
+          onProgress(file.size, file.size);
+          replace(parsed.data.dataset);
+          resolve(parsed.data.dataset);
+        };
+        xhr.onerror = () => reject(new ApiError('network', 'Cannot reach the server (the upload was interrupted)', 0));
+        xhr.onabort = () => reject(new ApiError('aborted', 'Upload cancelled', 0));
+      });
+      xhr.open('POST', `/api/datasets/upload?${uploadQuery(file.name, query)}`);
+      xhr.setRequestHeader('content-type', 'application/octet-stream');
+      xhr.setRequestHeader('accept', 'application/json');
+      xhr.send(file);
+      return { done, abort: () => xhr.abort() };
+    },
+    async cancel(dataset) {
+      if (!dataset.jobId) return;
+      try {
+        await sendJson('POST', `/api/jobs/${dataset.jobId}/cancel`);
+      } finally {
+        // Cancelled, or it finished meanwhile (409): either way show what the server has now.
+        await refresh(dataset.id);
+      }
+    },
+    async remove(dataset) {
+      await sendJson('DELETE', `/api/datasets/${dataset.id}`);
+      setDatasets((list) => list.filter((d) => d.id !== dataset.id));
+    },
+  };
+}
+
+/** The statistics of an imported dataset. */
+export function loadStats(id: string, signal?: AbortSignal): Promise<DatasetStatsBody> {
+  return getJson(`/api/datasets/${id}/stats`, datasetStatsSchema, signal ? { signal } : {});
+}
+
+/** A page of documents of an imported dataset, with their tokens. */
+export function loadSample(id: string, offset: number, limit: number, signal?: AbortSignal): Promise<DatasetSample> {
+  return getJson(`/api/datasets/${id}/samples?offset=${offset}&limit=${limit}`, datasetSampleSchema, signal ? { signal } : {});
+}
+
+/** The models whose tokenizer can tokenize a dataset (downloaded ones), the default first. */
+export async function loadTokenizerModels(): Promise<Model[]> {
+  const { models } = await getJson('/api/models', modelListSchema);
+  return models.filter((m) => m.status === 'completed');
+}
