@@ -1,7 +1,8 @@
 /**
  * The Datasets page in a real Chromium against the real stack (`npm start`'s
  * launcher: server, worker, embedded PostgreSQL): the demo dataset becomes
- * ready by itself; a file over the upload limit is refused before it is sent;
+ * ready by itself; the hub form shows the server's field errors; a file over
+ * the upload limit is refused before it is sent;
  * a JSON Lines file uploaded through the page (on a throttled connection, so
  * the upload bar is seen moving) becomes ready with live progress; its
  * statistics show a length histogram and the top tokens, and the sample
@@ -47,6 +48,13 @@ describe('Datasets page', () => {
     expect(await demo.getByTestId('dataset-documents').textContent()).toBe('1,272');
     expect(await demo.getByTestId('dataset-tokens').textContent()).toBe('716,294');
     expect(await demo.getByTestId('delete-dataset').count()).toBe(0);
+
+    // The hub form shows the server's message beside the field it is about.
+    await page.getByTestId('hub-repo').fill('not a repo!');
+    await page.getByTestId('hub-submit').click();
+    const repoError = page.getByTestId('error-source.repo');
+    await repoError.waitFor({ timeout: 10_000 });
+    expect(await repoError.textContent()).toMatch(/invalid repository id/);
 
     // Over the limit: refused in the page, before a byte is sent.
     await page.getByTestId('upload-file').setInputFiles({ name: 'big.jsonl', mimeType: 'application/jsonl', buffer: Buffer.alloc(LIMIT + 1, 0x20) });
