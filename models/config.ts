@@ -28,6 +28,7 @@ export const ENV_DOCS: readonly EnvDoc[] = [
   { name: 'LOUPE_TOKEN', default: '(none)', description: 'Shared secret for the HTTP API (`Authorization: Bearer`, `?token=` or cookie) and the WebSocket upgrade (`?token=`). Required on a non-loopback bind; enforced whenever set.' },
   { name: 'LOUPE_DEVICE', default: 'auto', description: 'Execution provider for models: `auto`, `cpu`, `webgpu` or `cuda`.' },
   { name: 'WORKER_CONCURRENCY', default: '1', description: 'Jobs one worker process runs at once, per job kind.' },
+  { name: 'SAE_TRAIN_CONCURRENCY', default: '1', description: 'SAE trainings (`sae.train` jobs) one worker process runs at once; further trainings wait in the queue, with their position shown.' },
   { name: 'SYSTEM_SAMPLE_MS', default: '2000', description: 'Interval of the system monitor (CPU, memory, disk, network, GPUs), in ms.' },
   { name: 'SYSTEM_RETENTION_H', default: '48', description: 'Hours of system-monitor history kept in PostgreSQL.' },
   { name: 'NVIDIA_SMI', default: 'nvidia-smi', description: 'Path of `nvidia-smi`, read for GPU metrics. Missing: GPU metrics are off (reported once).' },
@@ -52,6 +53,8 @@ export interface Config {
   token: string | undefined;
   device: 'auto' | 'cpu' | 'webgpu' | 'cuda';
   workerConcurrency: number;
+  /** `sae.train` jobs one worker runs at once */
+  saeTrainConcurrency: number;
   /** ms between system samples. */
   systemSampleMs: number;
   /** hours of system history kept. */
@@ -176,6 +179,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     token,
     device: oneOf(env, 'LOUPE_DEVICE', ['auto', 'cpu', 'webgpu', 'cuda'] as const, 'auto'),
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 1, 1, 64),
+    saeTrainConcurrency: int(env, 'SAE_TRAIN_CONCURRENCY', 1, 1, 64),
     systemSampleMs: int(env, 'SYSTEM_SAMPLE_MS', 2000, 250, 3_600_000),
     systemRetentionH: int(env, 'SYSTEM_RETENTION_H', 48, 1, 24 * 365),
     nvidiaSmi: env.NVIDIA_SMI || 'nvidia-smi',

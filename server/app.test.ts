@@ -63,7 +63,20 @@ describe('HTTP API', () => {
       '/api/models',
       '/api/models/{id}',
       '/api/models/{id}/architecture',
+      '/api/saes',
+      '/api/saes/import',
+      '/api/saes/{id}',
+      '/api/saes/{id}/files/{name}',
       '/api/system/metrics',
+      '/api/training-templates',
+      '/api/training-templates/{id}',
+      '/api/trainings',
+      '/api/trainings/{id}',
+      '/api/trainings/{id}/metrics',
+      '/api/trainings/{id}/pause',
+      '/api/trainings/{id}/resume',
+      '/api/trainings/{id}/retry',
+      '/api/trainings/{id}/stop',
     ]);
   });
 

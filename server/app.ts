@@ -21,7 +21,9 @@ import { registerExtractionRoutes, type ExtractionStorage } from './routes/extra
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerJobRoutes } from './routes/jobs.ts';
 import { registerModelRoutes } from './routes/models.ts';
+import { registerSaeRoutes, type SaeStorage } from './routes/saes.ts';
 import { registerSystemRoutes } from './routes/system.ts';
+import { registerTrainingRoutes } from './routes/trainings.ts';
 
 const log = logger('http');
 
@@ -70,6 +72,8 @@ export interface AppDeps {
   datasets: DatasetStorage;
   /** activation stores (on Node: server/extraction-storage.ts); the extraction routes answer 500 without it */
   extractions?: ExtractionStorage;
+  /** SAE folders (on Node: server/sae-storage.ts); the SAE routes and training deletion answer 500 without it */
+  saes?: SaeStorage;
   version: string;
   /** configured token; undefined in loopback mode */
   token: string | undefined;
@@ -128,6 +132,8 @@ export function createApp(deps: AppDeps): App {
   registerModelRoutes(app);
   registerDatasetRoutes(app);
   registerExtractionRoutes(app);
+  registerTrainingRoutes(app);
+  registerSaeRoutes(app);
 
   app.doc31('/api/openapi.json', {
     openapi: '3.1.0',

@@ -25,6 +25,7 @@ import { recordSystemSnapshot } from '../db/system-recorder.ts';
 import { createApp } from './app.ts';
 import { createDatasetStorage } from './dataset-storage.ts';
 import { createExtractionStorage } from './extraction-storage.ts';
+import { createSaeStorage } from './sae-storage.ts';
 import { startHub } from './hub.ts';
 import { inspectModel } from '../models/inspect.ts';
 
@@ -69,6 +70,7 @@ async function main(): Promise<void> {
     storage: { checkLocalFolder: checkLocalModelFolder, removeModel: (id) => removeModelDir(config.dataDir, id), inspect: inspectModel },
     datasets: createDatasetStorage(config.dataDir, { maxUploadBytes: config.uploadMaxBytes }),
     extractions: createExtractionStorage(config.dataDir),
+    saes: createSaeStorage(config.dataDir),
     version: VERSION,
     token: config.token,
     hostname: hostname(),

@@ -3,6 +3,7 @@ import { activationsExtract } from './activations-extract.ts';
 import { datasetImport } from './dataset-import.ts';
 import type { JobKind } from './job.ts';
 import { modelDownload } from './model-download.ts';
+import { saeTrain } from './sae-train.ts';
 import { systemMaintenance } from './system-maintenance.ts';
 
-export const JOB_KINDS: readonly JobKind<any>[] = [systemMaintenance, modelDownload, datasetImport, activationsExtract];
+export const JOB_KINDS: readonly JobKind<any>[] = [systemMaintenance, modelDownload, datasetImport, activationsExtract, saeTrain];

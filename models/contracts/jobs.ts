@@ -59,5 +59,7 @@ export const JOB_QUEUES = {
     // pg-boss's longest expiry is below 24 h; a longer run expires into a retry, which resumes where it was.
     expireInSeconds: 23 * 3600,
   },
+  // A retry (a failure, a dead worker, an expiry after 23 h) resumes from each SAE's last checkpoint; bad config fails at once.
+  'sae.train': { retryLimit: 3, retryDelay: 5, retryBackoff: true, expireInSeconds: 23 * 3600 },
 } as const satisfies Record<string, QueueOptions>;
 export type QueueName = keyof typeof JOB_QUEUES;

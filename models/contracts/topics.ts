@@ -4,6 +4,7 @@
  * its types), the WebSocket hub (topic validation) and the web app (parsing).
  */
 import { z } from 'zod';
+import { trainingEventSchema, type TrainingEvent } from './trainings.ts';
 
 const host = z.string();
 const ts = z.number();
@@ -179,6 +180,7 @@ const FAMILIES: readonly [RegExp, z.ZodType][] = [
   [/^model\/[A-Za-z0-9_-]{1,64}$/, modelProgressSchema],
   [/^dataset\/[A-Za-z0-9_-]{1,64}$/, datasetProgressSchema],
   [/^extraction\/[A-Za-z0-9_-]{1,64}$/, extractionProgressSchema],
+  [/^training\/[A-Za-z0-9_-]{1,64}$/, trainingEventSchema],
   // Other job families: payloads are defined by their issues; until then any JSON object.
   [/^(training|job)\/[A-Za-z0-9_-]{1,64}$/, z.record(z.string(), z.unknown())],
 ];
@@ -193,6 +195,8 @@ export type TopicPayloads = {
   [K in `dataset/${string}`]: DatasetProgress;
 } & {
   [K in `extraction/${string}`]: ExtractionProgress;
+} & {
+  [K in `training/${string}`]: TrainingEvent;
 } & {
   [K in `${'training' | 'job'}/${string}`]: Record<string, unknown>;
 };

@@ -11,6 +11,7 @@ import { DATASET_LIMITS } from '../../models/datasets/limits.ts';
 import { createApp, type App, type AppDeps } from '../../server/app.ts';
 import { createDatasetStorage } from '../../server/dataset-storage.ts';
 import { createExtractionStorage } from '../../server/extraction-storage.ts';
+import { createSaeStorage } from '../../server/sae-storage.ts';
 import type { TestDatabase } from './db.ts';
 import { inspectModel } from '../../models/inspect.ts';
 
@@ -36,6 +37,7 @@ export async function createTestApp(db: TestDatabase, dataDir: string, opts: { u
     storage: { checkLocalFolder: checkLocalModelFolder, removeModel: (id) => removeModelDir(dataDir, id), inspect: inspectModel },
     datasets: createDatasetStorage(dataDir, { maxUploadBytes: opts.uploadMaxBytes ?? DATASET_LIMITS.MAX_UPLOAD_BYTES }),
     extractions: createExtractionStorage(dataDir),
+    saes: createSaeStorage(dataDir),
     version: '0.0.0-test',
     token: undefined,
     hostname: 'test-host',

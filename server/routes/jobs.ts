@@ -18,6 +18,7 @@ import type { App, AppDeps } from '../app.ts';
 import { publishDatasetStatus } from './datasets.ts';
 import { publishExtractionStatus } from './extractions.ts';
 import { publishModelStatus } from './models.ts';
+import { cancelTrainingOfJob } from './trainings.ts';
 
 const error = (description: string) => ({ description, content: { 'application/json': { schema: errorBodySchema } } });
 
@@ -77,6 +78,7 @@ async function cancelOwner(db: Db, events: Events, kind: string, id: string): Pr
     const dataset = await cancelDatasetOfJob(db, id);
     if (dataset) await publishDatasetStatus(events, dataset);
   }
+  if (kind === 'sae.train') await cancelTrainingOfJob(db, events, id);
   if (kind === 'activations.extract') {
     const extraction = await cancelExtractionOfJob(db, id);
     if (extraction) await publishExtractionStatus(events, extraction);

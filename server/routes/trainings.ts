@@ -1,0 +1,453 @@
+/**
+ * SAE trainings: `POST /api/trainings` (queue a `sae.train` job: one SAE per
+ * hook point of an extraction), `GET /api/trainings` (the history, with
+ * status, progress and queue position), `GET /api/trainings/{id}` (config,
+ * progress, each hook's checkpoint, latest metrics and SAE),
+ * `GET /api/trainings/{id}/metrics` (the metric history, for charts),
+ * `POST /api/trainings/{id}/pause|resume|stop|retry`, `DELETE
+ * /api/trainings/{id}`; templates: `GET/POST /api/training-templates`,
+ * `DELETE /api/training-templates/{id}`.
+ *
+ * Controls: a pause or stop of a running training is written to its row
+ * (`control`), which the job reads between steps: pause writes checkpoints
+ * and ends the job (status paused); stop also saves the SAEs from the current
+ * weights (status completed, `stopped`). Resume and retry send a new job,
+ * which continues from the checkpoints.
+ */
+import { createRoute } from '@hono/zod-openapi';
+import { z } from 'zod';
+import { errorBodySchema } from '../../models/contracts/api.ts';
+import { JOB_QUEUES } from '../../models/contracts/jobs.ts';
+import {
+  createdTrainingSchema,
+  createTrainingSchema,
+  createTrainingTemplateSchema,
+  metricsPageSchema,
+  metricsQuerySchema,
+  trainingControlResultSchema,
+  trainingDetailSchema,
+  trainingIdParamSchema,
+  trainingListQuerySchema,
+  trainingListSchema,
+  TRAINING_LIMITS,
+  trainingTemplateListSchema,
+  trainingTemplateSchema,
+  type Training,
+  type TrainingProgress,
+} from '../../models/contracts/trainings.ts';
+import { checkAgainstStore, defaultTrainingName, resolveTrainConfig, toTrainConfig, TrainSettingsError } from '../../models/sae/config.ts';
+import { resolveDSae, totalStepsOf } from '../../models/sae/train.ts';
+import type { Db } from '../../db/client.ts';
+import type { Events } from '../../db/events.ts';
+import { getExtraction } from '../../db/queries/extractions.ts';
+import { getJob, isFinished } from '../../db/queries/jobs.ts';
+import { listSaes } from '../../db/queries/saes.ts';
+import { deleteTrainingTemplate, getTrainingTemplate, insertTrainingTemplate, listTrainingTemplates } from '../../db/queries/training-templates.ts';
+import {
+  cancelTrainingOfJob as cancelTrainingOfJobRow,
+  deleteTraining,
+  getTraining,
+  insertTraining,
+  latestMetrics,
+  listMetrics,
+  listTrainings,
+  queuePositions,
+  setTrainingJob,
+  TRAIN_QUEUE,
+  updateTraining,
+  type TrainingRow,
+  type TrainingStatus,
+} from '../../db/queries/trainings.ts';
+import { AppError } from '../errors.ts';
+import type { App, AppDeps } from '../app.ts';
+import type { ManifestSummary } from './extractions.ts';
+import { cancelJob } from './jobs.ts';
+import { saeStorage } from './saes.ts';
+
+const TRAIN = TRAIN_QUEUE satisfies keyof typeof JOB_QUEUES;
+
+const error = (description: string) => ({ description, content: { 'application/json': { schema: errorBodySchema } } });
+const json = <S extends z.ZodType>(description: string, schema: S) => ({ description, content: { 'application/json': { schema } } });
+
+const createRouteDef = createRoute({
+  method: 'post',
+  path: '/api/trainings',
+  summary: 'Starts a training: one SAE per hook point of a completed extraction, in one pass over its activations; a `sae.train` job runs it',
+  description:
+    'Config left out comes from `templateId` when given, else its default: architecture topk, k 32, expansionFactor 8, lr 4e-4 (no warm-up, linear decay over the last 20 %), Adam betas 0.9/0.999, batchSize 1024, totalTokens one pass over the stored rows, inputs normalised, b_dec at the mean, L1 coefficient 5 (ReLU), dead after 1,000,000 tokens without firing, seed 42, metrics every 10 steps, checkpoints and evaluations every 500, CE-loss recovered on 4 windows. Hook points left out: the template\'s, else every hook of the extraction.',
+  request: { body: { required: true, content: { 'application/json': { schema: createTrainingSchema } } } },
+  responses: {
+    202: json('The queued training and its job', createdTrainingSchema),
+    400: error('Invalid body, or config the activations cannot satisfy (the details name the field)'),
+    503: error('The job could not be queued'),
+  },
+});
+
+const listRouteDef = createRoute({
+  method: 'get',
+  path: '/api/trainings',
+  summary: 'The history of trainings, newest first, with config, status, progress and queue position; filtered by extraction or status',
+  request: { query: trainingListQuerySchema },
+  responses: { 200: json('Trainings', trainingListSchema), 400: error('Invalid query') },
+});
+
+const getRouteDef = createRoute({
+  method: 'get',
+  path: '/api/trainings/{id}',
+  summary: 'One training: config, progress, and per hook point its SAE size, last checkpoint, latest metrics and evaluation, and the SAE it produced',
+  request: { params: trainingIdParamSchema },
+  responses: { 200: json('The training', trainingDetailSchema), 400: error('Invalid id'), 404: error('No such training') },
+});
+
+const metricsRouteDef = createRoute({
+  method: 'get',
+  path: '/api/trainings/{id}/metrics',
+  summary: 'The metric history of a training, by step then hook: training metrics (loss, MSE, L1, L0, explained variance, dead and dense fractions, lr, tokens/s) and evaluations (density histogram, CE-loss recovered); page with `after` = the previous page\'s `next`',
+  request: { params: trainingIdParamSchema, query: metricsQuerySchema },
+  responses: { 200: json('A page of metric points', metricsPageSchema), 400: error('Invalid id or query'), 404: error('No such training') },
+});
+
+const control = (action: 'pause' | 'resume' | 'stop' | 'retry', summary: string, conflict: string) =>
+  createRoute({
+    method: 'post',
+    path: `/api/trainings/{id}/${action}`,
+    summary,
+    request: { params: trainingIdParamSchema },
+    responses: { 202: json('The training, and the job sent for it (null when none was)', trainingControlResultSchema), 400: error('Invalid id'), 404: error('No such training'), 409: error(conflict) },
+  });
+
+const pauseRouteDef = control('pause', 'Pauses a queued or running training: it writes a checkpoint within a step and its job ends (status paused)', 'It is not queued or running');
+const resumeRouteDef = control('resume', 'Resumes a paused training: a new `sae.train` job continues from its checkpoints', 'It is not paused');
+const stopRouteDef = control(
+  'stop',
+  'Stops a queued, running or paused training early: it writes a checkpoint and saves each SAE from its current weights (status completed, `stopped` true)',
+  'It has already finished',
+);
+const retryRouteDef = control('retry', 'Runs a failed or cancelled training again from its last checkpoints', 'It is not failed or cancelled');
+
+const deleteRouteDef = createRoute({
+  method: 'delete',
+  path: '/api/trainings/{id}',
+  summary: 'Deletes a training, its metric history and its checkpoints, cancelling it first when it runs; the SAEs it produced stay (unlinked)',
+  request: { params: trainingIdParamSchema },
+  responses: { 204: { description: 'Deleted' }, 400: error('Invalid id'), 404: error('No such training') },
+});
+
+const templateIdParamSchema = z.object({ id: z.string().uuid() });
+
+const listTemplatesDef = createRoute({
+  method: 'get',
+  path: '/api/training-templates',
+  summary: 'Saved training templates (presets of SAE hyperparameters and hook points), by name',
+  responses: { 200: json('Templates', trainingTemplateListSchema) },
+});
+
+const createTemplateDef = createRoute({
+  method: 'post',
+  path: '/api/training-templates',
+  summary: 'Saves a training template; `settings` may hold any of the config fields (`config`) and hook points',
+  request: { body: { required: true, content: { 'application/json': { schema: createTrainingTemplateSchema } } } },
+  responses: {
+    201: json('The template', trainingTemplateSchema),
+    400: error('Invalid body (the details name the field)'),
+    409: error('A template has this name already, or there are too many'),
+  },
+});
+
+const deleteTemplateDef = createRoute({
+  method: 'delete',
+  path: '/api/training-templates/{id}',
+  summary: 'Deletes a training template (runs made with it keep their config)',
+  request: { params: templateIdParamSchema },
+  responses: { 204: { description: 'Deleted' }, 400: error('Invalid id'), 404: error('No such template') },
+});
+
+/** The API's view of a row; `positions` from {@link queuePositions}. */
+export function toTraining(r: TrainingRow, positions: Map<string, number>): Training {
+  return {
+    id: r.id,
+    name: r.name,
+    extractionId: r.extractionId,
+    modelId: r.modelId,
+    modelName: r.modelName,
+    datasetName: r.datasetName,
+    hookPoints: r.hookPoints,
+    config: r.config,
+    status: r.status,
+    control: r.control,
+    progress: r.progress,
+    queuePosition: r.status === 'queued' && r.jobId ? (positions.get(r.jobId) ?? null) : null,
+    stopped: r.progress?.stopped ?? false,
+    jobId: r.jobId,
+    error: r.error,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+    startedAt: r.startedAt,
+    finishedAt: r.finishedAt,
+  };
+}
+
+/** A training's progress before its job reported any. */
+export function initialProgress(r: Pick<TrainingRow, 'id' | 'status' | 'config'>): TrainingProgress {
+  const totalSteps = totalStepsOf(r.config);
+  return {
+    id: r.id,
+    status: r.status,
+    phase: 'queued',
+    step: 0,
+    totalSteps,
+    tokens: 0,
+    totalTokens: totalSteps * r.config.batchSize,
+    tokensPerSecond: 0,
+    etaSeconds: null,
+    resumedAt: 0,
+    checkpoints: [],
+    stopped: false,
+    error: null,
+    ts: Date.now(),
+  };
+}
+
+/** Publishes a training's status on `training/{id}` (its last progress with the new status), for a change made outside its job. */
+export async function publishTrainingStatus(events: Events, t: TrainingRow): Promise<void> {
+  const base = t.progress ?? initialProgress(t);
+  const phase = t.status === 'queued' ? 'queued' : base.phase;
+  await events.publish(`training/${t.id}`, { type: 'progress', ...base, status: t.status, phase, tokensPerSecond: 0, etaSeconds: null, error: t.error, ts: Date.now() });
+}
+
+/** Marks the training run by job `jobId` cancelled, if it has not finished (a cancel through `/api/jobs`), and publishes it. */
+export async function cancelTrainingOfJob(db: Db, events: Events, jobId: string): Promise<void> {
+  const after = await cancelTrainingOfJobRow(db, jobId);
+  if (after) await publishTrainingStatus(events, after);
+}
+
+/** A 400 naming one field, in the shape of the validation errors. */
+function fieldError(field: string, message: string): AppError {
+  return new AppError('invalid_request', 400, `Invalid request body: ${field}: ${message}`, [{ field, message }]);
+}
+
+function notFound(id: string): AppError {
+  return new AppError('not_found', 404, `No training ${id}`, { field: 'id' });
+}
+
+/** The extraction's stored hooks, or a 400 naming `extractionId`. */
+async function storedHooks(deps: AppDeps, extractionId: string): Promise<ManifestSummary['hooks']> {
+  if (!deps.extractions) throw new AppError('not_configured', 500, 'This server has no activation storage configured');
+  const summary = await deps.extractions.summary(extractionId);
+  if (!summary?.complete) throw fieldError('extractionId', `the activations of extraction ${extractionId} are ${summary ? 'incomplete' : 'gone'}`);
+  return summary.hooks;
+}
+
+/** Sends a `sae.train` job for a training and records it; a 503 when pg-boss cannot take it. */
+async function sendJob(deps: AppDeps, id: string): Promise<string> {
+  let jobId: string | null;
+  try {
+    jobId = await deps.boss.send(TRAIN, { trainingId: id }, { ...JOB_QUEUES[TRAIN] });
+    if (!jobId) throw new Error('pg-boss did not create the job');
+  } catch (err) {
+    throw new AppError('queue_unavailable', 503, 'Could not queue the training job; try again', undefined, { cause: err });
+  }
+  await setTrainingJob(deps.db, id, jobId);
+  return jobId;
+}
+
+/** Cancels the job of `row` when it has not finished; true when it did. */
+async function cancelRun(deps: AppDeps, row: TrainingRow): Promise<boolean> {
+  if (!row.jobId) return false;
+  const job = await getJob(deps.db, row.jobId);
+  if (!job || isFinished(job.state)) return false;
+  await cancelJob(deps, job.kind, job.id);
+  return true;
+}
+
+function conflict(row: TrainingRow, what: string): AppError {
+  return new AppError('conflict', 409, `Training ${row.id} is ${row.status}: ${what}`, { status: row.status });
+}
+
+export function registerTrainingRoutes(app: App): void {
+  app.openapi(createRouteDef, async (c) => {
+    const body = c.req.valid('json');
+    const deps = c.get('deps');
+    const template = body.templateId ? await getTrainingTemplate(deps.db, body.templateId) : undefined;
+    if (body.templateId && !template) throw fieldError('templateId', `no template ${body.templateId}`);
+    const extraction = await getExtraction(deps.db, body.extractionId);
+    if (!extraction) throw fieldError('extractionId', `no extraction ${body.extractionId}`);
+    if (extraction.status !== 'completed') throw fieldError('extractionId', `extraction ${body.extractionId} is ${extraction.status}: train once it has completed`);
+    const stored = await storedHooks(deps, extraction.id);
+    const hookPoints = body.hookPoints ?? template?.settings.hookPoints ?? stored.map((h) => h.hook);
+    const hooks = hookPoints.map((name, i) => {
+      const h = stored.find((s) => s.hook === name);
+      if (!h) throw fieldError(`hookPoints.${i}`, `${name} is not in extraction ${extraction.id} (it has ${stored.map((s) => s.hook).join(', ')})`);
+      return h;
+    });
+    let config;
+    try {
+      config = resolveTrainConfig([body.config, template?.settings.config], Math.min(...hooks.map((h) => h.rows)));
+      checkAgainstStore(
+        config,
+        hooks.map((h) => ({ hook: h.hook, d: h.d, rows: h.rows, shards: h.shards })),
+      );
+    } catch (err) {
+      if (err instanceof TrainSettingsError) throw fieldError(err.field, err.message.slice(err.field.length + 2));
+      throw err;
+    }
+    const row = await insertTraining(deps.db, { name: body.name ?? defaultTrainingName(config, hookPoints), extractionId: extraction.id, hookPoints, config });
+    let jobId: string;
+    try {
+      jobId = await sendJob(deps, row.id);
+    } catch (err) {
+      await deleteTraining(deps.db, row.id);
+      throw err;
+    }
+    const training = (await getTraining(deps.db, row.id)) ?? row;
+    return c.json({ training: toTraining(training, await queuePositions(deps.db)), job: { id: jobId, kind: TRAIN } }, 202);
+  });
+
+  app.openapi(listRouteDef, async (c) => {
+    const q = c.req.valid('query');
+    const { db } = c.get('deps');
+    const [rows, positions] = await Promise.all([listTrainings(db, q), queuePositions(db)]);
+    return c.json({ trainings: rows.map((r) => toTraining(r, positions)) }, 200);
+  });
+
+  app.openapi(getRouteDef, async (c) => {
+    const { id } = c.req.valid('param');
+    const deps = c.get('deps');
+    const row = await getTraining(deps.db, id);
+    if (!row) throw notFound(id);
+    const [positions, latest, made, stored] = await Promise.all([
+      queuePositions(deps.db),
+      latestMetrics(deps.db, id),
+      listSaes(deps.db, { trainingId: id, limit: 500 }),
+      deps.extractions?.summary(row.extractionId).catch(() => null) ?? Promise.resolve(null),
+    ]);
+    const hooks = row.hookPoints.map((hook) => {
+      const h = stored?.hooks.find((s) => s.hook === hook);
+      return {
+        hook,
+        dIn: h?.d ?? null,
+        dSae: h ? resolveDSae(toTrainConfig(row.config), h.d) : null,
+        checkpoint: row.progress?.checkpoints.find((k) => k.hook === hook) ?? null,
+        latest: latest.get(hook)?.latest ?? null,
+        latestEval: latest.get(hook)?.latestEval ?? null,
+        saeId: made.find((s) => s.hookPoint === hook)?.id ?? null,
+      };
+    });
+    return c.json({ ...toTraining(row, positions), totalSteps: totalStepsOf(row.config), hooks }, 200);
+  });
+
+  app.openapi(metricsRouteDef, async (c) => {
+    const { id } = c.req.valid('param');
+    const q = c.req.valid('query');
+    const { db } = c.get('deps');
+    if (!(await getTraining(db, id))) throw notFound(id);
+    return c.json(await listMetrics(db, id, q), 200);
+  });
+
+  /** Answers a control with the training after it and the job sent, if any. */
+  const answer = async (deps: AppDeps, id: string, job: string | null) => {
+    const after = await getTraining(deps.db, id);
+    if (!after) throw notFound(id);
+    return { training: toTraining(after, await queuePositions(deps.db)), job: job ? { id: job, kind: TRAIN } : null };
+  };
+
+  app.openapi(pauseRouteDef, async (c) => {
+    const { id } = c.req.valid('param');
+    const deps = c.get('deps');
+    const row = await getTraining(deps.db, id);
+    if (!row) throw notFound(id);
+    if (row.status === 'queued') {
+      // Not started (or waiting for a retry): paused at once, its job cancelled; a job that starts anyway finds it paused and skips.
+      const paused = await updateTraining(deps.db, id, { status: 'paused', control: null, error: null }, ['queued']);
+      if (paused) {
+        await cancelRun(deps, paused);
+        await publishTrainingStatus(deps.events, paused);
+        return c.json(await answer(deps, id, null), 202);
+      }
+    }
+    // Running (or started meanwhile): the job reads the request within a step.
+    const asked = await updateTraining(deps.db, id, { control: 'pause' }, ['running']);
+    if (!asked) throw conflict((await getTraining(deps.db, id)) ?? row, 'only a queued or running training can be paused');
+    return c.json(await answer(deps, id, null), 202);
+  });
+
+  app.openapi(resumeRouteDef, async (c) => {
+    const { id } = c.req.valid('param');
+    const deps = c.get('deps');
+    const row = await getTraining(deps.db, id);
+    if (!row) throw notFound(id);
+    const queued = await updateTraining(deps.db, id, { status: 'queued', control: null, error: null }, ['paused']);
+    if (!queued) throw conflict(row, 'only a paused training can be resumed');
+    const job = await sendOrRevert(deps, queued, 'paused');
+    await publishTrainingStatus(deps.events, (await getTraining(deps.db, id)) ?? queued);
+    return c.json(await answer(deps, id, job), 202);
+  });
+
+  app.openapi(stopRouteDef, async (c) => {
+    const { id } = c.req.valid('param');
+    const deps = c.get('deps');
+    const row = await getTraining(deps.db, id);
+    if (!row) throw notFound(id);
+    let job: string | null = null;
+    // Paused: a job is sent that loads the checkpoints and saves the SAEs at once.
+    const fromPause = await updateTraining(deps.db, id, { status: 'queued', control: 'stop', error: null }, ['paused']);
+    if (fromPause) {
+      job = await sendOrRevert(deps, fromPause, 'paused');
+      await publishTrainingStatus(deps.events, (await getTraining(deps.db, id)) ?? fromPause);
+    } else if (!(await updateTraining(deps.db, id, { control: 'stop' }, ['queued', 'running']))) {
+      throw conflict((await getTraining(deps.db, id)) ?? row, 'it has already finished');
+    }
+    return c.json(await answer(deps, id, job), 202);
+  });
+
+  app.openapi(retryRouteDef, async (c) => {
+    const { id } = c.req.valid('param');
+    const deps = c.get('deps');
+    const row = await getTraining(deps.db, id);
+    if (!row) throw notFound(id);
+    const queued = await updateTraining(deps.db, id, { status: 'queued', control: null, error: null, finishedAt: null }, ['failed', 'cancelled']);
+    if (!queued) throw conflict(row, 'only a failed or cancelled training can be retried');
+    const job = await sendOrRevert(deps, queued, row.status);
+    await publishTrainingStatus(deps.events, (await getTraining(deps.db, id)) ?? queued);
+    return c.json(await answer(deps, id, job), 202);
+  });
+
+  /** Sends the job of a training just made queued; when pg-boss cannot take it, the training goes back to `was`. */
+  const sendOrRevert = async (deps: AppDeps, row: TrainingRow, was: TrainingStatus): Promise<string> => {
+    try {
+      return await sendJob(deps, row.id);
+    } catch (err) {
+      await updateTraining(deps.db, row.id, { status: was, control: null }, ['queued']);
+      throw err;
+    }
+  };
+
+  app.openapi(deleteRouteDef, async (c) => {
+    const { id } = c.req.valid('param');
+    const deps = c.get('deps');
+    const row = await getTraining(deps.db, id);
+    if (!row) throw notFound(id);
+    await cancelRun(deps, row);
+    const keep = (await listSaes(deps.db, { trainingId: id, limit: 500 })).map((s) => s.path);
+    await deleteTraining(deps.db, id);
+    // The job stops within a step of the cancel and writes nothing after it: its folder goes, but for the SAEs it produced.
+    await saeStorage(deps).removeTraining(id, keep);
+    return c.body(null, 204);
+  });
+
+  app.openapi(listTemplatesDef, async (c) => c.json({ templates: await listTrainingTemplates(c.get('deps').db) }, 200));
+
+  app.openapi(createTemplateDef, async (c) => {
+    const body = c.req.valid('json');
+    const saved = await insertTrainingTemplate(c.get('deps').db, body, TRAINING_LIMITS.MAX_TEMPLATES);
+    if (saved === 'name_taken') throw new AppError('conflict', 409, `A template named "${body.name}" exists already`, [{ field: 'name', message: 'a template has this name already' }]);
+    if (saved === 'too_many') throw new AppError('conflict', 409, `There are ${TRAINING_LIMITS.MAX_TEMPLATES} templates already; delete one first`);
+    return c.json(saved, 201);
+  });
+
+  app.openapi(deleteTemplateDef, async (c) => {
+    const { id } = c.req.valid('param');
+    if (!(await deleteTrainingTemplate(c.get('deps').db, id))) throw new AppError('not_found', 404, `No template ${id}`, { field: 'id' });
+    return c.body(null, 204);
+  });
+}
