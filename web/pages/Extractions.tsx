@@ -93,6 +93,7 @@ function NewExtractionForm(props: { store: ExtractionsStore }) {
   const set = <K extends keyof FormState>(k: K, v: FormState[K]) => setForm((f) => ({ ...f, [k]: v }));
   const [models, setModels] = createSignal<Model[]>([]);
   const [datasets, setDatasets] = createSignal<Dataset[]>([]);
+  const [sourcesLoaded, setSourcesLoaded] = createSignal(false);
   const [arch, setArch] = createSignal<Architecture>();
   const [archError, setArchError] = createSignal<string>();
   const [errors, setErrors] = createSignal<Record<string, string>>({});
@@ -107,6 +108,7 @@ function NewExtractionForm(props: { store: ExtractionsStore }) {
     ({ models: m, datasets: d }) => {
       setModels(m);
       setDatasets(d);
+      setSourcesLoaded(true);
       const model = m.find((x) => x.default) ?? m[0];
       setForm((f) => ({ ...f, modelId: f.modelId || model?.id || '', dtype: model?.dtype ?? f.dtype, datasetId: f.datasetId || d[0]?.id || '' }));
     },
@@ -202,6 +204,11 @@ function NewExtractionForm(props: { store: ExtractionsStore }) {
             <For each={datasets()}>{(d) => <option value={d.id}>{d.name}{d.stats ? ` (${formatInt(d.stats.tokens)} tokens)` : ''}</option>}</For>
           </select>
           <FieldError errors={errors()} field="datasetId" />
+          <Show when={sourcesLoaded() && datasets().length === 0}>
+            <span class="field-error" data-testid="no-datasets">
+              No tokenized dataset yet: import one on the <a href="/datasets">Datasets</a> page.
+            </span>
+          </Show>
         </label>
         <label class="field">
           <span>Template</span>
