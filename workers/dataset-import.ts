@@ -46,7 +46,7 @@ import { JobCancelledError, JobLostError, PermanentJobError, WorkerShutdownError
 /** Hub errors that another attempt cannot fix. */
 const PERMANENT_HUB_CODES = new Set(['not_found', 'unauthorized', 'bad_response']);
 
-/** The rate of a counter over the last few seconds. */
+/** The rate of a growing counter over the last `windowMs` (per second). */
 class RecentRate {
   private samples: [number, number][] = [];
   constructor(private readonly windowMs = 3000) {}
@@ -129,7 +129,7 @@ function createReporter(ctx: JobContext, id: string, jobId: string) {
       bytesRate.update(0, Date.now());
       if (active) tick();
     },
-    /** Records the phase's counters; `limitLeft` is the time the token or document limit leaves, s, when one is set. */
+    /** Records the phase's counters; `limitLeftSeconds` gives the time left before the token or document limit, s, when one is set. */
     update(p: { bytesDone: number; bytesTotal?: number; file?: string | null; documents?: number; tokens?: number }, limitLeftSeconds?: (s: DatasetProgress) => number | null): void {
       const now = Date.now();
       const next = { ...state, ...p, file: p.file === undefined ? state.file : p.file };
