@@ -13,6 +13,7 @@ import { serveStatic } from '@hono/node-server/serve-static';
 import PgBoss from 'pg-boss';
 import { ConfigError, loadConfig } from '../models/config.ts';
 import { JOB_QUEUES } from '../models/contracts/jobs.ts';
+import { createQueues } from '../db/queues.ts';
 import { checkLocalModelFolder, removeModelDir } from '../models/model-files.ts';
 import { onShutdown } from '../models/lifecycle.ts';
 import { logger, setLogLevel } from '../models/log.ts';
@@ -54,7 +55,7 @@ async function main(): Promise<void> {
   const boss = new PgBoss({ connectionString: config.databaseUrl, application_name: 'loupe-server', supervise: false, schedule: false, max: 4 });
   boss.on('error', (err) => log.error('pg-boss error', { error: err }));
   await boss.start();
-  for (const [name, options] of Object.entries(JOB_QUEUES)) await boss.createQueue(name, { name, ...options });
+  await createQueues(database.pool, boss, Object.entries(JOB_QUEUES).map(([name, options]) => ({ ...options, name })));
 
   const hub = await startHub({ host: config.host, port: config.wsPort, token: config.token });
   const listener = await listenEvents(config.databaseUrl, {

@@ -15,6 +15,7 @@ import type PgBoss from 'pg-boss';
 import { POLICY, type Config } from '../models/config.ts';
 import { logger, type Logger } from '../models/log.ts';
 import type { Database } from '../db/client.ts';
+import { createQueues } from '../db/queues.ts';
 import { listenChannel, type EventListener, type Events } from '../db/events.ts';
 import { claimJob, disableRetries, JOB_CANCEL_CHANNEL, jobStates, setJobProgress } from '../db/queries/jobs.ts';
 import type { JobState } from '../models/contracts/jobs.ts';
@@ -192,8 +193,8 @@ export async function startJobRunner(opts: RunnerOptions): Promise<JobRunner> {
     }
   };
 
+  await createQueues(database.pool, boss, opts.kinds.map((k) => ({ ...k.queue, name: k.name })));
   for (const kind of opts.kinds) {
-    await boss.createQueue(kind.name, { name: kind.name, ...kind.queue });
     const concurrency = kind.concurrency ?? config.workerConcurrency;
     // pg-boss 10: one `work` registration polls and runs one batch of 1 at a time, so N registrations = N concurrent jobs.
     for (let i = 0; i < concurrency; i++) {

@@ -5,6 +5,7 @@
  */
 import PgBoss from 'pg-boss';
 import { JOB_QUEUES } from '../../models/contracts/jobs.ts';
+import { createQueues } from '../../db/queues.ts';
 import { checkLocalModelFolder, removeModelDir } from '../../models/model-files.ts';
 import { createEvents } from '../../db/events.ts';
 import { DATASET_LIMITS } from '../../models/datasets/limits.ts';
@@ -29,7 +30,7 @@ export async function createTestApp(db: TestDatabase, dataDir: string, opts: { u
   const boss = new PgBoss({ connectionString: db.url, supervise: false, schedule: false, max: 3 });
   boss.on('error', () => undefined);
   await boss.start();
-  for (const [name, options] of Object.entries(JOB_QUEUES)) await boss.createQueue(name, { name, ...options });
+  await createQueues(db.pool, boss, Object.entries(JOB_QUEUES).map(([name, options]) => ({ ...options, name })));
   const deps: AppDeps = {
     db: db.db,
     boss,
