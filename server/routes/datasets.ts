@@ -32,6 +32,7 @@ import { getJob, isFinished } from '../../db/queries/jobs.ts';
 import { DEMO_MODEL_ID, getModel, type ModelRow } from '../../db/queries/models.ts';
 import { AppError } from '../errors.ts';
 import type { App, AppDeps } from '../app.ts';
+import { removeExtractionsOf } from './extractions.ts';
 import { cancelJob } from './jobs.ts';
 
 const IMPORT = 'dataset.import' satisfies keyof typeof JOB_QUEUES;
@@ -368,6 +369,7 @@ export function registerDatasetRoutes(app: App): void {
       const job = await getJob(deps.db, row.jobId);
       if (job && !isFinished(job.state)) await cancelJob(deps, job.kind, job.id);
     }
+    await removeExtractionsOf(deps, { datasetId: id });
     await deleteDataset(deps.db, id);
     // The worker also removes the folder when its cancelled import stops, in case it wrote after this.
     await deps.datasets.remove(id);

@@ -4,7 +4,7 @@
  * them): validation naming the field, the history, the detail with what a
  * store holds, cancel, delete, and templates.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -209,6 +209,18 @@ describe('extractions API', () => {
     expect((await t.request(`/api/extraction-templates/${tpl.id}`, { method: 'DELETE' })).status).toBe(204);
     expect((await t.request(`/api/extraction-templates/${tpl.id}`, { method: 'DELETE' })).status).toBe(404);
     expect((await fieldsOf(await post({ modelId: DEMO_MODEL_ID, datasetId: dataset.id, templateId: tpl.id }))).fields).toEqual(['templateId']);
+  });
+
+  it('deleting a dataset removes the activation folders of its extractions (their rows go by foreign key)', async () => {
+    const dir = path.join(dataDir, 'datasets', 'doomed');
+    const doomed = await insertCompletedDataset(db.db, dir, await tokenizeDemo(dir, 300), 'doomed');
+    const { extraction } = createdExtractionSchema.parse(await (await post({ modelId: DEMO_MODEL_ID, datasetId: doomed.id, hookPoints: [HOOK], contextLength: 16, tokenBudget: 64, batchSize: 4, windowsPerShard: 4 })).json());
+    const folder = activationsDir(dataDir, extraction.id);
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(path.join(folder, 'manifest.json'), '{}');
+    expect((await t.request(`/api/datasets/${doomed.id}`, { method: 'DELETE' })).status).toBe(204);
+    expect(existsSync(folder)).toBe(false);
+    expect((await t.request(`/api/extractions/${extraction.id}`)).status).toBe(404);
   });
 
   it('is in the OpenAPI document', async () => {

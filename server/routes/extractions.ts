@@ -187,6 +187,18 @@ function storage(deps: AppDeps): ExtractionStorage {
   return deps.extractions;
 }
 
+/**
+ * Before a model or dataset is deleted (its extraction rows go with it, by
+ * foreign key): stops their runs and removes their activation folders.
+ */
+export async function removeExtractionsOf(deps: AppDeps, filter: { modelId?: string; datasetId?: string }): Promise<void> {
+  const rows = await listExtractions(deps.db, filter);
+  for (const row of rows) {
+    await cancelRun(deps, row);
+    await deps.extractions?.remove(row.id);
+  }
+}
+
 /** Cancels the job of `row` when it has not finished, marking the row cancelled; true when it did. */
 async function cancelRun(deps: AppDeps, row: ExtractionRow): Promise<boolean> {
   if (!row.jobId) return false;

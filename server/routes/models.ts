@@ -23,6 +23,7 @@ import { getJob, isFinished } from '../../db/queries/jobs.ts';
 import { deleteModel, getModel, insertModel, listModels, setModelJob, type ModelRow } from '../../db/queries/models.ts';
 import { AppError } from '../errors.ts';
 import type { App } from '../app.ts';
+import { removeExtractionsOf } from './extractions.ts';
 import { cancelJob } from './jobs.ts';
 
 const DOWNLOAD = 'model.download' satisfies keyof typeof JOB_QUEUES;
@@ -185,6 +186,7 @@ export function registerModelRoutes(app: App): void {
       const job = await getJob(deps.db, row.jobId);
       if (job && !isFinished(job.state)) await cancelJob(deps, job.kind, job.id);
     }
+    await removeExtractionsOf(deps, { modelId: id });
     await deleteModel(deps.db, id);
     // The worker also removes the folder when its cancelled download stops, in case it wrote after this.
     await deps.storage.removeModel(id);
