@@ -211,7 +211,8 @@ export const saeTrain: JobKind<TrainingJobData> = {
         activations: extraction.path,
         hooks: row.hookPoints.map((hook) => ({ hook, out: trainingHookDir(ctx.config.dataDir, trainingId, hook) })),
         config: toTrainConfig(config),
-        modelName: model?.name ?? '',
+        // cfg.json's model_name: the hub repository when there is one (what SAELens loads), else the display name
+        modelName: model ? (model.source.kind === 'hub' ? model.source.repo : model.name) : '',
         device: ctx.config.device,
         signal,
         shouldStop: () => control.current(),
