@@ -1,12 +1,13 @@
 /**
- * A d3 time-series chart: one line per series, an optional min–max band (the
- * extremes of each downsampled bucket), axes, and a hover readout. The SVG is
- * built once; updates only move scales, axes and path data.
+ * A d3 series chart: one line per series, an optional min–max band (the
+ * extremes of each downsampled bucket), axes, and a hover readout. The x axis
+ * is time (ms) by default, or any number (`xKind: 'linear'`, e.g. training
+ * steps). The SVG is built once; updates only move scales, axes and path data.
  */
 import * as d3 from 'd3';
 import { createEffect, createSignal, For, Index, onCleanup, onMount, Show } from 'solid-js';
 
-/** One line of a chart. Arrays are aligned: t[i] (ms) ↔ v[i]. */
+/** One line of a chart. Arrays are aligned: t[i] (ms, or the x value of a linear chart; ascending) ↔ v[i]. */
 export interface ChartSeries {
   label: string;
   color?: string;
@@ -21,8 +22,14 @@ export interface TimeSeriesChartProps {
   testKey: string;
   title: string;
   series: ChartSeries[];
-  /** [from, to] in ms */
+  /** [from, to] in ms (or x units of a linear chart) */
   xDomain: [number, number];
+  /** x axis: time in ms (default), or plain numbers such as steps */
+  xKind?: 'time' | 'linear';
+  /** labels of a linear x axis and of its hover readout (d3's SI format otherwise) */
+  xFormat?: (n: number) => string;
+  /** `data-testid` of the chart's container */
+  testId?: string;
   yFormat: (n: number) => string;
   /** fixed y range; otherwise from 0 (or the data's minimum) to the data's maximum */
   yDomain?: [number, number];
@@ -43,6 +50,7 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
   const [hover, setHover] = createSignal<{ x: number; t: number; values: { label: string; color: string; v: number }[] }>();
   const height = () => props.height ?? 160;
   const color = (s: ChartSeries, i: number) => s.color ?? PALETTE[i % PALETTE.length]!;
+  const linear = () => props.xKind === 'linear';
 
   onMount(() => {
     const ro = new ResizeObserver((entries) => setWidth(Math.floor(entries[0]!.contentRect.width)));
@@ -57,7 +65,12 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
     const lines = plot.append('g').attr('class', 'lines');
     const cursor = plot.append('line').attr('class', 'cursor').attr('y1', 0).style('display', 'none');
 
-    let x = d3.scaleTime();
+    let x: d3.ScaleTime<number, number> | d3.ScaleLinear<number, number> = d3.scaleTime();
+    /** the x value (ms or number) at a pixel offset of the plot */
+    const invertX = (px: number): number => {
+      const v = x.invert(px);
+      return v instanceof Date ? v.getTime() : v;
+    };
     createEffect(() => {
       props.version; // redraw when data changed in place
       const w = width();
@@ -67,7 +80,7 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
       const innerH = Math.max(10, h - MARGIN.top - MARGIN.bottom);
       svg.attr('width', w).attr('height', h).attr('viewBox', `0 0 ${w} ${h}`);
       plot.attr('transform', `translate(${MARGIN.left},${MARGIN.top})`);
-      x = d3.scaleTime().domain(props.xDomain).range([0, innerW]);
+      x = linear() ? d3.scaleLinear().domain(props.xDomain).range([0, innerW]) : d3.scaleTime().domain(props.xDomain).range([0, innerW]);
       let [lo, hi] = props.yDomain ?? [Infinity, -Infinity];
       if (!props.yDomain) {
         for (const s of props.series) {
@@ -78,7 +91,12 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
         hi = Number.isFinite(hi) && hi > lo ? hi * 1.05 : lo + 1;
       }
       const y = d3.scaleLinear().domain([lo, hi]).range([innerH, 0]).nice();
-      gx.attr('transform', `translate(${MARGIN.left},${MARGIN.top + innerH})`).call(d3.axisBottom(x).ticks(Math.max(2, Math.floor(innerW / 90))).tickSizeOuter(0));
+      const xAxis = d3
+        .axisBottom(x as d3.AxisScale<d3.NumberValue>)
+        .ticks(Math.max(2, Math.floor(innerW / 90)))
+        .tickSizeOuter(0);
+      if (linear()) xAxis.tickFormat((d) => (props.xFormat ?? d3.format('~s'))(+d));
+      gx.attr('transform', `translate(${MARGIN.left},${MARGIN.top + innerH})`).call(xAxis);
       const yCount = Math.max(2, Math.floor(innerH / 35));
       const yAxis = d3.axisLeft(y);
       if (props.yTicks) yAxis.tickValues(props.yTicks(y.domain()[0]!, y.domain()[1]!, yCount));
@@ -129,7 +147,7 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
     svg
       .on('mousemove', (event: MouseEvent) => {
         const [mx] = d3.pointer(event, plot.node());
-        const t = x.invert(mx).getTime();
+        const t = invertX(mx);
         const values = props.series.flatMap((s, i) => {
           if (!s.t.length) return [];
           const j = bisect(s.t as number[], t);
@@ -156,7 +174,7 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
   };
 
   return (
-    <div class="chart" ref={container}>
+    <div class="chart" ref={container} data-testid={props.testId}>
       <div class="chart-head">
         <span class="chart-title">{props.title}</span>
         <span class="chart-latest" data-testid={`latest-${props.testKey}`}>
@@ -182,7 +200,7 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
       <Show when={hover()}>
         {(h) => (
           <div class="chart-tip" style={{ left: `${Math.min(h().x + 12, Math.max(0, width() - 180))}px` }}>
-            <div class="chart-tip-time">{new Date(h().t).toLocaleTimeString()}</div>
+            <div class="chart-tip-time">{linear() ? (props.xFormat ?? String)(Math.round(h().t)) : new Date(h().t).toLocaleTimeString()}</div>
             <For each={h().values}>
               {(v) => (
                 <div>
