@@ -307,7 +307,8 @@ export function createRunDetailStore(run: Accessor<Training>): RunDetailStore {
 
   // Checkpoints from the live progress; the detail and SAEs on open and at every status change.
   createEffect(() => {
-    const latest = run().progress?.checkpoints ?? [];
+    // Read field by field: the list store reconciles a run's progress in place, so the array itself may stay the same object.
+    const latest = (run().progress?.checkpoints ?? []).map((c) => ({ hook: c.hook, step: c.step, at: c.at }));
     setCheckpoints((seen) => mergeCheckpoints(seen, latest));
   });
   createEffect(on(() => run().status, () => void loadDetail()));
