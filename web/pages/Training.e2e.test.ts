@@ -153,6 +153,20 @@ describe('Training page', () => {
     expect(moved.split(/[LM]/).length).toBeGreaterThan(first.split(/[LM]/).length);
     const movedWhile = (await card.getByTestId('run-status').getAttribute('data-status')) ?? '';
 
+    // Paused (a checkpoint within a step, the job ends) and resumed from it (a new job): the chart goes on from where it was.
+    await card.getByTestId('control-pause').click();
+    await card.getByTestId('run-status').and(page.locator('[data-status="paused"]')).waitFor({ timeout: 15_000 });
+    // the pause's checkpoint is the one kept, at the step the progress stopped at
+    const kept = card.getByTestId('checkpoint-row').filter({ hasText: 'kept' });
+    await kept.waitFor({ timeout: 5000 });
+    const pausedAt = Number(await kept.getAttribute('data-step'));
+    expect(pausedAt).toBeGreaterThan(0);
+    expect(pausedAt).toBeLessThan(STEPS);
+    expect(await card.getByTestId('run-progress-text').textContent()).toMatch(new RegExp(`^step ${pausedAt.toLocaleString('en-US')} /`));
+    await card.getByTestId('control-resume').click();
+    await card.getByTestId('run-progress-text').filter({ hasText: `resumed at step ${pausedAt.toLocaleString('en-US')}` }).waitFor({ timeout: 20_000 });
+    const tResumed = Date.now();
+
     // The bar moves through intermediate values to 100 %, with a rate while it runs.
     const bar = card.getByTestId('run-progress');
     const seen = new Set<number>();
@@ -190,14 +204,15 @@ describe('Training page', () => {
     expect(await density.getByTestId('ce-line').textContent()).toMatch(/CE-loss recovered -?\d/);
     expect(await card.getByTestId('chart-ceLossRecovered').locator('g.lines path').count()).toBe(1);
 
-    // Checkpoints at 300, 600 and 800 seen live (only the last one is kept on disk), and the SAE with its files.
+    // Checkpoints seen live: at 300 and 600, the pause's, and the end's (only the last one is kept on disk); and the SAE with its files.
     const checkpoints = card.getByTestId('checkpoint-list');
     await checkpoints.filter({ hasText: /800/ }).waitFor({ timeout: 10_000 });
-    expect(await checkpoints.getByTestId('checkpoint-row').allTextContents()).toEqual([
-      expect.stringMatching(new RegExp(`^${HOOK.replace(/\./g, '\\.')}800.*kept`)),
-      expect.stringMatching(/600.*replaced/),
-      expect.stringMatching(/300.*replaced/),
-    ]);
+    const rows = checkpoints.getByTestId('checkpoint-row');
+    const texts = await rows.allTextContents();
+    expect(texts[0]).toMatch(/kept/);
+    expect(texts.slice(1).every((r) => /replaced/.test(r))).toBe(true);
+    const steps = await rows.evaluateAll((trs) => trs.map((tr) => Number(tr.getAttribute('data-step'))));
+    expect(steps).toEqual([...new Set([800, 600, 300, pausedAt])].sort((a, b) => b - a));
     const saes = saeListSchema.parse(await api(`/api/saes?trainingId=${id}`)).saes;
     expect(saes.map((s) => [s.hookPoint, s.architecture, s.dSae, s.k])).toEqual([[HOOK, 'topk', 256, 16]]);
     const sae = card.getByTestId(`sae-${saes[0]!.id}`);
@@ -229,6 +244,8 @@ describe('Training page', () => {
 
     expect(errors).toEqual([]);
     await page.close();
-    console.log(`training page: form ${((tStarted - t0) / 1000).toFixed(1)} s, run ${((tDone - tStarted) / 1000).toFixed(1)} s, rest ${((Date.now() - tDone) / 1000).toFixed(1)} s`);
+    console.log(
+      `training page: form ${((tStarted - t0) / 1000).toFixed(1)} s, run to the pause and back ${((tResumed - tStarted) / 1000).toFixed(1)} s, to the end ${((tDone - tResumed) / 1000).toFixed(1)} s, rest ${((Date.now() - tDone) / 1000).toFixed(1)} s`,
+    );
   });
 });

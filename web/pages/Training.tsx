@@ -549,7 +549,7 @@ function RunDetail(props: { run: Training }) {
               <tbody>
                 <For each={store.checkpoints()}>
                   {(c) => (
-                    <tr data-testid="checkpoint-row">
+                    <tr data-testid="checkpoint-row" data-step={c.step} data-hook={c.hook}>
                       <td>
                         <code>{c.hook}</code>
                       </td>
