@@ -138,24 +138,23 @@ export function createTrainingsStore(): TrainingsStore {
     subs.clear();
   });
 
-  // Polling: fast while the socket is down, slow while it is up, none when nothing may change.
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let stopPolling: (() => void) | undefined;
+  // Polling: fast while the socket is down, slow while it is up, none when nothing may change. Memos: the
+  // cadence restarts only when one of them flips, not at every event or reconnect attempt.
+  const anyActive = createMemo(() => runs().some((r) => isActive(r.status)));
+  const online = createMemo(() => realtime.status().status === 'open');
   createEffect(() => {
-    const anyActive = runs().some((r) => isActive(r.status));
-    const online = realtime.status().status === 'open';
-    clearTimeout(timer);
-    stopPolling?.();
-    stopPolling = undefined;
-    if (!anyActive) return;
-    if (!online) stopPolling = realtime.startPolling();
-    const every = online ? POLL_ONLINE_MS : POLL_OFFLINE_MS;
-    const tick = () => void reload().finally(() => (timer = setTimeout(tick, every)));
+    if (!anyActive()) return;
+    const every = online() ? POLL_ONLINE_MS : POLL_OFFLINE_MS;
+    const stopPolling = online() ? undefined : realtime.startPolling();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let stopped = false;
+    const tick = () => void reload().finally(() => !stopped && (timer = setTimeout(tick, every)));
     timer = setTimeout(tick, every);
-  });
-  onCleanup(() => {
-    clearTimeout(timer);
-    stopPolling?.();
+    onCleanup(() => {
+      stopped = true;
+      clearTimeout(timer);
+      stopPolling?.();
+    });
   });
 
   void reload();
