@@ -211,3 +211,27 @@ describe('sparse TopK', () => {
     }
   });
 });
+
+describe('determinism', () => {
+  it('two identical steps on several threads give identical outputs (sparse TopK included)', async () => {
+    const [dIn, dSae, b] = [64, 1024, 512];
+    const shapes = paramShapes(dIn, dSae);
+    for (const arch of ['topk', 'relu'] as const) {
+      const f: Record<string, ort.Tensor> = {
+        x: new ort.Tensor('float32', Float32Array.from(rand(b * dIn, 5)), [b, dIn]),
+        W_enc: new ort.Tensor('float32', Float32Array.from(rand(dIn * dSae, 6, 0.3)), shapes.W_enc),
+        b_enc: new ort.Tensor('float32', Float32Array.from(rand(dSae, 7, 0.1)), shapes.b_enc),
+        W_dec: new ort.Tensor('float32', Float32Array.from(rand(dSae * dIn, 8, 0.3)), shapes.W_dec),
+        b_dec: new ort.Tensor('float32', Float32Array.from(rand(dIn, 9, 0.1)), shapes.b_dec),
+      };
+      if (arch === 'relu') f.l1 = new ort.Tensor('float32', Float32Array.of(0.1), []);
+      const s = await createSession(buildSaeStep({ architecture: arch, dIn, dSae, k: 8, mode: 'grad' }).toModel(), { device: 'cpu', threads: 2 });
+      const one = await s.run(f);
+      const two = await s.run(f);
+      for (const n of ['grad_W_enc', 'grad_W_dec', 'grad_b_enc', 'grad_b_dec', 'loss']) {
+        expect(Buffer.from((two[n]!.data as Float32Array).buffer).equals(Buffer.from((one[n]!.data as Float32Array).buffer)), `${arch} ${n}`).toBe(true);
+      }
+      await s.release();
+    }
+  });
+});

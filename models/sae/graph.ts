@@ -238,17 +238,19 @@ function denseCore({ g, o, x, p, l1, invB }: CoreInputs): StepCore {
 }
 
 /**
- * TopK with its sparsity used: only the k active features of a token touch
- * the decoder, so the decoder pass, g_f and the gradients of W_dec, W_enc and
- * b_enc are gathers and scatter-adds over B·k rows instead of dense
- * [B, d_sae] products. The encoder product is the only dense one.
+ * TopK with its sparsity used where it is safe to: only the k active features
+ * of a token touch the decoder, so the decoder pass and g_f are gathers over
+ * B·k rows instead of dense [B, d_sae] products. The weight gradients stay
+ * dense products of the scattered activations (each row's k indices are
+ * distinct, so the scatter has no collisions): ONNX Runtime's multi-threaded
+ * ScatterND with reduction 'add' loses updates on repeated indices.
  *
  *   Wg = W_dec[idx] [B, k, d]; x̂_b = Σ_j a_bj Wg_bj + b_dec
- *   g_a = Wg·g_x̂ ⊙ (vals > 0); g_Wdec[idx_bj] += a_bj g_x̂_b;
- *   g_Wenc[:, idx_bj] += xc_b g_a_bj; g_benc[idx_bj] += g_a_bj
+ *   g_a = Wg·g_x̂ ⊙ (vals > 0); f, g_pre = a, g_a scattered to [B, d_sae]
+ *   g_Wdec = fᵀ·g_x̂; g_Wenc = xcᵀ·g_pre; g_benc = Σ_b g_pre
  */
 function sparseTopkCore({ g, o, x, p, invB }: CoreInputs): StepCore {
-  const { dIn, dSae } = o;
+  const { dSae } = o;
   const k = o.k;
   if (!k || k < 1 || k > dSae) throw new Error(`TopK SAE: k must be in 1..${dSae}`);
   const xc = g.sub(x, p.b_dec);
@@ -261,19 +263,19 @@ function sparseTopkCore({ g, o, x, p, invB }: CoreInputs): StepCore {
   const err = g.sub(xhat, x);
   const sse = g.op('ReduceSum', [g.mul(err, err)], { keepdims: 0 });
   const mse = g.mul(sse, g.op('Squeeze', [invB, g.constI([0])]));
-  const flatIdx = g.reshape(idx, [-1, 1]); // [B·k, 1]
-  const zerosOf = (shape: number[]) => g.op('ConstantOfShape', [g.constI(shape)], { value: { name: 'zero', dataType: DataType.FLOAT, dims: [1], raw: new Uint8Array(4) } });
-  const scatterAdd = (shape: number[], updates: Value) => g.op('ScatterND', [zerosOf(shape), flatIdx, updates], { reduction: 'add' });
-  const fired = scatterAdd([dSae], g.reshape(on, [-1]));
+  const zeros = g.op('ConstantOfShape', [g.op('Shape', [pre])], { value: { name: 'zero', dataType: DataType.FLOAT, dims: [1], raw: new Uint8Array(4) } });
+  const scatter = (v: Value) => g.op('ScatterElements', [zeros, idx, v], { axis: 1 }); // [B, d_sae]
+  const fired = g.op('ReduceSum', [scatter(on), g.constI([0])], { keepdims: 0 });
   const l0 = g.mul(g.op('ReduceSum', [on], { keepdims: 0 }), g.op('Squeeze', [invB, g.constI([0])]));
 
   const gxhat = g.mul(err, g.mul(invB, g.constF(2))); // [B, d]
   const ga = g.mul(g.op('Squeeze', [g.matmul(wg, g.unsqueeze(gxhat, [2])), g.constI([2])]), on); // [B, k]
-  const gWdec = scatterAdd([dSae, dIn], g.reshape(g.mul(g.unsqueeze(a, [2]), g.unsqueeze(gxhat, [1])), [-1, dIn]));
-  const gWencT = scatterAdd([dSae, dIn], g.reshape(g.mul(g.unsqueeze(ga, [2]), g.unsqueeze(xc, [1])), [-1, dIn]));
-  const gbenc = scatterAdd([dSae], g.reshape(ga, [-1]));
+  const gpre = scatter(ga);
+  const gWdec = g.op('Gemm', [scatter(a), gxhat], { transA: 1 });
+  const gWenc = g.op('Gemm', [xc, gpre], { transA: 1 });
+  const gbenc = g.op('ReduceSum', [gpre, g.constI([0])], { keepdims: 0 });
   const gbdecEnc = g.matmul(p.W_enc, gbenc); // [d]: W_enc · g_benc, a matrix-vector product
   const gbdec = g.sub(g.op('ReduceSum', [gxhat, g.constI([0])], { keepdims: 0 }), gbdecEnc);
-  const grads = { W_enc: g.transpose(gWencT, [1, 0]), b_enc: gbenc, W_dec: gWdec, b_dec: gbdec } as Record<SaeParam, Value>;
+  const grads = { W_enc: gWenc, b_enc: gbenc, W_dec: gWdec, b_dec: gbdec } as Record<SaeParam, Value>;
   return { loss: mse, mse, l1Loss: g.constF(0), l0, sse, fired, grads };
 }
