@@ -119,10 +119,17 @@ describe('Training page', () => {
     expect(await page.getByTestId('input-k').count()).toBe(0);
     await page.getByTestId('input-architecture').selectOption('topk');
 
-    await page.getByTestId('input-k').fill('16');
+    // typed key by key (the field must survive its own updates: a re-created input would lose the focus)
+    await page.getByTestId('input-k').fill('');
+    await page.getByTestId('input-k').pressSequentially('16');
+    expect(await page.getByTestId('input-k').inputValue()).toBe('16');
     await page.getByTestId('input-lr').fill('0.001');
     await page.getByTestId('input-batchSize').fill(String(BATCH));
-    await page.getByTestId('input-totalTokens').fill(String(STEPS * BATCH));
+    // left empty, one pass over the stored rows
+    const storedRows = /([\d,]+) rows/.exec((await page.getByTestId('hook-list').textContent()) ?? '')?.[1];
+    expect(await page.getByTestId('input-totalTokens').getAttribute('placeholder')).toBe(`one pass: ${storedRows}`);
+    await page.getByTestId('input-totalTokens').pressSequentially(String(STEPS * BATCH));
+    expect(await page.getByTestId('input-totalTokens').inputValue()).toBe(String(STEPS * BATCH));
     await page.getByTestId('input-metricsEvery').fill('10');
     await page.getByTestId('input-checkpointEvery').fill('300');
     await page.getByTestId('input-evalEvery').fill('400');

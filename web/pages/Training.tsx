@@ -180,20 +180,24 @@ function NewTrainingForm(props: { store: TrainingsStore; onStarted: (t: Training
     }
   };
 
-  /** A numeric field of the config: typed text, the default as placeholder, the server's message below. */
-  const num = (field: NumberField, label: JSX.Element, opts: { narrow?: boolean; title?: string; placeholder?: string } = {}) => (
-    <label class={`field${opts.narrow === false ? '' : ' narrow'}`} title={opts.title}>
-      <span>{label}</span>
+  /**
+   * A numeric field of the config: typed text, the default as placeholder, the server's message below. A
+   * component (its props read lazily), so that a label that follows the architecture does not re-create the input.
+   */
+  const Num = (p: { field: NumberField; label: JSX.Element; wide?: boolean; title?: string; placeholder?: string }) => (
+    <label class={p.wide ? 'field' : 'field narrow'} title={p.title}>
+      <span>{p.label}</span>
       <input
         inputmode="decimal"
-        value={form()[field]}
-        placeholder={opts.placeholder ?? (field === 'totalTokens' ? '' : String(TRAIN_FORM_DEFAULTS[field]))}
-        onInput={(e) => set(field, e.currentTarget.value)}
-        data-testid={`input-${field}`}
+        value={form()[p.field]}
+        placeholder={p.placeholder ?? (p.field === 'totalTokens' ? '' : String(TRAIN_FORM_DEFAULTS[p.field]))}
+        onInput={(e) => set(p.field, e.currentTarget.value)}
+        data-testid={`input-${p.field}`}
       />
-      <FieldError errors={errors()} field={`config.${field}`} />
+      <FieldError errors={errors()} field={`config.${p.field}`} />
     </label>
   );
+  const jump = () => form().architecture === 'jumprelu';
 
   return (
     <form class="card training-form" onSubmit={(e) => void submit(e)} data-testid="training-form" novalidate>
@@ -318,14 +322,14 @@ function NewTrainingForm(props: { store: TrainingsStore; onStarted: (t: Training
             <FieldError errors={errors()} field="config.dSae" />
             <FieldError errors={errors()} field="config.expansionFactor" />
           </label>
-          <Show when={usesK(form().architecture)}>{num('k', form().architecture === 'batchtopk' ? 'k (mean a token)' : 'k (active a token)', { title: 'features active a token' })}</Show>
+          <Show when={usesK(form().architecture)}><Num field="k" label={form().architecture === 'batchtopk' ? 'k (mean a token)' : 'k (active a token)'} title="features active a token" /></Show>
           <Show when={usesSparsityPenalty(form().architecture)}>
-            {num('l1Coefficient', form().architecture === 'jumprelu' ? 'L0 coefficient' : 'L1 coefficient')}
-            {num('l1WarmupSteps', form().architecture === 'jumprelu' ? 'L0 warm-up steps' : 'L1 warm-up steps')}
+            <Num field="l1Coefficient" label={jump() ? 'L0 coefficient' : 'L1 coefficient'} />
+            <Num field="l1WarmupSteps" label={jump() ? 'L0 warm-up steps' : 'L1 warm-up steps'} />
           </Show>
           <Show when={usesThreshold(form().architecture)}>
-            {num('initThreshold', 'initial threshold')}
-            {num('bandwidth', 'bandwidth')}
+            <Num field="initThreshold" label="initial threshold" />
+            <Num field="bandwidth" label="bandwidth" />
           </Show>
           <label class="field">
             <span>b_dec init</span>
@@ -347,12 +351,12 @@ function NewTrainingForm(props: { store: TrainingsStore; onStarted: (t: Training
       <fieldset class="form-group">
         <legend>Optimisation</legend>
         <div class="form-row">
-          {num('lr', 'learning rate')}
-          {num('lrWarmupSteps', 'lr warm-up steps')}
-          {num('lrDecayFraction', 'lr decay (fraction at the end)')}
-          {num('batchSize', 'batch (tokens a step)')}
-          {num('totalTokens', 'total tokens', { narrow: false, placeholder: onePass() !== undefined ? `one pass: ${formatInt(onePass()!)}` : 'one pass over the rows' })}
-          {num('seed', 'seed')}
+          <Num field="lr" label="learning rate" />
+          <Num field="lrWarmupSteps" label="lr warm-up steps" />
+          <Num field="lrDecayFraction" label="lr decay (fraction at the end)" />
+          <Num field="batchSize" label="batch (tokens a step)" />
+          <Num field="totalTokens" label="total tokens" wide placeholder={onePass() !== undefined ? `one pass: ${formatInt(onePass()!)}` : 'one pass over the rows'} />
+          <Num field="seed" label="seed" />
           <p class="muted steps-note" data-testid="steps-note">
             {steps() !== undefined ? `${formatInt(steps()!)} steps` : ''}
           </p>
@@ -362,21 +366,21 @@ function NewTrainingForm(props: { store: TrainingsStore; onStarted: (t: Training
       <fieldset class="form-group">
         <legend>Schedule</legend>
         <div class="form-row">
-          {num('metricsEvery', 'metrics every (steps)')}
-          {num('checkpointEvery', 'checkpoint every')}
-          {num('evalEvery', 'evaluate every (0: at the end)')}
-          {num('evalWindows', 'CE-loss windows (0: none)')}
+          <Num field="metricsEvery" label="metrics every (steps)" />
+          <Num field="checkpointEvery" label="checkpoint every" />
+          <Num field="evalEvery" label="evaluate every (0: at the end)" />
+          <Num field="evalWindows" label="CE-loss windows (0: none)" />
         </div>
       </fieldset>
 
       <details class="form-group advanced">
         <summary>More settings</summary>
         <div class="form-row">
-          {num('beta1', 'Adam β1')}
-          {num('beta2', 'Adam β2')}
-          {num('deadFeatureWindow', 'dead after (tokens without firing)', { narrow: false })}
-          {num('denseThreshold', 'dense above (fraction of a batch)')}
-          {num('mixingShards', 'shards shuffled together')}
+          <Num field="beta1" label="Adam β1" />
+          <Num field="beta2" label="Adam β2" />
+          <Num field="deadFeatureWindow" label="dead after (tokens without firing)" wide />
+          <Num field="denseThreshold" label="dense above (fraction of a batch)" />
+          <Num field="mixingShards" label="shards shuffled together" />
         </div>
       </details>
 
@@ -442,10 +446,17 @@ function RunDetail(props: { run: Training }) {
     store.version();
     return ceRecoveredSeries(store.history, hooks());
   });
-  const hookRows = createMemo(() => {
-    store.version();
-    return hooks().map((hook) => ({ hook, train: latestTrain(store.history, hook), eval: latestEval(store.history, hook), info: store.detail()?.hooks.find((h) => h.hook === hook) }));
+  // Per hook, its latest training point and evaluation: memos that change only when those do, so the table rows and
+  // density charts (keyed by hook name) update in place rather than being re-created at every batch.
+  const latest = (hook: string) => ({
+    hook,
+    train: createMemo(() => (store.version(), latestTrain(store.history, hook)), undefined, { equals: (a, b) => a?.train === b?.train }),
+    eval: createMemo(() => (store.version(), latestEval(store.history, hook)), undefined, { equals: (a, b) => a?.eval === b?.eval }),
+    info: () => store.detail()?.hooks.find((h) => h.hook === hook),
   });
+  const perHook = createMemo(() => new Map(hooks().map((h) => [h, latest(h)])));
+  const row = (hook: string) => perHook().get(hook)!;
+  const evaluated = () => hooks().filter((h) => row(h).eval());
   const latestCheckpoint = (hook: string) => props.run.progress?.checkpoints.find((c) => c.hook === hook);
 
   return (
@@ -472,23 +483,28 @@ function RunDetail(props: { run: Training }) {
           </tr>
         </thead>
         <tbody>
-          <For each={hookRows()}>
-            {(r) => (
-              <tr data-testid={`hook-row-${r.hook}`}>
-                <td>
-                  <code>{r.hook}</code>
-                </td>
-                <td>{r.info?.dIn != null ? `${r.info.dIn} → ${formatInt(r.info.dSae ?? 0)}` : '–'}</td>
-                <td>{r.train ? formatInt(r.train.step) : '–'}</td>
-                <td data-testid="hook-loss">{r.train ? formatStat(r.train.train.loss) : '–'}</td>
-                <td>{r.train ? formatStat(r.train.train.mse) : '–'}</td>
-                <td>{r.train ? formatStat(r.train.train.l0) : '–'}</td>
-                <td>{r.train ? formatStat(r.train.train.explainedVariance) : '–'}</td>
-                <td>{r.train ? formatFraction(r.train.train.deadFraction) : '–'}</td>
-                <td data-testid="hook-ce">{r.eval?.eval.ceLossRecovered != null ? formatFraction(r.eval.eval.ceLossRecovered) : '–'}</td>
-                <td>{latestCheckpoint(r.hook) ? `step ${formatInt(latestCheckpoint(r.hook)!.step)}` : '–'}</td>
-              </tr>
-            )}
+          <For each={hooks()}>
+            {(hook) => {
+              const train = () => row(hook).train()?.train;
+              const info = () => row(hook).info();
+              const ce = () => row(hook).eval()?.eval.ceLossRecovered;
+              return (
+                <tr data-testid={`hook-row-${hook}`}>
+                  <td>
+                    <code>{hook}</code>
+                  </td>
+                  <td>{info()?.dIn != null ? `${info()!.dIn} → ${formatInt(info()!.dSae ?? 0)}` : '–'}</td>
+                  <td>{row(hook).train() ? formatInt(row(hook).train()!.step) : '–'}</td>
+                  <td data-testid="hook-loss">{train() ? formatStat(train()!.loss) : '–'}</td>
+                  <td>{train() ? formatStat(train()!.mse) : '–'}</td>
+                  <td>{train() ? formatStat(train()!.l0) : '–'}</td>
+                  <td>{train() ? formatStat(train()!.explainedVariance) : '–'}</td>
+                  <td>{train() ? formatFraction(train()!.deadFraction) : '–'}</td>
+                  <td data-testid="hook-ce">{ce() != null ? formatFraction(ce()!) : '–'}</td>
+                  <td>{latestCheckpoint(hook) ? `step ${formatInt(latestCheckpoint(hook)!.step)}` : '–'}</td>
+                </tr>
+              );
+            }}
           </For>
         </tbody>
       </table>
@@ -504,17 +520,17 @@ function RunDetail(props: { run: Training }) {
         </Show>
       </Show>
 
-      <Show when={hookRows().some((r) => r.eval)}>
+      <Show when={evaluated().length > 0}>
         <h4 class="detail-title">Feature density (latest evaluation)</h4>
         <div class="density-grid">
-          <For each={hookRows().filter((r) => r.eval)}>
-            {(r) => {
-              const ev = () => r.eval!;
+          <For each={evaluated()}>
+            {(hook) => {
+              const ev = () => row(hook).eval()!;
               return (
-                <div class="density-card" data-testid={`density-${r.hook}`}>
+                <div class="density-card" data-testid={`density-${hook}`}>
                   <div class="chart-head">
                     <span class="chart-title">
-                      <code>{r.hook}</code> at step {formatInt(ev().step)}
+                      <code>{hook}</code> at step {formatInt(ev().step)}
                     </span>
                     <span class="muted" data-testid="density-summary">
                       {formatInt(ev().eval.density.dead)} dead over {formatInt(ev().eval.density.tokens)} tokens
