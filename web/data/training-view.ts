@@ -338,6 +338,7 @@ export interface TrainingHistory {
   hooks: Map<string, HookHistory>;
 }
 
+/** An empty history; fill it with {@link mergePoints}. */
 export function createHistory(): TrainingHistory {
   return { hooks: new Map() };
 }
