@@ -154,9 +154,8 @@ describe('sae.train through real processes', () => {
     const live = events(training.id).flatMap((e) => (e.type === 'metrics' ? e.points : []));
     expect(live.filter((p) => p.train).length).toBe(2 * 8);
     expect(live.filter((p) => p.eval).map((p) => p.step).sort((a, b) => a - b)).toEqual([20, 20, 40, 40]);
-    // batched: metric messages at most every 250 ms (the last one flushed at the end)
-    const times = messages.filter((m) => m.topic === `training/${training.id}` && (m.data as TrainingEvent).type === 'metrics').map((m) => m.ts);
-    for (let i = 1; i < times.length - 1; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(200);
+    // (the 250 ms batching itself is the throttle's, tested in models/transfer.test.ts: arrival times of
+    // NOTIFY deliveries on a loaded machine say nothing about it)
 
     // the SAEs: recorded with their metrics, shown in the detail
     const saes = saeListSchema.parse(await (await api(`/api/saes?trainingId=${training.id}`)).json()).saes;
