@@ -6,7 +6,7 @@
  * upload progress, cancel, delete); and the reads of one dataset's
  * statistics and sample pages.
  */
-import { createEffect, createSignal, onCleanup, type Accessor } from 'solid-js';
+import { createSignal, type Accessor } from 'solid-js';
 import { createStore, reconcile } from 'solid-js/store';
 import { modelListSchema, type Model } from '../../models/contracts/api.ts';
 import {
@@ -24,12 +24,9 @@ import {
 import type { DatasetProgress } from '../../models/contracts/topics.ts';
 import { ApiError, errorMessage, getJson, sendJson } from '../api.ts';
 import { realtime } from '../providers/realtime.ts';
+import { watchActiveRows } from './live.ts';
 import { applyDatasetProgress, isActive } from './dataset-view.ts';
 
-/** Poll interval while an import runs and the socket is down, ms. */
-const POLL_OFFLINE_MS = 2000;
-/** Poll interval while an import runs and the socket is up (a safety net for a missed event), ms. */
-const POLL_ONLINE_MS = 10_000;
 
 /** An upload under way: its progress, and a way to stop it. */
 export interface UploadHandle {
@@ -123,8 +120,7 @@ export function createDatasetsStore(): DatasetsStore {
     }
   }
 
-  // One subscription per dataset whose import may still change.
-  const subs = new Map<string, () => void>();
+  // Live: each active row's events, and polling while any runs.
   const onProgress = (p: DatasetProgress) => {
     const before = datasets().find((d) => d.id === p.id);
     if (!before) return;
@@ -133,40 +129,7 @@ export function createDatasetsStore(): DatasetsStore {
     replace(after);
     if (!isActive(after.status)) void refresh(p.id);
   };
-  createEffect(() => {
-    const active = new Set(datasets().filter((d) => isActive(d.status)).map((d) => d.id));
-    for (const id of active) if (!subs.has(id)) subs.set(id, realtime.subscribe(`dataset/${id}`, (data) => onProgress(data as DatasetProgress)));
-    for (const [id, unsubscribe] of subs) {
-      if (active.has(id)) continue;
-      unsubscribe();
-      subs.delete(id);
-    }
-  });
-  onCleanup(() => {
-    for (const unsubscribe of subs.values()) unsubscribe();
-    subs.clear();
-  });
-
-  // Polling: fast while the socket is down, slow while it is up, none when nothing runs.
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let stopPolling: (() => void) | undefined;
-  createEffect(() => {
-    const anyActive = datasets().some((d) => isActive(d.status));
-    const online = realtime.status().status === 'open';
-    clearTimeout(timer);
-    stopPolling?.();
-    stopPolling = undefined;
-    if (!anyActive) return;
-    if (!online) stopPolling = realtime.startPolling();
-    const tick = () => {
-      void reload().finally(() => (timer = setTimeout(tick, online ? POLL_ONLINE_MS : POLL_OFFLINE_MS)));
-    };
-    timer = setTimeout(tick, online ? POLL_ONLINE_MS : POLL_OFFLINE_MS);
-  });
-  onCleanup(() => {
-    clearTimeout(timer);
-    stopPolling?.();
-  });
+  watchActiveRows({ rows: datasets, isActive: (d) => isActive(d.status), topic: (id) => `dataset/${id}`, onEvent: (d) => onProgress(d as DatasetProgress), reload });
 
   void reload();
 

@@ -5,7 +5,7 @@
  * a run is active, in case an event was missed); templates; and the actions
  * (start, cancel, delete, save and delete templates).
  */
-import { createEffect, createSignal, onCleanup, type Accessor } from 'solid-js';
+import { createSignal, type Accessor } from 'solid-js';
 import { createStore, reconcile } from 'solid-js/store';
 import { architectureSchema, modelListSchema, type Architecture, type Model } from '../../models/contracts/api.ts';
 import { datasetListSchema, type Dataset } from '../../models/contracts/datasets.ts';
@@ -25,12 +25,9 @@ import {
 import type { ExtractionProgress } from '../../models/contracts/topics.ts';
 import { ApiError, getJson, sendJson } from '../api.ts';
 import { realtime } from '../providers/realtime.ts';
+import { watchActiveRows } from './live.ts';
 import { applyExtractionProgress, isRunning } from './extraction-view.ts';
 
-/** Poll interval while a run is active and the socket is down, ms. */
-const POLL_OFFLINE_MS = 2000;
-/** Poll interval while a run is active and the socket is up (a safety net for a missed event), ms. */
-const POLL_ONLINE_MS = 10_000;
 
 export interface ExtractionsStore {
   runs: Accessor<Extraction[]>;
@@ -103,8 +100,7 @@ export function createExtractionsStore(): ExtractionsStore {
     }
   }
 
-  // One subscription per run that may still change.
-  const subs = new Map<string, () => void>();
+  // Live: each active row's events, and polling while any runs.
   const onProgress = (p: ExtractionProgress) => {
     const before = runs().find((r) => r.id === p.id);
     if (!before) return;
@@ -113,40 +109,7 @@ export function createExtractionsStore(): ExtractionsStore {
     replace(after);
     if (!isRunning(after.status)) void refresh(p.id);
   };
-  createEffect(() => {
-    const active = new Set(runs().filter((r) => isRunning(r.status)).map((r) => r.id));
-    for (const id of active) if (!subs.has(id)) subs.set(id, realtime.subscribe(`extraction/${id}`, (d) => onProgress(d as ExtractionProgress)));
-    for (const [id, unsubscribe] of subs) {
-      if (active.has(id)) continue;
-      unsubscribe();
-      subs.delete(id);
-    }
-  });
-  onCleanup(() => {
-    for (const unsubscribe of subs.values()) unsubscribe();
-    subs.clear();
-  });
-
-  // Polling: fast while the socket is down, slow while it is up, none when nothing runs.
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let stopPolling: (() => void) | undefined;
-  createEffect(() => {
-    const anyActive = runs().some((r) => isRunning(r.status));
-    const online = realtime.status().status === 'open';
-    clearTimeout(timer);
-    stopPolling?.();
-    stopPolling = undefined;
-    if (!anyActive) return;
-    if (!online) stopPolling = realtime.startPolling();
-    const tick = () => {
-      void reload().finally(() => (timer = setTimeout(tick, online ? POLL_ONLINE_MS : POLL_OFFLINE_MS)));
-    };
-    timer = setTimeout(tick, online ? POLL_ONLINE_MS : POLL_OFFLINE_MS);
-  });
-  onCleanup(() => {
-    clearTimeout(timer);
-    stopPolling?.();
-  });
+  watchActiveRows({ rows: runs, isActive: (r) => isRunning(r.status), topic: (id) => `extraction/${id}`, onEvent: (d) => onProgress(d as ExtractionProgress), reload });
 
   void reload();
   void loadTemplates();

@@ -4,7 +4,7 @@
  * the API while the WebSocket is down (and now and then while a download
  * runs, in case an event was missed); and the actions (add, cancel, delete).
  */
-import { createEffect, createSignal, onCleanup, type Accessor } from 'solid-js';
+import { createSignal, type Accessor } from 'solid-js';
 import { createStore, reconcile } from 'solid-js/store';
 import {
   createdModelSchema,
@@ -18,12 +18,9 @@ import {
 import type { ModelProgress } from '../../models/contracts/topics.ts';
 import { ApiError, getJson, sendJson } from '../api.ts';
 import { realtime } from '../providers/realtime.ts';
+import { watchActiveRows } from './live.ts';
 import { applyProgress, isActive } from './model-view.ts';
 
-/** Poll interval while a download runs and the socket is down, ms. */
-const POLL_OFFLINE_MS = 2000;
-/** Poll interval while a download runs and the socket is up (a safety net for a missed event), ms. */
-const POLL_ONLINE_MS = 10_000;
 
 export interface ModelsStore {
   models: Accessor<Model[]>;
@@ -84,8 +81,7 @@ export function createModelsStore(): ModelsStore {
     }
   }
 
-  // One subscription per model whose download may still change.
-  const subs = new Map<string, () => void>();
+  // Live: each active row's events, and polling while any runs.
   const onProgress = (p: ModelProgress) => {
     const before = models().find((m) => m.id === p.id);
     if (!before) return;
@@ -94,40 +90,7 @@ export function createModelsStore(): ModelsStore {
     replace(after);
     if (!isActive(after.status)) void refresh(p.id);
   };
-  createEffect(() => {
-    const active = new Set(models().filter((m) => isActive(m.status)).map((m) => m.id));
-    for (const id of active) if (!subs.has(id)) subs.set(id, realtime.subscribe(`model/${id}`, (d) => onProgress(d as ModelProgress)));
-    for (const [id, unsubscribe] of subs) {
-      if (active.has(id)) continue;
-      unsubscribe();
-      subs.delete(id);
-    }
-  });
-  onCleanup(() => {
-    for (const unsubscribe of subs.values()) unsubscribe();
-    subs.clear();
-  });
-
-  // Polling: fast while the socket is down, slow while it is up, none when nothing runs.
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let stopPolling: (() => void) | undefined;
-  createEffect(() => {
-    const anyActive = models().some((m) => isActive(m.status));
-    const online = realtime.status().status === 'open';
-    clearTimeout(timer);
-    stopPolling?.();
-    stopPolling = undefined;
-    if (!anyActive) return;
-    if (!online) stopPolling = realtime.startPolling();
-    const tick = () => {
-      void reload().finally(() => (timer = setTimeout(tick, online ? POLL_ONLINE_MS : POLL_OFFLINE_MS)));
-    };
-    timer = setTimeout(tick, online ? POLL_ONLINE_MS : POLL_OFFLINE_MS);
-  });
-  onCleanup(() => {
-    clearTimeout(timer);
-    stopPolling?.();
-  });
+  watchActiveRows({ rows: models, isActive: (m) => isActive(m.status), topic: (id) => `model/${id}`, onEvent: (d) => onProgress(d as ModelProgress), reload });
 
   void reload();
 
