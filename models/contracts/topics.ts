@@ -4,6 +4,7 @@
  * its types), the WebSocket hub (topic validation) and the web app (parsing).
  */
 import { z } from 'zod';
+import { discoverySchema, type Discovery } from './features.ts';
 import { trainingEventSchema, type TrainingEvent } from './trainings.ts';
 
 const host = z.string();
@@ -181,6 +182,7 @@ const FAMILIES: readonly [RegExp, z.ZodType][] = [
   [/^dataset\/[A-Za-z0-9_-]{1,64}$/, datasetProgressSchema],
   [/^extraction\/[A-Za-z0-9_-]{1,64}$/, extractionProgressSchema],
   [/^training\/[A-Za-z0-9_-]{1,64}$/, trainingEventSchema],
+  [/^discovery\/[A-Za-z0-9_-]{1,64}$/, discoverySchema],
   // Other job families: payloads are defined by their issues; until then any JSON object.
   [/^(training|job)\/[A-Za-z0-9_-]{1,64}$/, z.record(z.string(), z.unknown())],
 ];
@@ -197,6 +199,8 @@ export type TopicPayloads = {
   [K in `extraction/${string}`]: ExtractionProgress;
 } & {
   [K in `training/${string}`]: TrainingEvent;
+} & {
+  [K in `discovery/${string}`]: Discovery;
 } & {
   [K in `${'training' | 'job'}/${string}`]: Record<string, unknown>;
 };
