@@ -7,6 +7,7 @@ import { runMigrations } from './migrate.ts';
 const TABLES = [
   'analysis_cache',
   'datasets',
+  'discoveries',
   'event_payloads',
   'extractions',
   'feature_examples',

@@ -173,29 +173,78 @@ export const saes = pgTable(
   (t) => [index('saes_training_idx').on(t.trainingId)],
 );
 
-/** Per-feature statistics and labels of an SAE. */
+/**
+ * Feature discovery runs (`features.discover`): an SAE over an extraction's
+ * activations. The one that completes last wrote the SAE's features.
+ */
+export const discoveries = pgTable(
+  'discoveries',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    saeId: uuid('sae_id').notNull().references(() => saes.id, { onDelete: 'cascade' }),
+    extractionId: uuid('extraction_id').references(() => extractions.id, { onDelete: 'set null' }),
+    /** {topK, left, right} */
+    settings: jsonb('settings').notNull(),
+    status: text('status', { enum: ['queued', 'running', 'completed', 'failed', 'cancelled'] }).notNull().default('queued'),
+    /** {phase, rowsDone, rowsTotal, featuresLabelled, etaSeconds} */
+    progress: jsonb('progress'),
+    /** activation rows scanned */
+    rows: bigint('rows', { mode: 'number' }),
+    jobId: text('job_id'),
+    error: text('error'),
+    /** a problem that did not stop it (the LLM endpoint failed: heuristic labels kept) */
+    warning: text('warning'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index('discoveries_sae_idx').on(t.saeId, t.createdAt)],
+);
+
+/**
+ * Per-feature statistics and labels of an SAE, written by its last completed
+ * discovery. Each list order is (column, index) in one index so that a page
+ * of any sort, either way, is an index scan.
+ */
 export const features = pgTable(
   'features',
   {
     saeId: uuid('sae_id').notNull().references(() => saes.id, { onDelete: 'cascade' }),
     index: integer('index').notNull(),
+    /** the discovery that wrote it */
+    discoveryId: uuid('discovery_id').references(() => discoveries.id, { onDelete: 'set null' }),
     /** fraction of tokens on which the feature is active */
     frequency: real('frequency').notNull(),
     maxActivation: real('max_activation').notNull(),
     meanActivation: real('mean_activation').notNull(),
     /** {edges: number[], counts: number[]} */
     histogram: jsonb('histogram'),
+    /** the label shown: the user's, else the LLM's, else the heuristic one */
     label: text('label'),
     labelSource: text('label_source', { enum: ['heuristic', 'llm', 'user'] }),
+    /** interpretability score: the heuristic label's agreement, 0..1 */
     score: real('score'),
+    heuristicLabel: text('heuristic_label'),
+    heuristicScore: real('heuristic_score'),
+    heuristicKind: text('heuristic_kind', { enum: ['token', 'after', 'none'] }),
+    /** the LLM's label, kept when a user's label hides it */
+    llmLabel: text('llm_label'),
+    /** distinct peak tokens of the top examples, most common first (search by token) */
+    peakTokens: integer('peak_tokens').array().notNull().default(sql`'{}'::integer[]`),
+    /** [{token, text, count}] of the most common peak tokens (at most 3), as the list shows them */
+    topTokens: jsonb('top_tokens'),
     favourite: boolean('favourite').notNull().default(false),
     notes: text('notes'),
     updatedAt: updatedAt(),
   },
   (t) => [
     primaryKey({ columns: [t.saeId, t.index] }),
-    index('features_frequency_idx').on(t.saeId, t.frequency),
-    index('features_score_idx').on(t.saeId, t.score),
+    index('features_frequency_idx').on(t.saeId, t.frequency, t.index),
+    index('features_score_idx').on(t.saeId, t.score, t.index),
+    index('features_max_idx').on(t.saeId, t.maxActivation, t.index),
+    index('features_favourite_idx').on(t.saeId, t.index).where(sql`${t.favourite}`),
+    index('features_peak_tokens_idx').using('gin', t.peakTokens),
+    // case-insensitive substring search (ILIKE '%…%') through trigrams
+    index('features_label_trgm_idx').using('gin', t.label.op('gin_trgm_ops')),
   ],
 );
 
@@ -213,6 +262,8 @@ export const featureExamples = pgTable(
     values: real('values').array().notNull(),
     /** dataset position of the first token of the window */
     datasetOffset: bigint('dataset_offset', { mode: 'number' }).notNull(),
+    /** dataset position of the peak token (null in rows written before it was stored) */
+    position: bigint('position', { mode: 'number' }),
   },
   (t) => [
     primaryKey({ columns: [t.saeId, t.featureIndex, t.rank] }),
