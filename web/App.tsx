@@ -13,6 +13,7 @@ const PAGES = [
   { path: '/settings', label: 'Settings', component: lazy(() => import('./pages/Settings.tsx')) },
 ];
 const NotFound = lazy(() => import('./pages/NotFound.tsx'));
+const FeatureDetail = lazy(() => import('./pages/FeatureDetail.tsx'));
 
 function Shell(props: RouteSectionProps) {
   return (
@@ -42,6 +43,7 @@ export function App() {
       {PAGES.map((p) => (
         <Route path={p.path} component={p.component} />
       ))}
+      <Route path="/features/:saeId/:index" component={FeatureDetail} />
       <Route path="*404" component={NotFound} />
     </Router>
   );

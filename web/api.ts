@@ -47,21 +47,16 @@ async function readError(res: Response): Promise<ApiError> {
   return new ApiError(`http_${res.status}`, `${res.status} ${reason}`, res.status);
 }
 
-/**
- * GETs `path` (same origin, cookies included) and parses the JSON body with
- * `schema`. Throws {@link ApiError} on any failure except an abort, which
- * rethrows the abort reason.
- * @example const config = await getJson('/api/config', configSchema);
- */
-export async function getJson<S extends z.ZodType>(path: string, schema: S, opts: RequestOptions = {}): Promise<z.output<S>> {
-  let res: Response;
+async function fetchGet(path: string, opts: RequestOptions): Promise<Response> {
   try {
-    res = await fetch(path, { credentials: 'same-origin', headers: { accept: 'application/json' }, signal: opts.signal ?? null });
+    return await fetch(path, { credentials: 'same-origin', headers: { accept: 'application/json' }, signal: opts.signal ?? null });
   } catch (err) {
     if (opts.signal?.aborted) throw opts.signal.reason;
     throw new ApiError('network', `Cannot reach the server (${err instanceof Error ? err.message : String(err)})`, 0);
   }
-  if (!res.ok) throw await readError(res);
+}
+
+async function parseBody<S extends z.ZodType>(res: Response, path: string, schema: S, opts: RequestOptions): Promise<z.output<S>> {
   let json: unknown;
   try {
     json = await res.json();
@@ -78,6 +73,36 @@ export async function getJson<S extends z.ZodType>(path: string, schema: S, opts
     throw new ApiError('bad_response', `${path} answered with an unexpected shape (${issues})`, res.status, parsed.error.issues);
   }
   return parsed.data;
+}
+
+/**
+ * GETs `path` (same origin, cookies included) and parses the JSON body with
+ * `schema`. Throws {@link ApiError} on any failure except an abort, which
+ * rethrows the abort reason.
+ * @example const config = await getJson('/api/config', configSchema);
+ */
+export async function getJson<S extends z.ZodType>(path: string, schema: S, opts: RequestOptions = {}): Promise<z.output<S>> {
+  const res = await fetchGet(path, opts);
+  if (!res.ok) throw await readError(res);
+  return parseBody(res, path, schema, opts);
+}
+
+/**
+ * GETs `path` as {@link getJson} does, for resources the server may still be
+ * computing: a 202 Accepted resolves with `{ accepted }` (its body parsed
+ * with `acceptedSchema`; ask again later), any other 2xx with `{ value }`.
+ * @example const r = await getJsonOrAccepted(url, logitLensSchema, analysisPendingSchema); if ('accepted' in r) retryLater();
+ */
+export async function getJsonOrAccepted<S extends z.ZodType, A extends z.ZodType>(
+  path: string,
+  schema: S,
+  acceptedSchema: A,
+  opts: RequestOptions = {},
+): Promise<{ value: z.output<S> } | { accepted: z.output<A> }> {
+  const res = await fetchGet(path, opts);
+  if (!res.ok) throw await readError(res);
+  if (res.status === 202) return { accepted: await parseBody(res, path, acceptedSchema, opts) };
+  return { value: await parseBody(res, path, schema, opts) };
 }
 
 /**

@@ -6,13 +6,13 @@
  * without a browser.
  */
 
-/** Sort orders of `GET /api/features` (a leading `-`: descending). */
-export const FEATURE_SORTS = ['-score', 'score', '-frequency', 'frequency', '-max', 'max', 'index'] as const;
-export type FeatureSort = (typeof FEATURE_SORTS)[number];
+import { FEATURE_LIMITS, FEATURE_SORTS, featureId, type DiscoveryPhase, type FeatureSort, type LabelSource } from '../../models/contracts/features.ts';
+
+export { featureId, type FeatureSort };
 /** The API's default order. */
 export const DEFAULT_SORT: FeatureSort = '-score';
 /** Rows a page of the table, by default, and the choices offered. */
-export const DEFAULT_PAGE_SIZE = 50;
+export const DEFAULT_PAGE_SIZE: number = FEATURE_LIMITS.DEFAULT_PAGE;
 export const PAGE_SIZES = [25, 50, 100, 200] as const;
 
 /** The table's view: what the URL holds and the API is asked. Frequencies are fractions 0..1. */
@@ -277,7 +277,7 @@ export function explainScore(score: number | null, examples: number, kind: 'toke
 }
 
 /** The source of a label, as the page names it. */
-export function labelSourceText(source: 'heuristic' | 'llm' | 'user' | null): string {
+export function labelSourceText(source: LabelSource | null): string {
   switch (source) {
     case 'user':
       return 'edited';
@@ -291,8 +291,7 @@ export function labelSourceText(source: 'heuristic' | 'llm' | 'user' | null): st
 }
 
 /** Phases of a discovery, as the page names them. */
-export const DISCOVERY_PHASE_LABEL = { scan: 'scanning activations', examples: 'reading top examples', labels: 'labelling', saving: 'saving' } as const;
-export type DiscoveryPhase = keyof typeof DISCOVERY_PHASE_LABEL;
+export const DISCOVERY_PHASE_LABEL: Record<DiscoveryPhase, string> = { scan: 'scanning activations', examples: 'reading top examples', labels: 'labelling with the LLM', saving: 'saving features' };
 
 /** Statuses in which a discovery may still change. */
 export function discoveryActive(status: string): boolean {
@@ -301,20 +300,15 @@ export function discoveryActive(status: string): boolean {
 
 /**
  * Percentage done of a discovery's current phase: rows for the scan and the
- * examples, features for labels (of `dSae`); 100 once completed.
+ * examples, features written while saving, features labelled (of `dSae`)
+ * while labelling; 100 once completed.
  */
 export function discoveryPercent(d: { status: string; progress: { phase: DiscoveryPhase; rowsDone: number; rowsTotal: number; featuresLabelled: number } | null }, dSae?: number): number {
   if (d.status === 'completed') return 100;
   const p = d.progress;
   if (!p) return 0;
   if (p.phase === 'labels') return dSae ? Math.min(100, (100 * p.featuresLabelled) / dSae) : 0;
-  if (p.phase === 'saving') return 100;
   return p.rowsTotal > 0 ? Math.min(100, (100 * p.rowsDone) / p.rowsTotal) : 0;
-}
-
-/** `{saeId}:{index}`, the id of a feature in API paths. */
-export function featureId(saeId: string, index: number): string {
-  return `${saeId}:${index}`;
 }
 
 /** The page of a feature, with the list's view kept in its query (its back link returns to it). */

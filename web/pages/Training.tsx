@@ -600,6 +600,9 @@ function RunDetail(props: { run: Training }) {
                       <a href={saeFileUrl(s, 'cfg.json')} download="cfg.json" data-testid="sae-cfg">
                         cfg.json
                       </a>
+                      <a href={`/features?sae=${s.id}`} data-testid="sae-features">
+                        features →
+                      </a>
                     </span>
                   </li>
                 )}

@@ -1,0 +1,289 @@
+/**
+ * The Features pages' stores.
+ *
+ * `createDiscoveriesStore`: the discoveries of one SAE from
+ * `GET /api/discoveries?sae=`, kept live by the `discovery/{id}` topic of
+ * every one that may still change (and polled while the WebSocket is down),
+ * with start and cancel. `createFeatureListStore`: one page of
+ * `GET /api/features` for the view in the URL, refetched when the view
+ * changes (a request superseded by a newer one is aborted), the last page
+ * kept on screen while the next loads. `createAnalysis`: one analysis of a
+ * feature, which the server may answer with 202 `{jobId}` while it computes:
+ * then the same URL is asked again until the result is there. Also the SAE
+ * list, a feature's detail and edits, and the LLM settings.
+ */
+import { createEffect, createSignal, on, onCleanup, type Accessor } from 'solid-js';
+import type { z } from 'zod';
+import {
+  analysisPendingSchema,
+  discoveryListSchema,
+  discoverySchema,
+  featureDetailSchema,
+  featureListItemSchema,
+  featureListSchema,
+  llmTestResultSchema,
+  settingsSchema,
+  type CreateDiscovery,
+  type Discovery,
+  type FeatureDetail,
+  type FeatureList,
+  type FeatureListItem,
+  type FeaturePatch,
+  type LlmSettingsInput,
+  type Settings,
+} from '../../models/contracts/features.ts';
+import { saeListSchema, type Sae } from '../../models/contracts/trainings.ts';
+import { ApiError, getJson, getJsonOrAccepted, sendJson } from '../api.ts';
+import { discoveryActive, featuresApiPath, type FeatureListQuery } from './feature-view.ts';
+import { watchActiveRows } from './live.ts';
+
+function asApiError(err: unknown): ApiError {
+  return err instanceof ApiError ? err : new ApiError('unknown', err instanceof Error ? err.message : String(err), 0);
+}
+
+/** Every SAE (trained or imported), newest first. */
+export async function loadSaes(signal?: AbortSignal): Promise<Sae[]> {
+  return (await getJson('/api/saes?limit=500', saeListSchema, signal ? { signal } : {})).saes;
+}
+
+export interface DiscoveriesStore {
+  /** newest first */
+  list: Accessor<Discovery[]>;
+  loading: Accessor<boolean>;
+  error: Accessor<ApiError | undefined>;
+  reload(): Promise<void>;
+  /** POSTs a discovery; rejects with the server's ApiError (its details name bad fields) */
+  start(body: CreateDiscovery): Promise<Discovery>;
+  cancel(d: Discovery): Promise<void>;
+}
+
+/**
+ * The discoveries of the SAE `saeId()` (none while it is null); call inside
+ * a component. `onCompleted` runs when one completes while watched (its
+ * features replaced the SAE's).
+ */
+export function createDiscoveriesStore(saeId: Accessor<string | null>, onCompleted: (d: Discovery) => void): DiscoveriesStore {
+  const [list, setList] = createSignal<Discovery[]>([]);
+  const [loading, setLoading] = createSignal(false);
+  const [error, setError] = createSignal<ApiError>();
+  const upsert = (d: Discovery) => setList((l) => (l.some((x) => x.id === d.id) ? l.map((x) => (x.id === d.id ? d : x)) : [d, ...l]));
+
+  /** a status change seen live: completion reloads the features */
+  const apply = (d: Discovery) => {
+    const before = list().find((x) => x.id === d.id);
+    if (!before || d.saeId !== saeId()) return;
+    // a late event (an older update) does not undo a newer one
+    if (d.updatedAt < before.updatedAt) return;
+    upsert(d);
+    if (d.status === 'completed' && before.status !== 'completed') onCompleted(d);
+  };
+
+  let request = 0;
+  async function reload(): Promise<void> {
+    const sae = saeId();
+    const id = ++request;
+    if (!sae) {
+      setList([]);
+      setLoading(false);
+      return;
+    }
+    setLoading(list().length === 0);
+    try {
+      const res = await getJson(`/api/discoveries?sae=${encodeURIComponent(sae)}`, discoveryListSchema);
+      if (id !== request) return;
+      const before = new Map(list().map((d) => [d.id, d]));
+      setList(res.discoveries.map((d) => (before.get(d.id)?.updatedAt ?? 0) > d.updatedAt ? before.get(d.id)! : d));
+      for (const d of res.discoveries) {
+        const b = before.get(d.id);
+        if (b && b.status !== 'completed' && d.status === 'completed') onCompleted(d);
+      }
+      setError(undefined);
+    } catch (err) {
+      if (id === request) setError(asApiError(err));
+    } finally {
+      if (id === request) setLoading(false);
+    }
+  }
+
+  createEffect(
+    on(saeId, () => {
+      setList([]);
+      void reload();
+    }),
+  );
+  watchActiveRows({ rows: list, isActive: (d) => discoveryActive(d.status), topic: (id) => `discovery/${id}`, onEvent: (d) => apply(d as Discovery), reload });
+
+  return {
+    list,
+    loading,
+    error,
+    reload,
+    async start(body) {
+      const d = await sendJson('POST', '/api/discoveries', body, discoverySchema);
+      upsert(d);
+      return d;
+    },
+    async cancel(d) {
+      await sendJson('DELETE', `/api/discoveries/${d.id}`);
+      await reload();
+    },
+  };
+}
+
+export interface FeatureListStore {
+  /** the page on screen (the previous one while the next loads) */
+  data: Accessor<FeatureList | undefined>;
+  loading: Accessor<boolean>;
+  error: Accessor<ApiError | undefined>;
+  reload(): void;
+  /** replaces an item on the page (after an edit) */
+  update(item: FeatureListItem): void;
+}
+
+/** One page of features for `query()` (nothing while it has no SAE); call inside a component. */
+export function createFeatureListStore(query: Accessor<FeatureListQuery>): FeatureListStore {
+  const [data, setData] = createSignal<FeatureList>();
+  const [loading, setLoading] = createSignal(false);
+  const [error, setError] = createSignal<ApiError>();
+  const [tick, setTick] = createSignal(0);
+  let ac: AbortController | undefined;
+  onCleanup(() => ac?.abort());
+
+  createEffect(() => {
+    tick();
+    const q = query();
+    ac?.abort();
+    if (!q.sae) {
+      setData(undefined);
+      setLoading(false);
+      return;
+    }
+    const mine = (ac = new AbortController());
+    setLoading(true);
+    getJson(featuresApiPath(q), featureListSchema, { signal: mine.signal }).then(
+      (page) => {
+        if (mine.signal.aborted) return;
+        setData(page);
+        setError(undefined);
+        setLoading(false);
+      },
+      (err) => {
+        if (mine.signal.aborted) return;
+        setError(asApiError(err));
+        setLoading(false);
+      },
+    );
+  });
+
+  return {
+    data,
+    loading,
+    error,
+    reload: () => setTick((t) => t + 1),
+    update(item) {
+      setData((d) => (d ? { ...d, items: d.items.map((x) => (x.id === item.id ? { ...x, ...item } : x)) } : d));
+    },
+  };
+}
+
+/** A feature with its examples, histogram and SAE. */
+export function loadFeature(id: string, signal?: AbortSignal): Promise<FeatureDetail> {
+  return getJson(`/api/features/${id}`, featureDetailSchema, signal ? { signal } : {});
+}
+
+/** PATCHes a feature (label, favourite, notes); the feature as the server has it afterwards, when it says. */
+export async function patchFeature(id: string, patch: FeaturePatch): Promise<FeatureListItem | undefined> {
+  return sendJson('PATCH', `/api/features/${id}`, patch, featureListItemSchema);
+}
+
+/** Asks the LLM for a new label of one feature now. */
+export async function relabelFeature(id: string): Promise<FeatureListItem | undefined> {
+  return sendJson('POST', `/api/features/${id}/label`, {}, featureListItemSchema);
+}
+
+/** Delay before asking again for an analysis still computing, ms, growing to {@link ANALYSIS_POLL_MAX_MS}. */
+export const ANALYSIS_POLL_MIN_MS = 750;
+export const ANALYSIS_POLL_MAX_MS = 4000;
+
+export interface AnalysisState<T> {
+  data: Accessor<T | undefined>;
+  /** true from the request until the answer (through any 202s) */
+  loading: Accessor<boolean>;
+  /** the job computing it, while the server answers 202 */
+  jobId: Accessor<string | undefined>;
+  error: Accessor<ApiError | undefined>;
+  /** asks again (after an error, or for a fresh answer) */
+  retry(): void;
+}
+
+/**
+ * One analysis of a feature at `path()` (nothing while it is null): fetched
+ * whenever the path changes; a 202 `{jobId}` is asked again with a growing
+ * delay until the result is there. Call inside a component.
+ */
+export function createAnalysis<S extends z.ZodType>(path: Accessor<string | null>, schema: S): AnalysisState<z.output<S>> {
+  const [data, setData] = createSignal<z.output<S>>();
+  const [loading, setLoading] = createSignal(false);
+  const [jobId, setJobId] = createSignal<string>();
+  const [error, setError] = createSignal<ApiError>();
+  const [tick, setTick] = createSignal(0);
+  createEffect(() => {
+    tick();
+    const p = path();
+    setData(undefined);
+    setError(undefined);
+    setJobId(undefined);
+    if (!p) {
+      setLoading(false);
+      return;
+    }
+    const ac = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    onCleanup(() => {
+      ac.abort();
+      clearTimeout(timer);
+    });
+    setLoading(true);
+    let delay = ANALYSIS_POLL_MIN_MS;
+    const ask = () => {
+      getJsonOrAccepted(p, schema, analysisPendingSchema, { signal: ac.signal }).then(
+        (r) => {
+          if (ac.signal.aborted) return;
+          if ('accepted' in r) {
+            setJobId(r.accepted.jobId);
+            timer = setTimeout(ask, delay);
+            delay = Math.min(ANALYSIS_POLL_MAX_MS, delay * 1.5);
+            return;
+          }
+          setData(() => r.value);
+          setJobId(undefined);
+          setLoading(false);
+        },
+        (err) => {
+          if (ac.signal.aborted) return;
+          setError(asApiError(err));
+          setJobId(undefined);
+          setLoading(false);
+        },
+      );
+    };
+    ask();
+  });
+  return { data, loading, jobId, error, retry: () => setTick((t) => t + 1) };
+}
+
+/** The stored settings (the LLM endpoint, never its key). */
+export function loadSettings(signal?: AbortSignal): Promise<Settings> {
+  return getJson('/api/settings', settingsSchema, signal ? { signal } : {});
+}
+
+/** Saves the LLM endpoint (`null` turns LLM labels off); the settings as stored. */
+export async function saveSettings(llm: LlmSettingsInput | null): Promise<Settings> {
+  const res = await sendJson('PUT', '/api/settings', { llm }, settingsSchema);
+  return res ?? loadSettings();
+}
+
+/** One chat completion through the endpoint `llm` (the stored one when left out). */
+export function testLlm(llm?: LlmSettingsInput): Promise<z.output<typeof llmTestResultSchema>> {
+  return sendJson('POST', '/api/settings/llm/test', llm ? { llm } : {}, llmTestResultSchema);
+}

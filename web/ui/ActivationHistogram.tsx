@@ -1,0 +1,97 @@
+/**
+ * A feature's activation histogram as a d3 bar chart over its log-spaced
+ * bins (the values where it is active; a log axis, so every bin is as wide),
+ * with a readout of the bar under the pointer. Fits its container's width; a
+ * redraw only moves scales, axes and bars.
+ */
+import * as d3 from 'd3';
+import { createEffect, createSignal, onCleanup, onMount, Show } from 'solid-js';
+import { formatInt } from '../data/dataset-view.ts';
+import { formatValue, histogramBars, type HistogramBar } from '../data/feature-view.ts';
+
+const MARGIN = { top: 8, right: 10, bottom: 34, left: 48 };
+
+export function ActivationHistogram(props: { histogram: { edges: number[]; counts: number[] }; height?: number }) {
+  let container!: HTMLDivElement;
+  let svgEl!: SVGSVGElement;
+  const [width, setWidth] = createSignal(0);
+  const [hover, setHover] = createSignal<{ bar: HistogramBar; x: number }>();
+  const height = () => props.height ?? 160;
+
+  onMount(() => {
+    const ro = new ResizeObserver((entries) => setWidth(Math.floor(entries[0]!.contentRect.width)));
+    ro.observe(container);
+    onCleanup(() => ro.disconnect());
+
+    const svg = d3.select(svgEl);
+    const plot = svg.append('g').attr('class', 'plot');
+    const gx = svg.append('g').attr('class', 'axis axis-x');
+    const gy = svg.append('g').attr('class', 'axis axis-y');
+    const label = svg.append('text').attr('class', 'axis-label').attr('text-anchor', 'middle').text('activation value (log scale)');
+
+    createEffect(() => {
+      const w = width();
+      const h = height();
+      const bars = histogramBars(props.histogram).filter((b) => b.x0 > 0 && b.x1 > b.x0);
+      if (w <= 0 || bars.length === 0) return;
+      const innerW = Math.max(10, w - MARGIN.left - MARGIN.right);
+      const innerH = Math.max(10, h - MARGIN.top - MARGIN.bottom);
+      svg.attr('width', w).attr('height', h).attr('viewBox', `0 0 ${w} ${h}`);
+      plot.attr('transform', `translate(${MARGIN.left},${MARGIN.top})`);
+      const x = d3
+        .scaleLog()
+        .domain([bars[0]!.x0, bars.at(-1)!.x1])
+        .range([0, innerW]);
+      const y = d3
+        .scaleLinear()
+        .domain([0, d3.max(bars, (b) => b.count) || 1])
+        .range([innerH, 0])
+        .nice();
+      // Powers of ten inside the range (or the range's ends when it holds none).
+      const lo = Math.ceil(Math.log10(bars[0]!.x0) - 1e-9);
+      const hi = Math.floor(Math.log10(bars.at(-1)!.x1) + 1e-9);
+      const ticks = hi >= lo ? d3.range(lo, hi + 1).map((p) => 10 ** p) : [bars[0]!.x0, bars.at(-1)!.x1];
+      gx.attr('transform', `translate(${MARGIN.left},${MARGIN.top + innerH})`).call(
+        d3
+          .axisBottom(x)
+          .tickValues(ticks)
+          .tickFormat((v) => formatValue(Number(v)))
+          .tickSizeOuter(0),
+      );
+      gy.attr('transform', `translate(${MARGIN.left},${MARGIN.top})`).call(
+        d3
+          .axisLeft(y)
+          .ticks(4)
+          .tickFormat((v) => formatInt(Number(v)))
+          .tickSize(-innerW),
+      );
+      label.attr('x', MARGIN.left + innerW / 2).attr('y', h - 4);
+      plot
+        .selectAll<SVGRectElement, HistogramBar>('rect.bar')
+        .data(bars, (b) => String(b.x0))
+        .join('rect')
+        .attr('class', 'bar')
+        .attr('data-testid', 'act-hist-bar')
+        .attr('data-count', (b) => b.count)
+        .attr('x', (b) => x(b.x0) + 0.5)
+        .attr('width', (b) => Math.max(1, x(b.x1) - x(b.x0) - 1))
+        .attr('y', (b) => y(b.count))
+        .attr('height', (b) => innerH - y(b.count))
+        .on('mouseenter', (_e, b) => setHover({ bar: b, x: MARGIN.left + x(Math.sqrt(b.x0 * b.x1)) }))
+        .on('mouseleave', () => setHover(undefined));
+    });
+  });
+
+  return (
+    <div class="chart activation-histogram" ref={container} data-testid="activation-histogram">
+      <svg ref={svgEl} class="chart-svg" role="img" aria-label="Histogram of the feature's activation values, log scale" />
+      <Show when={hover()}>
+        {(hv) => (
+          <div class="chart-tip" style={{ left: `${Math.max(0, Math.min(hv().x - 70, width() - 200))}px`, top: '0px' }}>
+            {formatValue(hv().bar.x0)} – {formatValue(hv().bar.x1)}: <b>{formatInt(hv().bar.count)}</b> tokens
+          </div>
+        )}
+      </Show>
+    </div>
+  );
+}
