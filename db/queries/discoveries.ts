@@ -1,0 +1,98 @@
+/**
+ * The `discoveries` table: feature discovery runs of an SAE over an
+ * extraction's activations (`features.discover`). A row carries its status,
+ * last progress and settings; its completion writes the SAE's features in the
+ * same transaction (db/queries/features.ts {@link replaceFeatures}).
+ */
+import { and, desc, eq, inArray, type SQL } from 'drizzle-orm';
+import type { Discovery, DiscoveryProgress, DiscoverySettings, DiscoveryStatus } from '../../models/contracts/features.ts';
+import type { Db } from '../client.ts';
+import { discoveries } from '../schema.ts';
+
+/** The queue of `features.discover` jobs. */
+export const DISCOVER_QUEUE = 'features.discover';
+
+/** A discovery row, as the API shows it (times in ms since epoch). */
+export type DiscoveryRow = Discovery;
+
+function toRow(r: typeof discoveries.$inferSelect): DiscoveryRow {
+  return {
+    id: r.id,
+    saeId: r.saeId,
+    extractionId: r.extractionId,
+    status: r.status,
+    progress: (r.progress as DiscoveryProgress | null) ?? null,
+    settings: r.settings as DiscoverySettings,
+    rows: r.rows,
+    error: r.error,
+    warning: r.warning,
+    jobId: r.jobId,
+    createdAt: r.createdAt.getTime(),
+    updatedAt: r.updatedAt.getTime(),
+  };
+}
+
+/** Discoveries, newest first, of one SAE or all. */
+export async function listDiscoveries(db: Db, f: { saeId?: string | undefined; limit?: number | undefined } = {}): Promise<DiscoveryRow[]> {
+  const where: SQL | undefined = f.saeId ? eq(discoveries.saeId, f.saeId) : undefined;
+  const rows = await db
+    .select()
+    .from(discoveries)
+    .where(where)
+    .orderBy(desc(discoveries.createdAt), discoveries.id)
+    .limit(f.limit ?? 100);
+  return rows.map(toRow);
+}
+
+/** One discovery, or undefined. */
+export async function getDiscovery(db: Db, id: string): Promise<DiscoveryRow | undefined> {
+  const [row] = await db.select().from(discoveries).where(eq(discoveries.id, id));
+  return row ? toRow(row) : undefined;
+}
+
+/** Inserts a queued discovery (its job is sent next). */
+export async function insertDiscovery(db: Db, d: { saeId: string; extractionId: string; settings: DiscoverySettings }): Promise<DiscoveryRow> {
+  const [row] = await db.insert(discoveries).values({ saeId: d.saeId, extractionId: d.extractionId, settings: d.settings, status: 'queued' }).returning();
+  return toRow(row!);
+}
+
+/** Fields the job and the routes update. */
+export interface DiscoveryUpdate {
+  status?: DiscoveryStatus;
+  progress?: DiscoveryProgress | null;
+  rows?: number | null;
+  jobId?: string | null;
+  error?: string | null;
+  warning?: string | null;
+}
+
+/**
+ * Updates a discovery, only while its status is one of `onlyIf` (when
+ * given): a late progress write must not overwrite a cancellation. Returns
+ * the row when it changed.
+ */
+export async function updateDiscovery(db: Db, id: string, set: DiscoveryUpdate, onlyIf?: DiscoveryStatus[]): Promise<DiscoveryRow | undefined> {
+  const where = onlyIf ? and(eq(discoveries.id, id), inArray(discoveries.status, onlyIf)) : eq(discoveries.id, id);
+  const [row] = await db
+    .update(discoveries)
+    .set({ ...set, updatedAt: new Date() })
+    .where(where)
+    .returning();
+  return row ? toRow(row) : undefined;
+}
+
+/** Marks the discovery run by job `jobId` cancelled, if it is queued or running; returns it when it changed. */
+export async function cancelDiscoveryOfJob(db: Db, jobId: string): Promise<DiscoveryRow | undefined> {
+  const [row] = await db
+    .update(discoveries)
+    .set({ status: 'cancelled', updatedAt: new Date() })
+    .where(and(eq(discoveries.jobId, jobId), inArray(discoveries.status, ['queued', 'running'])))
+    .returning();
+  return row ? toRow(row) : undefined;
+}
+
+/** Deletes a discovery row (the features it wrote stay); true when it existed. */
+export async function deleteDiscovery(db: Db, id: string): Promise<boolean> {
+  const rows = await db.delete(discoveries).where(eq(discoveries.id, id)).returning({ id: discoveries.id });
+  return rows.length > 0;
+}
