@@ -120,9 +120,11 @@ function LabelEditor(props: { feature: FeatureDetail; onSaved: (f: Partial<Featu
         </div>
       </Show>
       <div class="label-meta muted">
-        <span>
-          heuristic: <span data-testid="heuristic-label">{props.feature.heuristic.label}</span>
-        </span>
+        <Show when={props.feature.labelSource !== 'heuristic'}>
+          <span>
+            heuristic: <span data-testid="heuristic-label">{props.feature.heuristic.label}</span>
+          </span>
+        </Show>
         <Show when={props.feature.labelSource === 'user'}>
           <button type="button" class="link-button" disabled={busy()} onClick={() => void save(null)} data-testid="label-reset">
             use the heuristic label
@@ -561,8 +563,8 @@ export default function FeatureDetailPage() {
                   <dt>interpretability score</dt>
                   <dd>
                     <b data-testid="feature-score">{formatScore(f().score)}</b>
-                    <span class="info" tabIndex={0} title={score().text} data-testid="score-info">
-                      ⓘ
+                    <span class="info" tabIndex={0} title={score().text} aria-label={score().text} data-testid="score-info">
+                      ?
                     </span>
                   </dd>
                 </div>

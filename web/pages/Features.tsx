@@ -324,7 +324,7 @@ function FeatureTable(props: { store: FeatureListStore; query: FeatureListQuery;
           <thead>
             <tr>
               <th class="star-col" title="favourite">★</th>
-              <Head col="index" label="#" />
+              <Head col="index" label="#" num />
               <th>label</th>
               <th>peak tokens</th>
               <Head col="score" label="score" num title="share of the top examples that agree with the label's token" />
