@@ -21,6 +21,12 @@ export interface Session {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   run(feeds: Record<string, ort.Tensor>, outputs?: readonly string[]): Promise<Record<string, ort.Tensor>>;
+  /**
+   * Runs with the outputs named in `fetches`: a tensor is filled in place (it
+   * must have the output's type and shape, and must not be one of the
+   * feeds), null lets ONNX Runtime allocate it.
+   */
+  runInto(feeds: Record<string, ort.Tensor>, fetches: Record<string, ort.Tensor | null>): Promise<Record<string, ort.Tensor>>;
   release(): Promise<void>;
 }
 
@@ -105,6 +111,7 @@ export async function createSession(model: Uint8Array | string, opts: SessionOpt
     inputNames: s.inputNames,
     outputNames: s.outputNames,
     run: (feeds, outputs) => (outputs ? s.run(feeds, [...outputs]) : s.run(feeds)) as Promise<Record<string, ort.Tensor>>,
+    runInto: (feeds, fetches) => s.run(feeds, fetches as ort.InferenceSession.FetchesType) as Promise<Record<string, ort.Tensor>>,
     release: () => s.release(),
   };
 }

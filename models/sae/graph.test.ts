@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createSession, ort } from '../runtime.ts';
-import { buildSaeStep, paramShapes, saeParams, type SaeArchitecture, type SaeParam } from './graph.ts';
+import { adamScalars, buildSaeStep, paramShapes, saeParams, toAdamU, type SaeArchitecture, type SaeParam } from './graph.ts';
 
 const D_IN = 6;
 const D_SAE = 10;
@@ -131,19 +131,25 @@ describe.each(['relu', 'topk', 'batchtopk', 'jumprelu'] as const)('%s SAE step',
     const v0 = Object.fromEntries(names.map((n, i) => [n, rand(p[n]!.length, 200 + i, 0.01).map(Math.abs)]));
     for (const n of names) {
       f[`m_${n}`] = new ort.Tensor('float32', Float32Array.from(m0[n]!), shapes[n]);
-      f[`v_${n}`] = new ort.Tensor('float32', Float32Array.from(v0[n]!), shapes[n]);
+      f[`u_${n}`] = new ort.Tensor('float32', toAdamU(Float32Array.from(v0[n]!), b1, b2), shapes[n]);
     }
-    f.step_size = new ort.Tensor('float32', Float32Array.of(lr / (1 - b1 ** t)), []);
-    f.inv_sqrt_bc2 = new ort.Tensor('float32', Float32Array.of(1 / Math.sqrt(1 - b2 ** t)), []);
+    const scalars = adamScalars(t, lr, b1, b2, eps);
+    f.adam_step = new ort.Tensor('float32', Float32Array.of(scalars.adam_step), []);
+    f.adam_eps = new ort.Tensor('float32', Float32Array.of(scalars.adam_eps), []);
     const out = await train.run(f);
     for (const n of names) {
       const g = grads[`grad_${n}`]!.data as Float32Array;
       const got = out[`new_${n}`]!.data as Float32Array;
+      const gotM = out[`new_m_${n}`]!.data as Float32Array;
+      const gotU = out[`new_u_${n}`]!.data as Float32Array;
       for (let i = 0; i < p[n]!.length; i++) {
         const m = b1 * m0[n]![i]! + (1 - b1) * g[i]!;
         const v = b2 * v0[n]![i]! + (1 - b2) * g[i]! ** 2;
         const want = p[n]![i]! - (lr / (1 - b1 ** t)) * (m / (Math.sqrt(v) / Math.sqrt(1 - b2 ** t) + eps));
         expect(got[i]).toBeCloseTo(want, 5);
+        expect(Math.abs(gotM[i]! - m)).toBeLessThan(1e-6 * Math.max(1, Math.abs(m)));
+        const gotV = (gotU[i]! * (1 - b2)) / (1 - b1) ** 2; // u = v (1-β1)² / (1-β2)
+        expect(Math.abs(gotV - v)).toBeLessThan(1e-5 * Math.max(1e-3, v));
       }
     }
     await gradSession.release();

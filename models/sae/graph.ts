@@ -19,9 +19,17 @@
  *   g_Wenc = xcᵀ·g_pre,  g_benc = Σ_b g_pre
  *   g_bdec = Σ_b g_x̂ - g_benc·W_encᵀ     (b_dec enters through x̂ and, negated, through xc)
  *
- * Adam as torch.optim.Adam: m' = β1 m + (1-β1) g, v' = β2 v + (1-β2) g²,
- * p' = p - step_size · m' / (√v' · inv_sqrt_bc2 + ε), with
- * step_size = lr / (1 - β1^t) and inv_sqrt_bc2 = 1 / √(1 - β2^t) fed per step.
+ * Adam as torch.optim.Adam (m' = β1 m + (1-β1) g, v' = β2 v + (1-β2) g²,
+ * p' = p - lr/(1-β1^t) · m' / (√v' / √(1-β2^t) + ε)), in as few passes over
+ * the big matrices as ONNX's operators allow, since on a CPU the elementwise
+ * passes cost as much as a sixth product:
+ * - the gradient products come out already multiplied by (1-β1) (Gemm's
+ *   alpha), and the decoder's L1 term and g_f's norm term ride in the Gemm's
+ *   C input instead of separate additions;
+ * - the second moment is kept as u = v · (1-β1)² / (1-β2), so that
+ *   u' = β2 u + ((1-β1) g)² needs no scaling pass ({@link toAdamU});
+ * - the per-step scalars fold the bias corrections: p' = p - adam_step · m' /
+ *   (√u' + adam_eps) ({@link adamScalars}).
  */
 import { DataType } from '../onnx/proto.ts';
 import { Graph, type Value } from '../onnx/graph.ts';
@@ -50,7 +58,6 @@ export interface SaeGraphOptions {
   mode: 'grad' | 'train';
   beta1?: number;
   beta2?: number;
-  eps?: number;
   /** rescale decoder rows to unit norm after each update */
   normalizeDecoder?: boolean;
   /** TopK: compute through gathers and scatter-adds over the k active features (default) instead of dense products */
@@ -62,14 +69,27 @@ export function paramShapes(dIn: number, dSae: number): Record<SaeParam, number[
   return { W_enc: [dIn, dSae], b_enc: [dSae], W_dec: [dSae, dIn], b_dec: [dIn], log_threshold: [dSae] };
 }
 
+/** The per-step scalars of the train graph's Adam for step t (1-based): lr/(1-β1^t) and ε with the bias corrections and u's scale folded in. */
+export function adamScalars(t: number, lr: number, beta1: number, beta2: number, eps: number): { adam_step: number; adam_eps: number } {
+  // √v' / √(1-β2^t) = K √u' with K = √(1-β2) / ((1-β1) √(1-β2^t))
+  const k = Math.sqrt(1 - beta2) / ((1 - beta1) * Math.sqrt(1 - beta2 ** t));
+  return { adam_step: lr / (1 - beta1 ** t) / k, adam_eps: eps / k };
+}
+
+/** Adam's second moment v as the train graph keeps it: u = v · (1-β1)² / (1-β2) (a new array). */
+export function toAdamU(v: Float32Array, beta1: number, beta2: number): Float32Array {
+  const c = (1 - beta1) ** 2 / (1 - beta2);
+  return v.map((x) => x * c);
+}
+
 /**
  * Inputs: `x`, the four parameters, `l1` (scalar λ, ReLU), and in train mode
- * `m_<p>`, `v_<p>` for each parameter and the scalars `step_size`,
- * `inv_sqrt_bc2`. Outputs: `loss`, `mse`, `l1_loss`, `l0` (mean active
- * features a token), `sse` and `sst` (Σ (x̂-x)² and Σ (x - mean_b x)², for
- * explained variance), `fired` [d_sae] (tokens on which each feature was
- * active), and `grad_<p>` (grad mode) or `new_<p>`, `new_m_<p>`, `new_v_<p>`
- * (train mode).
+ * `m_<p>`, `u_<p>` for each parameter and the scalars `adam_step`,
+ * `adam_eps` ({@link adamScalars}). Outputs: `loss`, `mse`, `l1_loss`, `l0`
+ * (mean active features a token), `sse` and `sst` (Σ (x̂-x)² and
+ * Σ (x - mean_b x)², for explained variance), `fired` [d_sae] (tokens on
+ * which each feature was active), and `grad_<p>` (grad mode) or `new_<p>`,
+ * `new_m_<p>`, `new_u_<p>` (train mode).
  */
 export function buildSaeStep(o: SaeGraphOptions): Graph {
   const g = new Graph(`sae_${o.architecture}_${o.mode}`);
@@ -84,7 +104,10 @@ export function buildSaeStep(o: SaeGraphOptions): Graph {
   const batch = g.cast(g.op('Shape', [x], { start: 0, end: 1 }), DataType.FLOAT); // [1]
   const invB = g.div(g.constF(1), batch);
 
-  const core = o.architecture === 'topk' && o.sparse !== false ? sparseTopkCore({ g, o, x, p, l1, invB }) : denseCore({ g, o, x, p, l1, invB });
+  const b1 = o.beta1 ?? 0.9;
+  // train mode: every gradient comes out multiplied by (1-β1), Adam's weight on it
+  const gs = o.mode === 'train' ? 1 - b1 : 1;
+  const core = o.architecture === 'topk' && o.sparse !== false ? sparseTopkCore({ g, o, x, p, l1, invB, gs }) : denseCore({ g, o, x, p, l1, invB, gs });
   const { loss, mse, l1Loss, l0, sse, fired, grads } = core;
   const xMean = g.op('ReduceMean', [x], { axes: [0], keepdims: 1 });
   const dev = g.sub(x, xMean);
@@ -103,22 +126,19 @@ export function buildSaeStep(o: SaeGraphOptions): Graph {
     for (const n of params) g.output(g.hook(grads[n], `grad_${n}`));
     return g;
   }
-  const b1 = o.beta1 ?? 0.9;
   const b2 = o.beta2 ?? 0.999;
-  const eps = o.eps ?? 1e-8;
-  const stepSize = g.input('step_size', DataType.FLOAT, []);
-  const invSqrtBc2 = g.input('inv_sqrt_bc2', DataType.FLOAT, []);
+  const adamStep = g.input('adam_step', DataType.FLOAT, []);
+  const adamEps = g.input('adam_eps', DataType.FLOAT, []);
   const updated: Record<string, Value> = {};
   for (const n of params) {
     const m = g.input(`m_${n}`, DataType.FLOAT, shapes[n]);
-    const v = g.input(`v_${n}`, DataType.FLOAT, shapes[n]);
-    const gr = grads[n];
-    const m2 = g.hook(g.add(g.scale(m, b1), g.scale(gr, 1 - b1)), `new_m_${n}`);
-    const v2 = g.hook(g.add(g.scale(v, b2), g.scale(g.mul(gr, gr), 1 - b2)), `new_v_${n}`);
-    const denom = g.add(g.mul(g.op('Sqrt', [v2]), invSqrtBc2), g.constF(eps));
-    updated[n] = g.sub(p[n], g.mul(stepSize, g.div(m2, denom)));
+    const u = g.input(`u_${n}`, DataType.FLOAT, shapes[n]);
+    const gr = grads[n]; // (1-β1) g
+    const m2 = g.hook(g.add(g.scale(m, b1), gr), `new_m_${n}`);
+    const u2 = g.hook(g.add(g.scale(u, b2), g.mul(gr, gr)), `new_u_${n}`);
+    updated[n] = g.sub(p[n], g.mul(adamStep, g.div(m2, g.add(g.op('Sqrt', [u2]), adamEps))));
     g.output(m2);
-    g.output(v2);
+    g.output(u2);
   }
   if (o.normalizeDecoder) {
     const n2 = g.op('Sqrt', [g.op('ReduceSum', [g.mul(updated.W_dec!, updated.W_dec!), g.constI([1])], { keepdims: 1 })]);
@@ -126,6 +146,11 @@ export function buildSaeStep(o: SaeGraphOptions): Graph {
   }
   for (const n of params) g.output(g.hook(updated[n]!, `new_${n}`));
   return g;
+}
+
+/** W · v for W [d, s] and v [s]: as a product with an [s, 1] matrix, which ONNX Runtime runs ~20× faster than MatMul with a 1-D vector. */
+function gemv(g: Graph, w: Value, v: Value): Value {
+  return g.op('Squeeze', [g.matmul(w, g.unsqueeze(v, [1])), g.constI([1])]);
 }
 
 /** What a step's core computes: the loss terms, the batch statistics and the gradients. */
@@ -146,10 +171,12 @@ interface CoreInputs {
   p: Record<SaeParam, Value>;
   l1: Value | null;
   invB: Value;
+  /** the factor every gradient output carries (1-β1 in train mode, 1 in grad mode) */
+  gs: number;
 }
 
 /** Every architecture with dense [B, d_sae] activations. */
-function denseCore({ g, o, x, p, l1, invB }: CoreInputs): StepCore {
+function denseCore({ g, o, x, p, l1, invB, gs }: CoreInputs): StepCore {
   const { dSae } = o;
   // forward
   const xc = g.sub(x, p.b_dec);
@@ -160,7 +187,7 @@ function denseCore({ g, o, x, p, l1, invB }: CoreInputs): StepCore {
   const zerosLike = (v: Value) => g.op('ConstantOfShape', [g.op('Shape', [v])], { value: { name: 'zero', dataType: DataType.FLOAT, dims: [1], raw: new Uint8Array(4) } });
   if (o.architecture === 'relu') {
     f = g.op('Relu', [pre]);
-    mask = g.cast(g.op('Greater', [pre, g.constF(0)]), DataType.FLOAT);
+    mask = g.cast(g.op('Greater', [f, g.constF(0)]), DataType.FLOAT); // of f, not pre: the Gemm computing pre can then fuse the Relu
   } else if (o.architecture === 'jumprelu') {
     theta = g.op('Exp', [p.log_threshold]);
     mask = g.cast(g.op('Greater', [pre, theta]), DataType.FLOAT);
@@ -189,39 +216,39 @@ function denseCore({ g, o, x, p, l1, invB }: CoreInputs): StepCore {
   const err = g.sub(xhat, x);
   const sse = g.op('ReduceSum', [g.mul(err, err)], { keepdims: 0 }); // scalar
   const mse = g.mul(sse, g.op('Squeeze', [invB, g.constI([0])]));
-  const norms = g.op('Sqrt', [g.op('ReduceSum', [g.mul(p.W_dec, p.W_dec), g.constI([1])], { keepdims: 1 })]); // [s, 1]
+  const norms = g.op('Sqrt', [g.op('ReduceSum', [g.mul(p.W_dec, p.W_dec), g.constI([1])], { keepdims: 1 })]); // [s, 1] (ONNX Runtime's ReduceL2 is several times slower)
   let loss = mse;
   let l1Loss: Value = g.constF(0);
   const fired = g.op('ReduceSum', [mask, g.constI([0])], { keepdims: 0 }); // [s]
   const fSum = g.op('ReduceSum', [f, g.constI([0])], { keepdims: 0 }); // [s]
+  const normsRow = g.op('Squeeze', [norms, g.constI([1])]); // [s]
   if (l1 && o.architecture === 'jumprelu') {
     // L0: mean_b Σ_s H(pre - θ)
     l1Loss = g.mul(g.op('ReduceSum', [fired], { keepdims: 0 }), g.op('Squeeze', [invB, g.constI([0])]));
     loss = g.add(mse, g.mul(l1, l1Loss));
   } else if (l1) {
     // mean_b Σ_s f_bs n_s = (Σ_b f_b·) · n / B
-    const weighted = g.op('ReduceSum', [g.mul(fSum, g.op('Squeeze', [norms, g.constI([1])]))], { keepdims: 0 });
+    const weighted = g.op('ReduceSum', [g.mul(fSum, normsRow)], { keepdims: 0 });
     l1Loss = g.mul(weighted, g.op('Squeeze', [invB, g.constI([0])]));
     loss = g.add(mse, g.mul(l1, l1Loss));
   }
   const l0 = g.mul(g.op('ReduceSum', [fired], { keepdims: 0 }), g.op('Squeeze', [invB, g.constI([0])]));
 
-  // backward
+  // backward (the L1 terms enter the products' C inputs)
   const gxhat = g.mul(err, g.mul(invB, g.constF(2)));
-  let gWdec = g.op('Gemm', [f, gxhat], { transA: 1 });
-  let gf = g.op('Gemm', [gxhat, p.W_dec], { transB: 1 });
-  if (l1 && o.architecture === 'relu') {
-    const coef = g.mul(l1, invB); // [1]
-    const normsRow = g.op('Squeeze', [norms, g.constI([1])]); // [s]
-    gf = g.add(gf, g.mul(coef, normsRow));
-    const unit = g.div(p.W_dec, norms); // [s, d]
-    gWdec = g.add(gWdec, g.mul(g.mul(coef, g.unsqueeze(fSum, [1])), unit));
-  }
+  const relu = l1 && o.architecture === 'relu';
+  const coef = relu ? g.mul(l1, invB) : null; // [1]
+  // g_Wdec: fᵀ·g_x̂ [+ (λ/B) (Σ_b f_bs) W_dec[s] / n_s]
+  const gWdec = relu
+    ? g.op('Gemm', [f, gxhat, g.mul(p.W_dec, g.div(g.mul(g.scale(coef!, gs), g.unsqueeze(fSum, [1])), norms))], { transA: 1, alpha: { float: gs }, beta: { float: 1 } })
+    : g.op('Gemm', [f, gxhat], { transA: 1, alpha: { float: gs } });
+  // g_f: g_x̂·W_decᵀ [+ (λ/B) n_s]
+  const gf = relu ? g.op('Gemm', [gxhat, p.W_dec, g.mul(coef!, normsRow)], { transB: 1, beta: { float: 1 } }) : g.op('Gemm', [gxhat, p.W_dec], { transB: 1 });
   const gpre = g.mul(gf, mask);
-  const gWenc = g.op('Gemm', [xc, gpre], { transA: 1 });
-  const gbenc = g.op('ReduceSum', [gpre, g.constI([0])], { keepdims: 0 });
-  const gbdecEnc = g.matmul(p.W_enc, gbenc); // [d]: W_enc · g_benc, a matrix-vector product
-  const gbdec = g.sub(g.op('ReduceSum', [gxhat, g.constI([0])], { keepdims: 0 }), gbdecEnc);
+  const gWenc = g.op('Gemm', [xc, gpre], { transA: 1, alpha: { float: gs } });
+  const gbenc = g.scale(g.op('ReduceSum', [gpre, g.constI([0])], { keepdims: 0 }), gs);
+  const gbdecEnc = gemv(g, p.W_enc, gbenc);
+  const gbdec = g.sub(g.scale(g.op('ReduceSum', [gxhat, g.constI([0])], { keepdims: 0 }), gs), gbdecEnc);
   const grads = { W_enc: gWenc, b_enc: gbenc, W_dec: gWdec, b_dec: gbdec } as Record<SaeParam, Value>;
   if (theta) {
     // straight-through pseudo-derivatives with a rectangle kernel K of width ε:
@@ -231,7 +258,7 @@ function denseCore({ g, o, x, p, l1, invB }: CoreInputs): StepCore {
     const fromF = g.op('ReduceSum', [g.mul(gf, kernel), g.constI([0])], { keepdims: 0 }); // Σ_b g_f K
     const fromL0 = g.mul(g.mul(l1!, invB), g.op('ReduceSum', [kernel, g.constI([0])], { keepdims: 0 }));
     const gTheta = g.scale(g.add(g.mul(theta, fromF), fromL0), -1 / eps);
-    grads.log_threshold = g.mul(gTheta, theta);
+    grads.log_threshold = g.scale(g.mul(gTheta, theta), gs);
   }
 
   return { loss, mse, l1Loss, l0, sse, fired, grads };
@@ -249,7 +276,7 @@ function denseCore({ g, o, x, p, l1, invB }: CoreInputs): StepCore {
  *   g_a = Wg·g_x̂ ⊙ (vals > 0); f, g_pre = a, g_a scattered to [B, d_sae]
  *   g_Wdec = fᵀ·g_x̂; g_Wenc = xcᵀ·g_pre; g_benc = Σ_b g_pre
  */
-function sparseTopkCore({ g, o, x, p, invB }: CoreInputs): StepCore {
+function sparseTopkCore({ g, o, x, p, invB, gs }: CoreInputs): StepCore {
   const { dSae } = o;
   const k = o.k;
   if (!k || k < 1 || k > dSae) throw new Error(`TopK SAE: k must be in 1..${dSae}`);
@@ -271,11 +298,11 @@ function sparseTopkCore({ g, o, x, p, invB }: CoreInputs): StepCore {
   const gxhat = g.mul(err, g.mul(invB, g.constF(2))); // [B, d]
   const ga = g.mul(g.op('Squeeze', [g.matmul(wg, g.unsqueeze(gxhat, [2])), g.constI([2])]), on); // [B, k]
   const gpre = scatter(ga);
-  const gWdec = g.op('Gemm', [scatter(a), gxhat], { transA: 1 });
-  const gWenc = g.op('Gemm', [xc, gpre], { transA: 1 });
-  const gbenc = g.op('ReduceSum', [gpre, g.constI([0])], { keepdims: 0 });
-  const gbdecEnc = g.matmul(p.W_enc, gbenc); // [d]: W_enc · g_benc, a matrix-vector product
-  const gbdec = g.sub(g.op('ReduceSum', [gxhat, g.constI([0])], { keepdims: 0 }), gbdecEnc);
+  const gWdec = g.op('Gemm', [scatter(a), gxhat], { transA: 1, alpha: { float: gs } });
+  const gWenc = g.op('Gemm', [xc, gpre], { transA: 1, alpha: { float: gs } });
+  const gbenc = g.scale(g.op('ReduceSum', [gpre, g.constI([0])], { keepdims: 0 }), gs);
+  const gbdecEnc = gemv(g, p.W_enc, gbenc);
+  const gbdec = g.sub(g.scale(g.op('ReduceSum', [gxhat, g.constI([0])], { keepdims: 0 }), gs), gbdecEnc);
   const grads = { W_enc: gWenc, b_enc: gbenc, W_dec: gWdec, b_dec: gbdec } as Record<SaeParam, Value>;
   return { loss: mse, mse, l1Loss: g.constF(0), l0, sse, fired, grads };
 }

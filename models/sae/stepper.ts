@@ -1,10 +1,13 @@
 /**
  * Runs SAE training steps on an ONNX Runtime session of the graph in
  * graph.ts, carrying the parameters and Adam state from one step's outputs
- * to the next step's inputs.
+ * to the next step's inputs. The state lives in two sets of buffers that
+ * swap roles every step: a step reads one set (ONNX Runtime takes CPU
+ * inputs without copying) and writes the other (pre-allocated outputs), so
+ * no step allocates or copies the parameters and moments.
  */
 import { createSession, ort, type Device, type Session } from '../runtime.ts';
-import { buildSaeStep, paramShapes, saeParams, type SaeArchitecture, type SaeParam } from './graph.ts';
+import { adamScalars, buildSaeStep, paramShapes, saeParams, toAdamU, type SaeArchitecture, type SaeParam } from './graph.ts';
 
 export interface SaeWeights {
   W_enc: Float32Array;
@@ -49,9 +52,10 @@ export interface SaeStepper {
   /** Adam steps taken so far */
   readonly steps: number;
   step(x: Float32Array, batch: number, hp: { lr: number; l1?: number }): Promise<StepMetrics>;
+  /** the current parameters: views that the second step after this call overwrites (copy what must outlive it) */
   weights(): SaeWeights;
-  /** parameters and Adam moments, for a checkpoint */
-  state(): { weights: SaeWeights; m: SaeWeights; v: SaeWeights; steps: number };
+  /** copies of the parameters and Adam's moments (m as torch's, the second moment as u: graph.ts), for a checkpoint */
+  state(): { weights: SaeWeights; m: SaeWeights; u: SaeWeights; steps: number };
   release(): Promise<void>;
 }
 
@@ -61,27 +65,46 @@ function tensor(data: Float32Array, dims: readonly number[]): ort.Tensor {
 
 type Params = Partial<Record<SaeParam, Float32Array>>;
 
-export async function createStepper(o: StepperOptions, init: SaeWeights, resume?: { m: SaeWeights; v: SaeWeights; steps: number }): Promise<SaeStepper> {
+/** Adam's state to resume from: the second moment as the graph keeps it (u) or as torch does (v). */
+export type AdamResume = { m: SaeWeights; steps: number } & ({ u: SaeWeights; v?: undefined } | { v: SaeWeights; u?: undefined });
+
+export async function createStepper(o: StepperOptions, init: SaeWeights, resume?: AdamResume): Promise<SaeStepper> {
   const shapes = paramShapes(o.dIn, o.dSae);
   const names = saeParams(o.architecture);
-  const graph = buildSaeStep({ ...o, mode: 'train' });
-  const session: Session = await createSession(graph.toModel(), { device: o.device, threads: o.threads });
   const b1 = o.beta1 ?? 0.9;
   const b2 = o.beta2 ?? 0.999;
-  const pick = (w: SaeWeights): Params => Object.fromEntries(names.map((n) => [n, w[n]]));
-  const zeros = (): Params => Object.fromEntries(names.map((n) => [n, new Float32Array(shapes[n].reduce((a, b) => a * b, 1))]));
-  let params = pick(init);
-  let m = resume ? pick(resume.m) : zeros();
-  let v = resume ? pick(resume.v) : zeros();
-  let steps = resume?.steps ?? 0;
+  const eps = o.eps ?? 1e-8;
+  const size = (n: SaeParam) => shapes[n].reduce((a, b) => a * b, 1);
   for (const n of names) {
-    const want = shapes[n].reduce((a, b) => a * b, 1);
-    for (const [what, arr] of [['weights', params[n]], ['m', m[n]], ['v', v[n]]] as const) {
+    for (const [what, arr] of [['weights', init[n]], ['m', resume?.m[n]], ['u', (resume?.u ?? resume?.v)?.[n]]] as const) {
+      if (what !== 'weights' && !resume) continue;
       if (!arr) throw new Error(`SAE ${what}: no ${n} (a ${o.architecture} SAE has ${names.join(', ')})`);
-      if (arr.length !== want) throw new Error(`SAE ${what} ${n}: ${arr.length} values, expected ${want} ([${shapes[n].join(', ')}])`);
+      if (arr.length !== size(n)) throw new Error(`SAE ${what} ${n}: ${arr.length} values, expected ${size(n)} ([${shapes[n].join(', ')}])`);
     }
   }
-  const asWeights = (p: Params): SaeWeights => ({ ...(p as Record<SaeParam, Float32Array>) });
+  const graph = buildSaeStep({ ...o, mode: 'train' });
+  const session: Session = await createSession(graph.toModel(), { device: o.device, threads: o.threads });
+
+  /** One set of state buffers: parameters, first moments, second moments as u (graph.ts). */
+  interface State { p: Params; m: Params; u: Params }
+  const fresh = (): State => {
+    const make = () => Object.fromEntries(names.map((n) => [n, new Float32Array(size(n))])) as Params;
+    return { p: make(), m: make(), u: make() };
+  };
+  let cur = fresh();
+  let next = fresh();
+  for (const n of names) {
+    cur.p[n]!.set(init[n]!);
+    if (resume) {
+      cur.m[n]!.set(resume.m[n]!);
+      cur.u[n]!.set(resume.u ? resume.u[n]! : toAdamU(resume.v[n]!, b1, b2));
+    }
+  }
+  let steps = resume?.steps ?? 0;
+  // the outputs ONNX Runtime allocates (the small per-step values), by name
+  const small = Object.fromEntries(session.outputNames.filter((n) => !/^new_/.test(n)).map((n) => [n, null]));
+  const view = (p: Params): SaeWeights => ({ ...(p as Record<SaeParam, Float32Array>) });
+  const copy = (p: Params): SaeWeights => Object.fromEntries(names.map((n) => [n, p[n]!.slice()])) as unknown as SaeWeights;
   return {
     provider: session.provider,
     get steps() {
@@ -90,23 +113,26 @@ export async function createStepper(o: StepperOptions, init: SaeWeights, resume?
     async step(x, batch, hp) {
       if (x.length !== batch * o.dIn) throw new Error(`step: ${x.length} values are not ${batch} rows of ${o.dIn}`);
       const t = steps + 1;
+      const s = adamScalars(t, hp.lr, b1, b2, eps);
       const feeds: Record<string, ort.Tensor> = {
         x: tensor(x, [batch, o.dIn]),
-        step_size: tensor(Float32Array.of(hp.lr / (1 - b1 ** t)), []),
-        inv_sqrt_bc2: tensor(Float32Array.of(1 / Math.sqrt(1 - b2 ** t)), []),
+        adam_step: tensor(Float32Array.of(s.adam_step), []),
+        adam_eps: tensor(Float32Array.of(s.adam_eps), []),
       };
       if (o.architecture === 'relu' || o.architecture === 'jumprelu') feeds.l1 = tensor(Float32Array.of(hp.l1 ?? 0), []);
+      const fetches: Record<string, ort.Tensor | null> = { ...small };
       for (const n of names) {
-        feeds[n] = tensor(params[n]!, shapes[n]);
-        feeds[`m_${n}`] = tensor(m[n]!, shapes[n]);
-        feeds[`v_${n}`] = tensor(v[n]!, shapes[n]);
+        feeds[n] = tensor(cur.p[n]!, shapes[n]);
+        feeds[`m_${n}`] = tensor(cur.m[n]!, shapes[n]);
+        feeds[`u_${n}`] = tensor(cur.u[n]!, shapes[n]);
+        fetches[`new_${n}`] = tensor(next.p[n]!, shapes[n]);
+        fetches[`new_m_${n}`] = tensor(next.m[n]!, shapes[n]);
+        fetches[`new_u_${n}`] = tensor(next.u[n]!, shapes[n]);
       }
-      const out = await session.run(feeds);
-      const f32 = (name: string) => out[name]!.data as Float32Array;
-      params = Object.fromEntries(names.map((n) => [n, f32(`new_${n}`)]));
-      m = Object.fromEntries(names.map((n) => [n, f32(`new_m_${n}`)]));
-      v = Object.fromEntries(names.map((n) => [n, f32(`new_v_${n}`)]));
+      const out = await session.runInto(feeds, fetches);
+      [cur, next] = [next, cur];
       steps = t;
+      const f32 = (name: string) => out[name]!.data as Float32Array;
       const sst = f32('sst')[0]!;
       return {
         loss: f32('loss')[0]!,
@@ -118,8 +144,8 @@ export async function createStepper(o: StepperOptions, init: SaeWeights, resume?
         batchThreshold: out.batch_threshold ? f32('batch_threshold')[0]! : null,
       };
     },
-    weights: () => asWeights(params),
-    state: () => ({ weights: asWeights(params), m: asWeights(m), v: asWeights(v), steps }),
+    weights: () => view(cur.p),
+    state: () => ({ weights: copy(cur.p), m: copy(cur.m), u: copy(cur.u), steps }),
     release: () => session.release(),
   };
 }

@@ -23,7 +23,7 @@ import type { Device } from '../runtime.ts';
 import { densityHistogram, type DensityHistogram } from './density.ts';
 import type { SaeArchitecture } from './graph.ts';
 import { saveSae, type SaeConfig } from './saelens.ts';
-import { createStepper, type SaeStepper, type SaeWeights } from './stepper.ts';
+import { createStepper, type AdamResume, type SaeStepper, type SaeWeights } from './stepper.ts';
 
 export interface TrainConfig {
   architecture: SaeArchitecture;
@@ -387,7 +387,7 @@ interface HookRun {
 
 interface CheckpointState {
   init: SaeWeights;
-  resume: { m: SaeWeights; v: SaeWeights; steps: number };
+  resume: AdamResume;
   lastFired: Float64Array;
   windowFired: Float64Array;
   windowTokens: number;
@@ -416,7 +416,8 @@ async function readCheckpoint(file: string, dSae: number): Promise<CheckpointSta
     const f64 = async (n: string) => (ckpt.tensors.has(n) ? Float64Array.from((await ckpt.read(n)) as Float64Array) : new Float64Array(dSae));
     return {
       init: await w(''),
-      resume: { m: await w('m.'), v: await w('v.'), steps: Number(meta.step) },
+      // u: the second moment as the train graph keeps it; v (torch's) in checkpoints written before
+      resume: ckpt.tensors.has('u.W_enc') ? { m: await w('m.'), u: await w('u.'), steps: Number(meta.step) } : { m: await w('m.'), v: await w('v.'), steps: Number(meta.step) },
       lastFired: await f64('last_fired'),
       windowFired: await f64('window_fired'),
       windowTokens: Number(meta.window_tokens ?? 0),
@@ -545,7 +546,7 @@ export async function trainSaes(o: TrainSaesOptions): Promise<TrainResult> {
       if (r.thresholdEma !== null) meta.threshold_ema = String(r.thresholdEma);
       await writeSafetensors(
         r.ckptFile,
-        { ...t('', s.weights), ...t('m.', s.m), ...t('v.', s.v), last_fired: { dtype: 'F64', shape: [dSae], data: r.lastFired }, window_fired: { dtype: 'F64', shape: [dSae], data: r.windowFired } },
+        { ...t('', s.weights), ...t('m.', s.m), ...t('u.', s.u), last_fired: { dtype: 'F64', shape: [dSae], data: r.lastFired }, window_fired: { dtype: 'F64', shape: [dSae], data: r.windowFired } },
         meta,
       );
       r.checkpointStep = s.steps;
