@@ -39,6 +39,7 @@ export const ENV_DOCS: readonly EnvDoc[] = [
   { name: 'UPLOAD_MAX_BYTES', default: '2147483648', description: 'Largest dataset file accepted by `POST /api/datasets/upload`, bytes (2 GiB); a larger one is refused with a 413 and nothing is kept.' },
   { name: 'ZIP_MAX_BYTES', default: '17179869184', description: 'Most bytes an uploaded zip archive may inflate to, bytes (16 GiB), counted while inflating.' },
   { name: 'ZIP_MAX_ENTRIES', default: '10000', description: 'Most entries (files and folders) in an uploaded zip archive.' },
+  { name: 'ANALYSIS_TTL_HOURS', default: '168', description: 'Hours a feature analysis (logit lens, correlations, ablation) stays cached in PostgreSQL before it is computed again; expired entries are deleted by the maintenance job.' },
 ];
 
 /** Parsed configuration. Values are validated; a bad value throws {@link ConfigError}. */
@@ -74,6 +75,8 @@ export interface Config {
   zipMaxBytes: number;
   /** most entries in an uploaded zip */
   zipMaxEntries: number;
+  /** hours a cached feature analysis stays fresh */
+  analysisTtlHours: number;
 }
 
 /** A configuration value that cannot be used; the message names the variable. */
@@ -114,6 +117,10 @@ export const POLICY = {
   JOB_PROGRESS_MS: 250,
   /** Job progress rows are kept this long after their last update, hours. */
   JOB_PROGRESS_RETENTION_H: 14 * 24,
+  /** An analysis request waits this long for its `features.analyze` job before answering 202 (the client polls the same URL). */
+  ANALYSIS_WAIT_MS: 60_000,
+  /** How often a waiting analysis request looks for its result, ms. */
+  ANALYSIS_POLL_MS: 100,
 } as const;
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -190,5 +197,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     uploadMaxBytes: int(env, 'UPLOAD_MAX_BYTES', DATASET_LIMITS.MAX_UPLOAD_BYTES, 1, 2 ** 50),
     zipMaxBytes: int(env, 'ZIP_MAX_BYTES', DATASET_LIMITS.ZIP_MAX_TOTAL_BYTES, 1, 2 ** 50),
     zipMaxEntries: int(env, 'ZIP_MAX_ENTRIES', DATASET_LIMITS.ZIP_MAX_ENTRIES, 1, 10_000_000),
+    analysisTtlHours: int(env, 'ANALYSIS_TTL_HOURS', 168, 1, 24 * 365 * 10),
   };
 }

@@ -14,43 +14,11 @@
 import { and, asc, desc, eq, gte, inArray, lte, sql, type SQL } from 'drizzle-orm';
 import type { DiscoveryProgress, FeatureListQuery, FeatureSort, LabelSource } from '../../models/contracts/features.ts';
 import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
+import type { ExampleRecord, FeatureRecord, TopToken } from '../../models/features/records.ts';
 import type { Db } from '../client.ts';
 import { discoveries, featureExamples, features, saes } from '../schema.ts';
 
-/** A peak token of a feature's top examples, as stored (text from the model's tokenizer at discovery). */
-export interface TopToken {
-  token: number;
-  text: string;
-  count: number;
-}
-
-/** One top example, as stored. */
-export interface ExampleRecord {
-  rank: number;
-  maxValue: number;
-  /** dataset offsets of the peak token and of the window's first token */
-  position: number;
-  start: number;
-  tokens: number[];
-  values: number[];
-}
-
-/** A feature as a discovery writes it. */
-export interface FeatureRecord {
-  index: number;
-  frequency: number;
-  maxActivation: number;
-  meanActivation: number;
-  histogram: { edges: number[]; counts: number[] };
-  heuristicLabel: string;
-  heuristicScore: number;
-  heuristicKind: 'token' | 'after' | 'none';
-  /** the LLM's label, when there is one */
-  llmLabel: string | null;
-  peakTokens: number[];
-  topTokens: TopToken[];
-  examples: ExampleRecord[];
-}
+export type { ExampleRecord, FeatureRecord, TopToken };
 
 /** A feature of the list. */
 export interface FeatureListRow {

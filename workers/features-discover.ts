@@ -1,0 +1,283 @@
+/**
+ * `features.discover`: a `discoveries` row → the features of its SAE over its
+ * extraction's stored activations (models/features/discover.ts does the
+ * work), in phases reported on `discovery/{id}` (throttled, with an ETA) and
+ * kept in the row:
+ *
+ * 1. scan and examples: one pass over the activations for the statistics
+ *    and top positions, one over the examples' windows; then heuristic labels
+ *    and peak tokens through the model's tokenizer. The result is staged in
+ *    `DATA_DIR/discoveries/<id>/features.json` (models/features/staging.ts).
+ * 2. labels, when settings name an LLM endpoint: a label per feature that
+ *    ever fires, with bounded concurrency, each staged as it arrives. An
+ *    endpoint that keeps failing ends the phase: the remaining features keep
+ *    their heuristic label and the discovery completes with a warning.
+ * 3. saving: the SAE's features and examples replaced in one transaction
+ *    (db/queries/features.ts replaceFeatures), which also marks the discovery
+ *    completed — or writes nothing if it was cancelled meanwhile.
+ *
+ * Retries (a failure, a worker that died, a shutdown): a crash in the labels
+ * or saving phase resumes from the staged scan, with the labels already
+ * staged (only the requests in flight at the crash are asked again); a crash
+ * during the scan or the examples pass starts the scan again (the passes
+ * keep no partial state worth saving: they take seconds to minutes, and their
+ * memory is O(d_sae · k)). The features are never half replaced: the
+ * transaction is all or nothing.
+ *
+ * Cancellation (the jobs API, or `DELETE /api/discoveries/{id}`) aborts the
+ * job within a chunk of rows or one LLM request; it writes no feature, and
+ * its staging folder is removed.
+ */
+import { POLICY } from '../models/config.ts';
+import { discoverJobDataSchema, type DiscoverJobData, type DiscoveryPhase, type DiscoveryProgress, type DiscoveryStatus } from '../models/contracts/features.ts';
+import { JOB_QUEUES } from '../models/contracts/jobs.ts';
+import { openTokenStore, readDocOffsets } from '../models/datasets/format.ts';
+import { discoverFeatures } from '../models/features/discover.ts';
+import { createLlmClient, labelFeatures } from '../models/features/llm.ts';
+import { toFeatureRecord, type FeatureRecord } from '../models/features/records.ts';
+import { appendStagedLabels, clearStagedLabels, discoveryDir, readStagedLabels, readStagedScan, removeStaging, writeStagedScan, type StagedScan } from '../models/features/staging.ts';
+import { loadSae, SaeFormatError } from '../models/sae/saelens.ts';
+import { loadTokenizer, type Tokenizer } from '../models/tokenizer.ts';
+import { throttle } from '../models/transfer.ts';
+import { getDataset } from '../db/queries/datasets.ts';
+import { getDiscovery, updateDiscovery, type DiscoveryRow, type DiscoveryUpdate } from '../db/queries/discoveries.ts';
+import { getExtraction } from '../db/queries/extractions.ts';
+import { replaceFeatures } from '../db/queries/features.ts';
+import { getModel } from '../db/queries/models.ts';
+import { getSae } from '../db/queries/saes.ts';
+import { getLlmSettings } from '../db/queries/settings.ts';
+import { JobCancelledError, JobLostError, PermanentJobError, WorkerShutdownError, type JobContext, type JobKind } from './job.ts';
+
+/** The error as this job reports it: ones no retry can fix wrapped in {@link PermanentJobError}. */
+function classify(err: unknown): Error {
+  if (err instanceof PermanentJobError) return err;
+  if (err instanceof SaeFormatError) return new PermanentJobError(err.message, { cause: err });
+  if (err instanceof Error && /no activations for hook|stored rows have \d+ values|no activation manifest|ENOENT/.test(err.message)) return new PermanentJobError(err.message, { cause: err });
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** A token's display string, memoised (features share most of their tokens). */
+function displayer(tokenizer: Tokenizer): (id: number) => string {
+  const memo = new Map<number, string>();
+  return (id) => {
+    let s = memo.get(id);
+    if (s === undefined) memo.set(id, (s = tokenizer.tokenStrings([id])[0] ?? '\uFFFD'));
+    return s;
+  };
+}
+
+/** Progress of one attempt: throttled writes of the row, published on `discovery/{id}` with the job's own record. */
+function createReporter(ctx: JobContext, id: string) {
+  const { db } = ctx.database;
+  let progress: DiscoveryProgress = { phase: 'scan', rowsDone: 0, rowsTotal: 0, featuresLabelled: 0, etaSeconds: null };
+  /** where the current phase's rate is measured from */
+  let since = { at: Date.now(), done: 0 };
+  /** while saving the row is locked by the transaction: progress is published, not written */
+  let publishOnly = false;
+  let last: DiscoveryRow | undefined;
+
+  const write = async (set: DiscoveryUpdate, onlyIf: DiscoveryStatus[]): Promise<DiscoveryRow | undefined> => {
+    const changed = await updateDiscovery(db, id, { ...set, progress }, onlyIf);
+    if (changed) {
+      last = changed;
+      await ctx.events.publish(`discovery/${id}`, changed);
+    }
+    return changed;
+  };
+
+  const tick = throttle(async () => {
+    ctx.progress({ ...progress, fraction: progress.rowsTotal ? progress.rowsDone / progress.rowsTotal : 0 });
+    try {
+      if (publishOnly) {
+        if (last) await ctx.events.publish(`discovery/${id}`, { ...last, progress, updatedAt: Date.now() });
+      } else await write({}, ['running']);
+    } catch (err) {
+      ctx.log.warn('progress not recorded', { id, error: String(err) });
+    }
+  }, POLICY.JOB_PROGRESS_MS);
+
+  return {
+    get progress() {
+      return progress;
+    },
+    /** Starts a phase: its rate and ETA are measured from here. */
+    phase(phase: DiscoveryPhase, rowsTotal: number, rowsDone = 0): void {
+      since = { at: Date.now(), done: rowsDone };
+      progress = { ...progress, phase, rowsDone, rowsTotal, etaSeconds: null };
+      tick();
+    },
+    update(rowsDone: number, rowsTotal = progress.rowsTotal, extra: Partial<DiscoveryProgress> = {}): void {
+      const s = (Date.now() - since.at) / 1000;
+      const rate = (rowsDone - since.done) / s;
+      const eta = s >= 0.5 && rate > 0 ? Math.max(0, Math.round((rowsTotal - rowsDone) / rate)) : null;
+      progress = { ...progress, rowsDone, rowsTotal, etaSeconds: eta, ...extra };
+      tick();
+    },
+    started(row: DiscoveryRow): void {
+      last = row;
+    },
+    set publishOnly(v: boolean) {
+      publishOnly = v;
+    },
+    /** Drops the pending tick and writes nothing more: the row belongs to another attempt now. */
+    abandon(): void {
+      tick.cancel();
+    },
+    /** Ends the ticks, then writes the status (guarded by `onlyIf`). */
+    async finish(status: DiscoveryStatus, set: DiscoveryUpdate, onlyIf: DiscoveryStatus[]): Promise<DiscoveryRow | undefined> {
+      tick.cancel();
+      await tick.flush();
+      progress = { ...progress, etaSeconds: null };
+      return write({ ...set, status }, onlyIf);
+    },
+    /** Ends the ticks before the final transaction; `final` is the progress it stores. */
+    async settle(final: Partial<DiscoveryProgress>): Promise<DiscoveryProgress> {
+      tick.cancel();
+      await tick.flush();
+      progress = { ...progress, ...final, etaSeconds: 0 };
+      return progress;
+    },
+  };
+}
+
+export const featuresDiscover: JobKind<DiscoverJobData> = {
+  name: 'features.discover',
+  queue: JOB_QUEUES['features.discover'],
+  async handler(job, ctx) {
+    const { discoveryId: id } = discoverJobDataSchema.parse(job.data);
+    const { db } = ctx.database;
+    const { signal } = ctx;
+    const row = await getDiscovery(db, id);
+    if (!row) return { skipped: 'the discovery was deleted' };
+    if (row.status !== 'queued' && row.status !== 'running') return { skipped: `the discovery is ${row.status}` };
+    // 'running' too: the attempt before this one may have died without a word (its staged files stay for this one).
+    const started = await updateDiscovery(db, id, { status: 'running', error: null }, ['queued', 'running']);
+    if (!started) return { skipped: 'the discovery changed status before it started' };
+    await ctx.events.publish(`discovery/${id}`, started);
+    const report = createReporter(ctx, id);
+    report.started(started);
+    const staging = discoveryDir(ctx.config.dataDir, id);
+    let tokens: Awaited<ReturnType<typeof openTokenStore>> | undefined;
+
+    try {
+      const sae = await getSae(db, row.saeId);
+      if (!sae) throw new PermanentJobError(`SAE ${row.saeId} is gone`);
+      if (!row.extractionId) throw new PermanentJobError('the extraction of this discovery was deleted');
+      const extraction = await getExtraction(db, row.extractionId);
+      if (!extraction?.path || extraction.status !== 'completed') throw new PermanentJobError(`extraction ${row.extractionId} is ${extraction ? extraction.status : 'gone'}`);
+      const model = await getModel(db, extraction.modelId);
+      if (!model?.path) throw new PermanentJobError(`the model of extraction ${extraction.id} is gone: its tokenizer shows the examples`);
+      const tokenizer = await loadTokenizer(model.path);
+      const show = displayer(tokenizer);
+      const want = { saeId: sae.id, extractionId: extraction.id, settings: row.settings };
+
+      // 1. scan and examples, unless a previous attempt staged them
+      let scan: StagedScan | null = await readStagedScan(staging, want);
+      const resumed = scan ? 'labels' : null;
+      if (scan) ctx.log.info('resuming from the staged scan', { id, attempt: job.retryCount + 1, features: scan.features.length });
+      else {
+        const dataset = await getDataset(db, extraction.datasetId);
+        if (!dataset?.path) throw new PermanentJobError(`the dataset of extraction ${extraction.id} is gone: its tokens make the examples`);
+        await clearStagedLabels(staging);
+        const { cfg, weights } = await loadSae(sae.path);
+        tokens = await openTokenStore(dataset.path);
+        const docOffsets = await readDocOffsets(dataset.path);
+        report.phase('scan', 0);
+        let phase: DiscoveryPhase = 'scan';
+        const found = await discoverFeatures({
+          activations: extraction.path,
+          hook: sae.hookPoint,
+          cfg,
+          weights,
+          tokens,
+          docOffsets,
+          topK: row.settings.topK,
+          left: row.settings.left,
+          right: row.settings.right,
+          device: ctx.config.device,
+          signal,
+          onProgress: (done, total, p) => {
+            if (p !== phase) {
+              phase = p;
+              report.phase(p, total);
+            }
+            report.update(done, total);
+          },
+        });
+        await tokens.close();
+        tokens = undefined;
+        scan = { ...want, rows: found.rows, features: found.features.map((f) => toFeatureRecord(f, show)) };
+        await writeStagedScan(staging, scan);
+      }
+      signal.throwIfAborted();
+
+      // 2. LLM labels
+      let warning: string | null = null;
+      const labels = await readStagedLabels(staging);
+      const llm = await getLlmSettings(db);
+      if (llm) {
+        const wanted = scan.features.filter((f) => f.frequency > 0 && f.examples.length > 0);
+        const todo = wanted.filter((f) => !labels.has(f.index));
+        let done = wanted.length - todo.length;
+        report.phase('labels', wanted.length, done);
+        report.update(done, wanted.length, { featuresLabelled: done });
+        const client = createLlmClient(llm);
+        const r = await labelFeatures(client, todo, show, {
+          signal,
+          onLabel: async (f, label) => {
+            labels.set(f.index, label);
+            await appendStagedLabels(staging, [{ index: f.index, label }]);
+            done++;
+            report.update(done, wanted.length, { featuresLabelled: done });
+          },
+        });
+        if (r.error) {
+          warning = `LLM labels stopped after ${done} of ${wanted.length} features (${r.error.message}); the others keep their heuristic label`;
+          ctx.log.warn('LLM labels failed', { id, error: r.error.message });
+        }
+      }
+      signal.throwIfAborted();
+
+      // 3. saving, in one transaction with the completion
+      const records: FeatureRecord[] = scan.features.map((f) => ({ ...f, llmLabel: labels.get(f.index) ?? null }));
+      report.phase('saving', records.length);
+      const done = await report.settle({ phase: 'saving', rowsDone: records.length, rowsTotal: records.length });
+      report.publishOnly = true;
+      const written = await replaceFeatures(db, id, sae.id, records, { progress: done, rows: scan.rows, warning }, (n) => report.update(n, records.length));
+      report.abandon();
+      if (!written) {
+        // cancelled or deleted between the last check and the transaction: nothing was written
+        await removeStaging(staging);
+        return { skipped: 'the discovery was cancelled before its features were saved' };
+      }
+      const final = await getDiscovery(db, id);
+      if (final) await ctx.events.publish(`discovery/${id}`, final);
+      await removeStaging(staging);
+      ctx.log.info('discovery done', { id, sae: sae.id, features: records.length, rows: scan.rows, llmLabels: labels.size, resumed });
+      return { features: records.length, rows: scan.rows, llmLabels: labels.size, resumed, warning };
+    } catch (raw) {
+      await tokens?.close().catch(() => undefined);
+      const reason: unknown = signal.aborted ? signal.reason : undefined;
+      if (reason instanceof JobCancelledError) {
+        report.abandon();
+        await report.finish('cancelled', {}, ['queued', 'running']);
+        await removeStaging(staging);
+        throw reason;
+      }
+      if (reason instanceof JobLostError) {
+        report.abandon();
+        throw reason;
+      }
+      if (reason instanceof WorkerShutdownError) {
+        await report.finish('queued', { error: 'the worker stopped; the discovery resumes on the next attempt' }, ['running']);
+        throw reason;
+      }
+      const err = classify(raw);
+      const retry = ctx.willRetry(err);
+      const message = retry ? `${err.message} (attempt ${job.retryCount + 1} of ${job.retryLimit + 1}; retrying)` : err.message;
+      await report.finish(retry ? 'queued' : 'failed', { error: message }, ['running']);
+      if (!retry) await removeStaging(staging);
+      throw err;
+    }
+  },
+};
