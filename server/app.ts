@@ -17,11 +17,14 @@ import { checkAccess, TOKEN_COOKIE } from './auth.ts';
 import { AppError, errorBody, onError, validationError } from './errors.ts';
 import { registerConfigRoutes } from './routes/config.ts';
 import { registerDatasetRoutes } from './routes/datasets.ts';
+import { registerDiscoveryRoutes } from './routes/discoveries.ts';
 import { registerExtractionRoutes, type ExtractionStorage } from './routes/extractions.ts';
+import { registerFeatureRoutes, type FeatureStorage } from './routes/features.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerJobRoutes } from './routes/jobs.ts';
 import { registerModelRoutes } from './routes/models.ts';
 import { registerSaeRoutes, type SaeStorage } from './routes/saes.ts';
+import { registerSettingsRoutes } from './routes/settings.ts';
 import { registerSystemRoutes } from './routes/system.ts';
 import { registerTrainingRoutes } from './routes/trainings.ts';
 
@@ -74,6 +77,10 @@ export interface AppDeps {
   extractions?: ExtractionStorage;
   /** SAE folders (on Node: server/sae-storage.ts); the SAE routes and training deletion answer 500 without it */
   saes?: SaeStorage;
+  /** tokenizers and discovery folders (on Node: server/feature-storage.ts); the feature routes answer 500 without it */
+  features?: FeatureStorage;
+  /** ms an analysis request waits for its job before a 202 (default POLICY.ANALYSIS_WAIT_MS) */
+  analysisWaitMs?: number;
   version: string;
   /** configured token; undefined in loopback mode */
   token: string | undefined;
@@ -134,6 +141,9 @@ export function createApp(deps: AppDeps): App {
   registerExtractionRoutes(app);
   registerTrainingRoutes(app);
   registerSaeRoutes(app);
+  registerDiscoveryRoutes(app);
+  registerFeatureRoutes(app);
+  registerSettingsRoutes(app);
 
   app.doc31('/api/openapi.json', {
     openapi: '3.1.0',

@@ -27,6 +27,7 @@ import { createApp } from './app.ts';
 import { createDatasetStorage } from './dataset-storage.ts';
 import { createExtractionStorage } from './extraction-storage.ts';
 import { createSaeStorage } from './sae-storage.ts';
+import { createFeatureStorage } from './feature-storage.ts';
 import { startHub } from './hub.ts';
 import { inspectModel } from '../models/inspect.ts';
 
@@ -72,6 +73,7 @@ async function main(): Promise<void> {
     datasets: createDatasetStorage(config.dataDir, { maxUploadBytes: config.uploadMaxBytes }),
     extractions: createExtractionStorage(config.dataDir),
     saes: createSaeStorage(config.dataDir),
+    features: createFeatureStorage(config.dataDir),
     version: VERSION,
     token: config.token,
     hostname: hostname(),

@@ -1,9 +1,10 @@
 /**
  * `system.maintenance`, every minute on one worker of the cluster: rolls raw
- * system samples up into one-minute buckets and prunes old history and old
- * job progress.
+ * system samples up into one-minute buckets and prunes old history, old
+ * job progress and expired feature analyses.
  */
 import { POLICY } from '../models/config.ts';
+import { pruneAnalysisCache } from '../db/queries/analysis.ts';
 import { pruneJobProgress } from '../db/queries/jobs.ts';
 import { pruneSystemMetrics, rollupSystemMetrics } from '../db/queries/system.ts';
 import type { JobKind } from './job.ts';
@@ -19,5 +20,6 @@ export const systemMaintenance: JobKind = {
     await rollupSystemMetrics(database.db, now);
     await pruneSystemMetrics(database.db, now, config.systemRetentionH);
     await pruneJobProgress(database.db, POLICY.JOB_PROGRESS_RETENTION_H, now);
+    await pruneAnalysisCache(database.db, new Date(now));
   },
 };

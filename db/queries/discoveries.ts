@@ -4,10 +4,10 @@
  * last progress and settings; its completion writes the SAE's features in the
  * same transaction (db/queries/features.ts {@link replaceFeatures}).
  */
-import { and, desc, eq, inArray, type SQL } from 'drizzle-orm';
+import { and, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Discovery, DiscoveryProgress, DiscoverySettings, DiscoveryStatus } from '../../models/contracts/features.ts';
 import type { Db } from '../client.ts';
-import { discoveries } from '../schema.ts';
+import { discoveries, extractions, models, saes, trainings } from '../schema.ts';
 
 /** The queue of `features.discover` jobs. */
 export const DISCOVER_QUEUE = 'features.discover';
@@ -95,4 +95,36 @@ export async function cancelDiscoveryOfJob(db: Db, jobId: string): Promise<Disco
 export async function deleteDiscovery(db: Db, id: string): Promise<boolean> {
   const rows = await db.delete(discoveries).where(eq(discoveries.id, id)).returning({ id: discoveries.id });
   return rows.length > 0;
+}
+
+/**
+ * The extraction whose activations describe an SAE: the one of its latest
+ * completed discovery, else the one its training ran on; undefined when
+ * neither is there any more.
+ */
+export async function extractionOfSae(db: Db, saeId: string): Promise<string | undefined> {
+  const { rows } = await db.execute<{ id: string }>(sql`
+    SELECT id::text AS id FROM (
+      (SELECT d.extraction_id AS id, 0 AS pref, d.created_at FROM ${discoveries} d
+        WHERE d.sae_id = ${saeId} AND d.status = 'completed' AND d.extraction_id IS NOT NULL ORDER BY d.created_at DESC LIMIT 1)
+      UNION ALL
+      (SELECT t.extraction_id AS id, 1 AS pref, t.created_at FROM ${saes} s JOIN ${trainings} t ON t.id = s.training_id WHERE s.id = ${saeId})
+    ) c ORDER BY pref LIMIT 1`);
+  return rows[0]?.id;
+}
+
+/**
+ * The model folder whose tokenizer and graph go with an SAE: its own model,
+ * else the model of {@link extractionOfSae}'s extraction; undefined when
+ * neither is there.
+ */
+export async function modelDirOfSae(db: Db, saeId: string): Promise<string | undefined> {
+  const { rows } = await db.execute<{ path: string }>(sql`
+    SELECT m.path FROM ${saes} s JOIN ${models} m ON m.id = s.model_id WHERE s.id = ${saeId} AND m.path IS NOT NULL`);
+  if (rows[0]) return rows[0].path;
+  const extractionId = await extractionOfSae(db, saeId);
+  if (!extractionId) return undefined;
+  const via = await db.execute<{ path: string }>(sql`
+    SELECT m.path FROM ${extractions} e JOIN ${models} m ON m.id = e.model_id WHERE e.id = ${extractionId} AND m.path IS NOT NULL`);
+  return via.rows[0]?.path;
 }

@@ -16,7 +16,7 @@ import type { DiscoveryProgress, FeatureListQuery, FeatureSort, LabelSource } fr
 import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
 import type { ExampleRecord, FeatureRecord, TopToken } from '../../models/features/records.ts';
 import type { Db } from '../client.ts';
-import { discoveries, featureExamples, features, saes } from '../schema.ts';
+import { analysisCache, discoveries, featureExamples, features, saes } from '../schema.ts';
 
 export type { ExampleRecord, FeatureRecord, TopToken };
 
@@ -235,7 +235,8 @@ const EXAMPLE_BATCH = 4000;
  * Completes discovery `discoveryId` and replaces the SAE's features and
  * examples with `records`, in one transaction: before it the old features
  * are all there, after it the new ones, never a mix. Favourites, notes and
- * user labels of the indices written are kept. Nothing is written (false)
+ * user labels of the indices written are kept; the SAE's cached analyses
+ * are dropped. Nothing is written (false)
  * when the discovery is not running any more (cancelled or deleted meanwhile).
  * `onBatch` is told the features written so far.
  */
@@ -302,6 +303,8 @@ export async function replaceFeatures(
       }
     }
     await flush();
+    // ablations ran on the old top examples
+    await tx.delete(analysisCache).where(eq(analysisCache.saeId, saeId));
     await tx
       .update(discoveries)
       .set({ status: 'completed', progress: done.progress, rows: done.rows, warning: done.warning, error: null, updatedAt: new Date() })

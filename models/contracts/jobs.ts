@@ -63,7 +63,8 @@ export const JOB_QUEUES = {
   'sae.train': { retryLimit: 3, retryDelay: 5, retryBackoff: true, expireInSeconds: 23 * 3600 },
   // A retry after a crash in the labels phase resumes the labels from the saved scan; one in the scan starts it again.
   'features.discover': { retryLimit: 2, retryDelay: 5, retryBackoff: true, expireInSeconds: 23 * 3600 },
-  // One analysis of one feature; the server waits for it (or the client polls), so a retry must be quick.
-  'features.analyze': { retryLimit: 1, retryDelay: 1, expireInSeconds: 3600 },
+  // One analysis of one feature, keyed by its cache key: stately, so requests for the same key share one job.
+  // The server waits for it (or the client polls), so a retry must be quick.
+  'features.analyze': { policy: 'stately', retryLimit: 1, retryDelay: 1, expireInSeconds: 3600 },
 } as const satisfies Record<string, QueueOptions>;
 export type QueueName = keyof typeof JOB_QUEUES;

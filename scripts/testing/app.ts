@@ -13,6 +13,7 @@ import { createApp, type App, type AppDeps } from '../../server/app.ts';
 import { createDatasetStorage } from '../../server/dataset-storage.ts';
 import { createExtractionStorage } from '../../server/extraction-storage.ts';
 import { createSaeStorage } from '../../server/sae-storage.ts';
+import { createFeatureStorage } from '../../server/feature-storage.ts';
 import type { TestDatabase } from './db.ts';
 import { inspectModel } from '../../models/inspect.ts';
 
@@ -26,7 +27,7 @@ export interface TestApp {
 }
 
 /** Starts pg-boss on `db` and builds the app; `stop()` stops pg-boss (the caller drops the database). */
-export async function createTestApp(db: TestDatabase, dataDir: string, opts: { uploadMaxBytes?: number } = {}): Promise<TestApp> {
+export async function createTestApp(db: TestDatabase, dataDir: string, opts: { uploadMaxBytes?: number; analysisWaitMs?: number } = {}): Promise<TestApp> {
   const boss = new PgBoss({ connectionString: db.url, supervise: false, schedule: false, max: 3 });
   boss.on('error', () => undefined);
   await boss.start();
@@ -39,6 +40,8 @@ export async function createTestApp(db: TestDatabase, dataDir: string, opts: { u
     datasets: createDatasetStorage(dataDir, { maxUploadBytes: opts.uploadMaxBytes ?? DATASET_LIMITS.MAX_UPLOAD_BYTES }),
     extractions: createExtractionStorage(dataDir),
     saes: createSaeStorage(dataDir),
+    features: createFeatureStorage(dataDir),
+    analysisWaitMs: opts.analysisWaitMs,
     version: '0.0.0-test',
     token: undefined,
     hostname: 'test-host',

@@ -16,6 +16,7 @@ import { cancelModelOfJob } from '../../db/queries/models.ts';
 import { AppError } from '../errors.ts';
 import type { App, AppDeps } from '../app.ts';
 import { publishDatasetStatus } from './datasets.ts';
+import { cancelDiscoveryOfJob } from './discoveries.ts';
 import { publishExtractionStatus } from './extractions.ts';
 import { publishModelStatus } from './models.ts';
 import { cancelTrainingOfJob } from './trainings.ts';
@@ -79,6 +80,7 @@ async function cancelOwner(db: Db, events: Events, kind: string, id: string): Pr
     if (dataset) await publishDatasetStatus(events, dataset);
   }
   if (kind === 'sae.train') await cancelTrainingOfJob(db, events, id);
+  if (kind === 'features.discover') await cancelDiscoveryOfJob(db, events, id);
   if (kind === 'activations.extract') {
     const extraction = await cancelExtractionOfJob(db, id);
     if (extraction) await publishExtractionStatus(events, extraction);

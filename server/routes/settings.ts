@@ -1,0 +1,84 @@
+/**
+ * User settings: `GET /api/settings` and `PUT /api/settings` (the LLM
+ * endpoint that labels features: URL, model and key — the key is stored but
+ * never returned), and `POST /api/settings/llm/test`, which tries one chat
+ * completion with the given (or stored) settings and answers the endpoint's
+ * own error when it fails.
+ */
+import { createRoute } from '@hono/zod-openapi';
+import { z } from 'zod';
+import { errorBodySchema } from '../../models/contracts/api.ts';
+import { llmTestBodySchema, llmTestResultSchema, putSettingsSchema, settingsSchema, type Settings } from '../../models/contracts/features.ts';
+import { createLlmClient, LlmError, type LlmEndpoint } from '../../models/features/llm.ts';
+import { getLlmSettings, putLlmSettings, resolveLlmSettings } from '../../db/queries/settings.ts';
+import { AppError } from '../errors.ts';
+import type { App } from '../app.ts';
+
+const error = (description: string) => ({ description, content: { 'application/json': { schema: errorBodySchema } } });
+const json = <S extends z.ZodType>(description: string, schema: S) => ({ description, content: { 'application/json': { schema } } });
+
+const getRouteDef = createRoute({
+  method: 'get',
+  path: '/api/settings',
+  summary: 'Settings: the OpenAI-compatible endpoint that labels features (URL, model, whether a key is set); null when LLM labels are off',
+  responses: { 200: json('The settings', settingsSchema) },
+});
+
+const putRouteDef = createRoute({
+  method: 'put',
+  path: '/api/settings',
+  summary: 'Saves the settings. `llm`: the endpoint\'s base URL (…/v1), model and key (left out: the stored key is kept; null: removed); `llm: null` turns LLM labels off',
+  request: { body: { required: true, content: { 'application/json': { schema: putSettingsSchema } } } },
+  responses: { 200: json('The settings saved', settingsSchema), 400: error('Invalid body (the details name the field)') },
+});
+
+const testRouteDef = createRoute({
+  method: 'post',
+  path: '/api/settings/llm/test',
+  summary: 'Tries the LLM endpoint with one short chat completion: the settings in the body, or the stored ones',
+  request: { body: { required: false, content: { 'application/json': { schema: llmTestBodySchema } } } },
+  responses: {
+    200: json('The endpoint answered', llmTestResultSchema),
+    400: error('No settings given or stored, or invalid body'),
+    502: error('The endpoint failed: its status and message'),
+  },
+});
+
+const view = (llm: LlmEndpoint | null): Settings => ({ llm: llm ? { url: llm.url, model: llm.model, apiKeySet: llm.apiKey !== null } : null });
+
+export function registerSettingsRoutes(app: App): void {
+  app.openapi(getRouteDef, async (c) => c.json(view(await getLlmSettings(c.get('deps').db)), 200));
+
+  app.openapi(putRouteDef, async (c) => {
+    const body = c.req.valid('json');
+    return c.json(view(await putLlmSettings(c.get('deps').db, body.llm)), 200);
+  });
+
+  app.openapi(testRouteDef, async (c) => {
+    const { db } = c.get('deps');
+    // the body is optional: an empty one tries the stored settings
+    const raw = await c.req.text();
+    let body: z.infer<typeof llmTestBodySchema> = {};
+    if (raw.trim()) {
+      let value: unknown;
+      try {
+        value = JSON.parse(raw);
+      } catch {
+        throw new AppError('invalid_request', 400, 'Invalid request body: not JSON', [{ field: '(root)', message: 'not JSON' }]);
+      }
+      const parsed = llmTestBodySchema.safeParse(value);
+      if (!parsed.success) throw new AppError('invalid_request', 400, `Invalid request body: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`, parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(root)', message: i.message })));
+      body = parsed.data;
+    }
+    const llm = body.llm ? await resolveLlmSettings(db, body.llm) : await getLlmSettings(db);
+    if (!llm) throw new AppError('llm_not_configured', 400, 'No LLM endpoint is set: give one in the body or save it in Settings first', [{ field: 'llm', message: 'required when none is stored' }]);
+    const client = createLlmClient(llm, { retries: 0, timeoutMs: 30_000 });
+    try {
+      const sample = await client.chat([{ role: 'user', content: 'Reply with the single word: ready' }], { maxTokens: 10, signal: c.req.raw.signal });
+      return c.json({ ok: true as const, model: llm.model, sample: sample.slice(0, 200) }, 200);
+    } catch (err) {
+      if (err instanceof LlmError) throw new AppError('llm_failed', 502, err.message, { endpoint: err.endpoint, status: err.status ?? null });
+      throw err;
+    }
+  });
+}

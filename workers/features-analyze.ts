@@ -1,0 +1,165 @@
+/**
+ * `features.analyze`: one analysis of one feature (models/features/analysis.ts
+ * does the work), its result stored in `analysis_cache` under the job's key
+ * with an expiry of ANALYSIS_TTL_HOURS; the server's request waits for it.
+ *
+ * - logit-lens: W_dec[f] through the model loaded with the lens intervention
+ *   at its last hook_resid_post (final norm, unembedding): top and bottom
+ *   tokens.
+ * - correlations: Pearson correlation with every other feature over the
+ *   stored activations of the SAE's extraction (its latest discovery's, else
+ *   its training's); the labels are added by the server when it answers, so
+ *   they stay current.
+ * - ablation: the model loaded with the ablation intervention at the SAE's
+ *   hook, run on the feature's top example windows one by one (they differ
+ *   in length), the feature zeroed or clamped: the loss and perplexity over
+ *   every predicted token, the change per position, and the next-token
+ *   probabilities that moved most.
+ *
+ * Loaded models are kept for the next jobs (at most {@link MODEL_CACHE}: a
+ * lens model per model folder, an ablation model per SAE, whose weights it
+ * bakes in), so a feature's second analysis skips building the graph.
+ */
+import { JOB_QUEUES } from '../models/contracts/jobs.ts';
+import { analyzeJobDataSchema, FEATURE_LIMITS, type AnalyzeJobData } from '../models/contracts/features.ts';
+import { familyOf } from '../models/architectures/index.ts';
+import { ablate, ablationIntervention, correlations, lensIntervention, logitLens } from '../models/features/analysis.ts';
+import { loadModel, type LoadedModel } from '../models/model.ts';
+import { readModelConfig } from '../models/model-files.ts';
+import { loadSae, SaeFormatError } from '../models/sae/saelens.ts';
+import { loadTokenizer, type Tokenizer } from '../models/tokenizer.ts';
+import { putCachedAnalysis } from '../db/queries/analysis.ts';
+import { extractionOfSae, modelDirOfSae } from '../db/queries/discoveries.ts';
+import { getExtraction } from '../db/queries/extractions.ts';
+import { getFeature } from '../db/queries/features.ts';
+import { getSae } from '../db/queries/saes.ts';
+import { PermanentJobError, type JobKind } from './job.ts';
+
+/** Loaded models kept between jobs. */
+const MODEL_CACHE = 2;
+/** Stored rows correlations run over (the first ones of the store). */
+const CORRELATION_ROWS = 50_000;
+/** Next-token probabilities reported as moved. */
+const MOVED = 10;
+
+const models = new Map<string, Promise<LoadedModel>>();
+const tokenizers = new Map<string, Promise<Tokenizer>>();
+
+/** A model from the cache, or loaded (the oldest entry closed when the cache is full). */
+function cachedModel(key: string, load: () => Promise<LoadedModel>): Promise<LoadedModel> {
+  const hit = models.get(key);
+  if (hit) {
+    models.delete(key);
+    models.set(key, hit);
+    return hit;
+  }
+  const p = load();
+  p.catch(() => models.delete(key));
+  models.set(key, p);
+  while (models.size > MODEL_CACHE) {
+    const [oldest, m] = models.entries().next().value!;
+    models.delete(oldest);
+    void m.then((x) => x.close()).catch(() => undefined);
+  }
+  return p;
+}
+
+function cachedTokenizer(dir: string): Promise<Tokenizer> {
+  let t = tokenizers.get(dir);
+  if (!t) {
+    t = loadTokenizer(dir);
+    t.catch(() => tokenizers.delete(dir));
+    tokenizers.set(dir, t);
+  }
+  return t;
+}
+
+const texts = (tok: Tokenizer, ids: readonly number[]) => tok.tokenStrings(ids);
+
+export const featuresAnalyze: JobKind<AnalyzeJobData> = {
+  name: 'features.analyze',
+  queue: JOB_QUEUES['features.analyze'],
+  async handler(job, ctx) {
+    const data = analyzeJobDataSchema.parse(job.data);
+    const { db } = ctx.database;
+    const sae = await getSae(db, data.saeId);
+    if (!sae) throw new PermanentJobError(`SAE ${data.saeId} is gone`);
+    if (data.index >= sae.dSae) throw new PermanentJobError(`SAE ${sae.id} has ${sae.dSae} features; there is no feature ${data.index}`);
+    let weights;
+    try {
+      weights = await loadSae(sae.path);
+    } catch (err) {
+      throw err instanceof SaeFormatError || (err as NodeJS.ErrnoException).code === 'ENOENT' ? new PermanentJobError(`SAE ${sae.id}: ${(err as Error).message}`, { cause: err }) : err;
+    }
+    const { cfg, weights: w } = weights;
+    const extractionId = await extractionOfSae(db, sae.id);
+    const device = ctx.config.device;
+    const f = data.index;
+    let result: unknown;
+
+    if (data.kind === 'correlations') {
+      const extraction = extractionId ? await getExtraction(db, extractionId) : undefined;
+      if (!extraction?.path) throw new PermanentJobError(`SAE ${sae.id} has no stored activations to correlate over: its extraction is gone`);
+      const k = Number(data.params.k ?? FEATURE_LIMITS.DEFAULT_CORRELATIONS_K);
+      const c = await correlations(extraction.path, sae.hookPoint, cfg, w, f, { k, maxRows: CORRELATION_ROWS });
+      result = { rows: c.rows, positive: c.positive, negative: c.negative };
+    } else {
+      const modelDir = await modelDirOfSae(db, sae.id);
+      if (!modelDir) throw new PermanentJobError(`SAE ${sae.id} has no model: import it with its model, or run a discovery on an extraction of that model`);
+      const tok = await cachedTokenizer(modelDir);
+      if (data.kind === 'logit-lens') {
+        const config = await readModelConfig(modelDir);
+        const spec = familyOf(config).spec(config);
+        const last = `blocks.${spec.nLayers - 1}.hook_resid_post`;
+        const model = await cachedModel(`lens:${modelDir}`, () => loadModel(modelDir, { device, interventions: { [last]: lensIntervention(spec.dModel) } }));
+        const k = Number(data.params.k ?? FEATURE_LIMITS.DEFAULT_LENS_K);
+        const r = await logitLens(model, w.W_dec.slice(f * cfg.dIn, (f + 1) * cfg.dIn), k);
+        const withText = (xs: { token: number; value: number }[]) => {
+          const t = texts(tok, xs.map((x) => x.token));
+          return xs.map((x, i) => ({ token: x.token, text: t[i]!, value: x.value }));
+        };
+        result = { top: withText(r.top), bottom: withText(r.bottom) };
+      } else {
+        const feature = await getFeature(db, sae.id, f);
+        const examples = (feature?.examples ?? []).filter((e) => e.tokens.length >= 2).slice(0, Number(data.params.examples ?? FEATURE_LIMITS.DEFAULT_ABLATION_EXAMPLES));
+        if (examples.length === 0) throw new PermanentJobError(`feature ${f} of SAE ${sae.id} has no top examples to ablate on: run a discovery first`);
+        const model = await cachedModel(`ablate:${modelDir}:${sae.id}:${sae.path}`, () => loadModel(modelDir, { device, interventions: { [sae.hookPoint]: ablationIntervention(cfg, w) } }));
+        const target = data.params.mode === 'clamp' ? Number(data.params.value) : 0;
+        let sumBefore = 0;
+        let sumAfter = 0;
+        let n = 0;
+        const deltaLoss: number[][] = [];
+        let moved: { row: number; pos: number; token: number; before: number; after: number }[] = [];
+        for (const [row, e] of examples.entries()) {
+          ctx.signal.throwIfAborted();
+          const T = e.tokens.length;
+          const r = await ablate(model, f, BigInt64Array.from(e.tokens, BigInt), [1, T], { target, moved: MOVED });
+          // the means are over T - 1 predicted tokens each: weigh them so
+          sumBefore += r.lossBefore * (T - 1);
+          sumAfter += r.lossAfter * (T - 1);
+          n += T - 1;
+          deltaLoss.push(Array.from(r.deltaLoss));
+          moved.push(...r.moved.map((m) => ({ ...m, row })));
+        }
+        moved = moved.sort((a, b) => Math.abs(b.after - b.before) - Math.abs(a.after - a.before)).slice(0, MOVED);
+        const movedText = texts(tok, moved.map((m) => m.token));
+        const lossBefore = sumBefore / n;
+        const lossAfter = sumAfter / n;
+        result = {
+          lossBefore,
+          lossAfter,
+          perplexityBefore: Math.exp(lossBefore),
+          perplexityAfter: Math.exp(lossAfter),
+          deltaLoss,
+          contexts: examples.map((e) => {
+            const t = texts(tok, e.tokens);
+            return { tokens: e.tokens.map((id, i) => ({ id, text: t[i]! })) };
+          }),
+          moved: moved.map((m, i) => ({ ...m, text: movedText[i]! })),
+        };
+      }
+    }
+    await putCachedAnalysis(db, { key: data.key, kind: data.kind, saeId: sae.id, featureIndex: f, result, ttlMs: ctx.config.analysisTtlHours * 3600_000 });
+    return { key: data.key };
+  },
+};
