@@ -1,0 +1,59 @@
+/**
+ * Helpers of the feature tests: a small SAE trained in-process on a
+ * completed extraction and recorded as a finished `sae.train` leaves it (its
+ * training row completed, the SAE row linked to it, so a discovery defaults
+ * to that extraction), and waiting for a discovery to end.
+ */
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { TrainConfigInput } from '../../models/contracts/trainings.ts';
+import type { Discovery } from '../../models/contracts/features.ts';
+import { resolveTrainConfig, toTrainConfig } from '../../models/sae/config.ts';
+import { trainingHookDir } from '../../models/sae/files.ts';
+import { trainSae } from '../../models/sae/train.ts';
+import type { Db } from '../../db/client.ts';
+import { getDiscovery } from '../../db/queries/discoveries.ts';
+import type { ExtractionRow } from '../../db/queries/extractions.ts';
+import { insertSae, type SaeRow } from '../../db/queries/saes.ts';
+import { insertTraining, updateTraining } from '../../db/queries/trainings.ts';
+import { waitFor } from './processes.ts';
+
+/** A small TopK SAE: 128 features, k 8, a few hundred steps of 256 rows. */
+export const SMALL_SAE: TrainConfigInput = { architecture: 'topk', k: 8, dSae: 128, lr: 2e-3, batchSize: 256, totalTokens: 120 * 256, metricsEvery: 40, checkpointEvery: 1000, evalEvery: 0, evalWindows: 0 };
+
+/** Trains an SAE on `hook` of a completed extraction into DATA_DIR/saes/<training>/<hook> and records it. */
+export async function trainedSae(db: Db, dataDir: string, extraction: ExtractionRow, hook: string, config: TrainConfigInput = SMALL_SAE): Promise<SaeRow> {
+  const resolved = resolveTrainConfig([config], 0);
+  const training = await insertTraining(db, { name: `test ${hook}`, extractionId: extraction.id, hookPoints: [hook], config: resolved });
+  const out = trainingHookDir(dataDir, training.id, hook);
+  const r = await trainSae({ activations: extraction.path!, hook, out, config: toTrainConfig(resolved), device: 'cpu' });
+  await updateTraining(db, training.id, { status: 'completed', finishedAt: new Date() });
+  const cfg = JSON.parse(await fs.readFile(path.join(out, 'cfg.json'), 'utf8')) as Record<string, unknown>;
+  return insertSae(db, {
+    id: randomUUID(),
+    name: `test ${hook}`,
+    trainingId: training.id,
+    modelId: extraction.modelId,
+    hookPoint: hook,
+    architecture: 'topk',
+    dIn: r.config!.dIn,
+    dSae: r.config!.dSae,
+    cfg,
+    metrics: null,
+    path: out,
+  });
+}
+
+/** Waits until discovery `id` has ended (completed, failed or cancelled) and returns it. */
+export function discoveryEnded(db: Db, id: string, timeoutMs = 120_000): Promise<Discovery> {
+  return waitFor(
+    `discovery ${id} to end`,
+    async () => {
+      const d = await getDiscovery(db, id);
+      return d && (d.status === 'completed' || d.status === 'failed' || d.status === 'cancelled') ? d : undefined;
+    },
+    timeoutMs,
+    50,
+  );
+}
