@@ -31,6 +31,7 @@
 import { POLICY } from '../models/config.ts';
 import { discoverJobDataSchema, type DiscoverJobData, type DiscoveryPhase, type DiscoveryProgress, type DiscoveryStatus } from '../models/contracts/features.ts';
 import { JOB_QUEUES } from '../models/contracts/jobs.ts';
+import { readManifest } from '../models/activations/store.ts';
 import { openTokenStore, readDocOffsets } from '../models/datasets/format.ts';
 import { discoverFeatures } from '../models/features/discover.ts';
 import { createLlmClient, labelFeatures } from '../models/features/llm.ts';
@@ -182,7 +183,8 @@ export const featuresDiscover: JobKind<DiscoverJobData> = {
         const { cfg, weights } = await loadSae(sae.path);
         tokens = await openTokenStore(dataset.path);
         const docOffsets = await readDocOffsets(dataset.path);
-        report.phase('scan', 0);
+        const stored = (await readManifest(extraction.path))?.hooks[sae.hookPoint];
+        report.phase('scan', stored?.rows ?? 0);
         let phase: DiscoveryPhase = 'scan';
         const found = await discoverFeatures({
           activations: extraction.path,
