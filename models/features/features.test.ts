@@ -19,7 +19,7 @@ import { loadSae } from '../sae/saelens.ts';
 import { trainSae } from '../sae/train.ts';
 import { loadTokenizer } from '../tokenizer.ts';
 import { discoverFeatures, type FeatureSummary } from './discover.ts';
-import { heuristicLabel } from './label.ts';
+import { heuristicLabel, tokenKey } from './label.ts';
 import { ablate, ablationIntervention, correlations, lensIntervention, logitLens } from './analysis.ts';
 import { openSafetensors, toFloat32 } from '../safetensors.ts';
 
@@ -138,10 +138,16 @@ describe('discoverFeatures', () => {
     const the = tok.encode(' the')[0]!;
     expect(heuristicLabel([ex(moses, 1), ex(moses, 2), ex(moses, 3), ex(7, 4)], show)).toMatchObject({ label: '“ Moses”', score: 0.75, token: moses, kind: 'token' });
     expect(heuristicLabel([ex(1, the), ex(2, the), ex(3, the), ex(4, 9)], show)).toMatchObject({ label: 'after “ the”', score: 0.75, kind: 'after' });
-    // on the discovered features, the score is the share of examples peaking on the label's token
+    // variants of one word piece (case, a leading space) count as one token; the label quotes the most common
+    const [sw, Sw, bareSw] = [' Sw', 'Sw', 'sw'].map((t) => { const ids = tok.encode(t); expect(ids).toHaveLength(1); return ids[0]!; });
+    expect(heuristicLabel([ex(Sw!, 1), ex(sw!, 2), ex(sw!, 3), ex(bareSw!, 4), ex(moses, 5)], show)).toMatchObject({ label: '“ Sw”', score: 0.8, token: sw, kind: 'token' });
+    expect(tokenKey(' Sw')).toBe('sw');
+    expect(tokenKey('\n')).toBe('\n');
+    // on the discovered features, the score is the share of examples peaking on (or following) the label's token, variants included
     const f = features.find((x) => x.examples.length === 8)!;
     const l = heuristicLabel(f.examples, show);
-    const agree = f.examples.filter((e) => (l.kind === 'token' ? e.tokens[e.position - e.start] : e.tokens[e.position - e.start - 1]) === l.token).length;
+    const back = l.kind === 'token' ? 0 : 1;
+    const agree = f.examples.filter((e) => e.position - e.start >= back && tokenKey(show(e.tokens[e.position - e.start - back]!)) === tokenKey(show(l.token!))).length;
     expect(l.score).toBeCloseTo(agree / 8, 10);
   });
 });
