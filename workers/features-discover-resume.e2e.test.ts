@@ -1,0 +1,156 @@
+/**
+ * A `features.discover` worker killed in the labels phase (SIGKILL: no
+ * handler runs, the job stays active) through real processes: the next
+ * worker takes it for dead (500 ms heartbeats through the test hook
+ * `LOUPE_TEST_HEARTBEAT_MS`), fails the job through pg-boss, and the retry
+ * resumes from the staged scan with the labels already staged: no scan
+ * again, and only the requests in flight at the kill are asked twice. The
+ * features are written once, every one that fires with its LLM label.
+ * pg-boss, a test database and a local OpenAI-compatible server stand in
+ * for the server.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import PgBoss from 'pg-boss';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { discoverySchema } from '../models/contracts/features.ts';
+import { JOB_QUEUES } from '../models/contracts/jobs.ts';
+import type { ServerMessage } from '../models/contracts/topics.ts';
+import { LLM_DEFAULTS } from '../models/features/llm.ts';
+import { discoveryDir } from '../models/features/staging.ts';
+import { logger } from '../models/log.ts';
+import { listenEvents, type EventListener } from '../db/events.ts';
+import { getDiscovery, insertDiscovery, updateDiscovery } from '../db/queries/discoveries.ts';
+import type { ExtractionRow } from '../db/queries/extractions.ts';
+import { listFeatures } from '../db/queries/features.ts';
+import type { SaeRow } from '../db/queries/saes.ts';
+import { putLlmSettings } from '../db/queries/settings.ts';
+import { featureListQuerySchema } from '../models/contracts/features.ts';
+import { createTestDatabase, type TestDatabase } from '../scripts/testing/db.ts';
+import { trainedSae } from '../scripts/testing/features.ts';
+import { startLlmServer, type TestLlmServer } from '../scripts/testing/llm-server.ts';
+import { startProcess, waitFor, type RunningProcess } from '../scripts/testing/processes.ts';
+import { insertCompletedDataset, tokenizeDemo } from '../scripts/testing/tokenized.ts';
+import { completedExtraction, SMALL_EXTRACTION } from '../scripts/testing/training.ts';
+import { registerDemoModel } from './demo-model.ts';
+
+const QUEUE = 'features.discover';
+const HOOK = 'blocks.3.hook_resid_post';
+
+describe('a discovery whose worker dies in the labels phase', () => {
+  let db: TestDatabase;
+  let boss: PgBoss;
+  let llm: TestLlmServer;
+  let listener: EventListener;
+  let extraction: ExtractionRow;
+  let sae: SaeRow;
+  const messages: ServerMessage[] = [];
+  const workers: RunningProcess[] = [];
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'loupe-discover-resume-'));
+  const dataDir = path.join(tmp, 'data');
+  const env = () => ({ DATABASE_URL: db.url, DATA_DIR: dataDir, LOUPE_SAMPLER: '0', LOUPE_DEVICE: 'cpu', LOUPE_TEST_HEARTBEAT_MS: '500' });
+
+  const startWorker = async (): Promise<RunningProcess> => {
+    const proc = startProcess('workers/main.ts', env());
+    workers.push(proc);
+    await waitFor(
+      'the worker to be ready',
+      () => {
+        if (proc.child.exitCode !== null) throw new Error(`the worker exited (${proc.child.exitCode}):\n${proc.output()}`);
+        return /\[worker\] ready id=/.test(proc.output()) || undefined;
+      },
+      60_000,
+      50,
+    );
+    return proc;
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase('loupe_discover_resume');
+    await registerDemoModel(db.db, logger('test'));
+    const dir = path.join(tmp, 'slice');
+    const dataset = await insertCompletedDataset(db.db, dir, await tokenizeDemo(dir, 8000));
+    extraction = await completedExtraction(db.db, dataDir, dataset, [HOOK], { ...SMALL_EXTRACTION, tokenBudget: 96 * 64 });
+    sae = await trainedSae(db.db, dataDir, extraction, HOOK);
+    llm = await startLlmServer('sk-resume');
+    await putLlmSettings(db.db, { url: llm.url, model: 'labeller', apiKey: 'sk-resume' });
+    listener = await listenEvents(db.url, { pool: db.pool, onEvent: (m) => messages.push(m) });
+    boss = new PgBoss({ connectionString: db.url, supervise: false, schedule: false, max: 2 });
+    boss.on('error', () => undefined);
+    await boss.start();
+    await boss.createQueue(QUEUE, { name: QUEUE, ...JOB_QUEUES[QUEUE] });
+  }, 240_000);
+
+  afterAll(async () => {
+    const codes = await Promise.all(workers.map((w) => w.stop('SIGTERM')));
+    if (codes.slice(1).some((c) => c !== 0)) for (const [i, w] of workers.entries()) console.error(`--- worker ${i} (exit ${codes[i]}):\n${w.output()}`);
+    expect(codes.slice(1)).toEqual(workers.slice(1).map(() => 0));
+    await listener?.close();
+    await boss?.stop({ graceful: false, wait: true });
+    await llm?.close();
+    await db?.drop();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('resumes the labels from the staged scan: no second scan, the labels already given not asked again, features written once', async () => {
+    llm.delayMs = 60;
+    const first = await startWorker();
+    // Sent as the API sends it, with a 1 s retry delay instead of 5 s to keep the test short.
+    const row = await insertDiscovery(db.db, { saeId: sae.id, extractionId: extraction.id, settings: { topK: 10, left: 16, right: 4 } });
+    const jobId = (await boss.send(QUEUE, { discoveryId: row.id }, { ...JOB_QUEUES[QUEUE], retryDelay: 1, retryBackoff: false }))!;
+    await updateDiscovery(db.db, row.id, { jobId });
+
+    const labelsFile = path.join(discoveryDir(dataDir, row.id), 'labels.jsonl');
+    await waitFor('labels staged', () => (existsSync(labelsFile) && readFileSync(labelsFile, 'utf8').split('\n').filter(Boolean).length >= 20) || undefined, 60_000, 10);
+    first.child.kill('SIGKILL');
+    expect(await first.exited).toBe('SIGKILL');
+    // events published from here on (the dead worker's last ones may still be arriving)
+    const killedAt = Date.now();
+
+    // What the dead worker left: the staged scan and labels, the row running, the job active.
+    const staged = readFileSync(labelsFile, 'utf8').split('\n').filter(Boolean).length;
+    expect(existsSync(path.join(discoveryDir(dataDir, row.id), 'features.json'))).toBe(true);
+    expect((await getDiscovery(db.db, row.id))?.status).toBe('running');
+    expect((await boss.getJobById(QUEUE, jobId))?.state).toBe('active');
+    expect((await listFeatures(db.db, featureListQuerySchema.parse({ sae: sae.id }))).total).toBe(0);
+    const askedBefore = llm.requests.length;
+
+    const second = await startWorker();
+    const job = await waitFor(
+      'the job to complete',
+      async () => {
+        const j = await boss.getJobById(QUEUE, jobId);
+        if (j?.state === 'failed') throw new Error(`the job failed: ${JSON.stringify(j.output)}`);
+        return j?.state === 'completed' ? j : undefined;
+      },
+      90_000,
+      50,
+    );
+    expect(job.retryCount).toBeGreaterThanOrEqual(1);
+    expect(job.output).toMatchObject({ resumed: 'labels', features: sae.dSae });
+    expect(second.output()).toMatch(/resuming from the staged scan/);
+    // after the kill: labels and saving only, and the labelled count going on from what was staged
+    const after = messages.filter((m) => m.ts > killedAt && m.topic === `discovery/${row.id}`).map((m) => discoverySchema.parse(m.data));
+    const phases = new Set(after.map((e) => e.progress?.phase));
+    expect(phases.has('scan')).toBe(false);
+    expect(phases.has('examples')).toBe(false);
+    expect(phases.has('labels')).toBe(true);
+    // (the retry's first event is the row as it starts, with the progress the dead worker last wrote)
+    const behind = after.filter((e) => e.progress?.phase === 'labels' && e.progress.featuresLabelled < staged);
+    expect(behind.length).toBeLessThanOrEqual(1);
+    if (behind[0]) expect(behind[0]).toBe(after[0]);
+
+    const done = await getDiscovery(db.db, row.id);
+    expect(done).toMatchObject({ status: 'completed', error: null, warning: null });
+    const list = (await listFeatures(db.db, featureListQuerySchema.parse({ sae: sae.id, limit: '200', sort: 'index' }))).items;
+    expect(list).toHaveLength(sae.dSae);
+    const live = list.filter((f) => f.frequency > 0);
+    expect(live.every((f) => f.labelSource === 'llm')).toBe(true);
+    // every feature asked once, but for the requests in flight at the kill
+    expect(llm.requests.length).toBeGreaterThanOrEqual(live.length);
+    expect(llm.requests.length).toBeLessThanOrEqual(live.length + LLM_DEFAULTS.concurrency);
+    expect(llm.requests.length - askedBefore).toBeLessThanOrEqual(live.length - staged + LLM_DEFAULTS.concurrency);
+    expect(existsSync(discoveryDir(dataDir, row.id))).toBe(false);
+  }, 240_000);
+});
