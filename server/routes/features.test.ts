@@ -8,7 +8,9 @@
  * against the whole list filtered here; the detail with token texts; edits;
  * the three analyses cold (computed by a job the request waits for) then
  * cached with the same values, a 202 when the wait runs out, expiry and
- * pruning; settings never returning the key.
+ * pruning; settings never returning the key, an endpoint tried before it
+ * is saved, and one feature relabelled by it (a local OpenAI-compatible
+ * server).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -37,6 +39,7 @@ import { createApp } from '../app.ts';
 import { createTestApp, type TestApp } from '../../scripts/testing/app.ts';
 import { createTestDatabase, type TestDatabase } from '../../scripts/testing/db.ts';
 import { discoveryEnded, trainedSae } from '../../scripts/testing/features.ts';
+import { labelFor, startLlmServer } from '../../scripts/testing/llm-server.ts';
 import { insertCompletedDataset, tokenizeDemo } from '../../scripts/testing/tokenized.ts';
 import { completedExtraction } from '../../scripts/testing/training.ts';
 import { waitFor } from '../../scripts/testing/processes.ts';
@@ -319,4 +322,36 @@ describe('features API', () => {
     expect(label.status).toBe(400);
     expect(errorBodySchema.parse(await label.json()).error.code).toBe('llm_not_configured');
   });
+
+  it('tries an endpoint before saving it, and relabels one feature with it now', async () => {
+    const llm = await startLlmServer('sk-right');
+    try {
+      const test = (body?: unknown) => t.request('/api/settings/llm/test', { method: 'POST', ...(body ? { body: JSON.stringify(body) } : {}) });
+      const wrong = await test({ llm: { url: llm.url, model: 'labeller', apiKey: 'sk-wrong' } });
+      expect(wrong.status).toBe(502);
+      expect(errorBodySchema.parse(await wrong.json()).error.message).toMatch(/chat\/completions: 401 .*Incorrect API key/);
+      const right = await test({ llm: { url: llm.url, model: 'labeller', apiKey: 'sk-right' } });
+      expect(right.status).toBe(200);
+      expect(await right.json()).toMatchObject({ ok: true, model: 'labeller', sample: expect.any(String) });
+      // tried, not saved
+      expect((await get('/api/settings')).body).toEqual({ llm: null });
+
+      await t.request('/api/settings', { method: 'PUT', body: JSON.stringify({ llm: { url: llm.url, model: 'labeller', apiKey: 'sk-right' } }) });
+      expect((await test()).status).toBe(200);
+      const f = all.find((x) => x.frequency > 0 && x.labelSource === 'heuristic')!;
+      const res = await t.request(`/api/features/${f.id}/label`, { method: 'POST' });
+      expect(res.status).toBe(200);
+      const d = featureDetailSchema.parse(await res.json());
+      const first = d.examples[0]!;
+      expect(d).toMatchObject({ labelSource: 'llm', label: labelFor(first.tokens[first.position - first.start]!.text.replace(/\r?\n/g, '⏎')), heuristic: { label: f.label } });
+      expect(llm.requests.at(-1)).toMatchObject({ authorization: 'Bearer sk-right', model: 'labeller' });
+      llm.failAll(503);
+      const failed = await t.request(`/api/features/${f.id}/label`, { method: 'POST' });
+      expect(failed.status).toBe(502);
+      expect(errorBodySchema.parse(await failed.json()).error).toMatchObject({ code: 'llm_failed', message: expect.stringContaining('503') });
+    } finally {
+      await t.request('/api/settings', { method: 'PUT', body: JSON.stringify({ llm: null }) });
+      await llm.close();
+    }
+  }, 60_000);
 });
