@@ -8,7 +8,8 @@
  * peak tokens.
  *
  * A discovery replaces an SAE's features in one transaction
- * ({@link replaceFeatures}), in multi-row batches; favourites, notes and user
+ * ({@link replaceFeatures}), in batches of a thousand rows and more, each one statement with one JSON
+ * parameter; favourites, notes and user
  * labels of the indices it writes are kept.
  */
 import { and, asc, desc, eq, gte, inArray, lte, sql, type SQL } from 'drizzle-orm';
@@ -227,7 +228,7 @@ export async function setLlmLabel(db: Db, saeId: string, index: number, label: s
   return rows.length > 0;
 }
 
-/** Rows a multi-row INSERT takes: under PostgreSQL's 65535 parameters with the widest row (features: 19 columns). */
+/** Rows an INSERT of one JSON batch takes (a few MB of JSON at most). */
 const FEATURE_BATCH = 1000;
 const EXAMPLE_BATCH = 4000;
 
@@ -259,47 +260,51 @@ export async function replaceFeatures(
     const user = new Map(kept.map((k) => [k.index, k]));
     // examples go with their features (ON DELETE CASCADE)
     await tx.delete(features).where(eq(features.saeId, saeId));
-    const now = new Date();
+    // Each batch goes as one JSON parameter, expanded by PostgreSQL (json_to_recordset): a multi-row INSERT
+    // with a parameter a value spends most of its time binding them (2048 features × 10 examples: 2.2 s → 1 s).
     for (let i = 0; i < records.length; i += FEATURE_BATCH) {
-      const batch = records.slice(i, i + FEATURE_BATCH);
-      await tx.insert(features).values(
-        batch.map((r) => {
-          const u = user.get(r.index);
-          const userLabel = u?.labelSource === 'user' ? u.label : null;
-          return {
-            saeId,
-            index: r.index,
-            discoveryId,
-            frequency: r.frequency,
-            maxActivation: r.maxActivation,
-            meanActivation: r.meanActivation,
-            histogram: r.histogram,
-            label: userLabel ?? r.llmLabel ?? r.heuristicLabel,
-            labelSource: userLabel ? ('user' as const) : r.llmLabel ? ('llm' as const) : ('heuristic' as const),
-            score: r.heuristicScore,
-            heuristicLabel: r.heuristicLabel,
-            heuristicScore: r.heuristicScore,
-            heuristicKind: r.heuristicKind,
-            llmLabel: r.llmLabel,
-            peakTokens: r.peakTokens,
-            topTokens: r.topTokens,
-            favourite: u?.favourite ?? false,
-            notes: u?.notes ?? null,
-            updatedAt: now,
-          };
-        }),
-      );
+      const batch = records.slice(i, i + FEATURE_BATCH).map((r) => {
+        const u = user.get(r.index);
+        const userLabel = u?.labelSource === 'user' ? u.label : null;
+        return {
+          i: r.index,
+          fq: r.frequency,
+          mx: r.maxActivation,
+          mn: r.meanActivation,
+          h: r.histogram,
+          l: userLabel ?? r.llmLabel ?? r.heuristicLabel,
+          ls: userLabel ? 'user' : r.llmLabel ? 'llm' : 'heuristic',
+          sc: r.heuristicScore,
+          hl: r.heuristicLabel,
+          hk: r.heuristicKind,
+          ll: r.llmLabel,
+          pt: r.peakTokens,
+          tt: r.topTokens,
+          fav: u?.favourite ?? false,
+          n: u?.notes ?? null,
+        };
+      });
+      await tx.execute(sql`
+        INSERT INTO ${features} (sae_id, index, discovery_id, frequency, max_activation, mean_activation, histogram, label, label_source, score,
+          heuristic_label, heuristic_score, heuristic_kind, llm_label, peak_tokens, top_tokens, favourite, notes, updated_at)
+        SELECT ${saeId}::uuid, r.i, ${discoveryId}::uuid, r.fq, r.mx, r.mn, r.h, r.l, r.ls, r.sc, r.hl, r.sc, r.hk, r.ll, r.pt, r.tt, r.fav, r.n, now()
+        FROM json_to_recordset(${JSON.stringify(batch)}::json)
+          AS r(i integer, fq real, mx real, mn real, h jsonb, l text, ls text, sc real, hl text, hk text, ll text, pt integer[], tt jsonb, fav boolean, n text)`);
       onBatch?.(i + batch.length);
     }
-    let examples: (typeof featureExamples.$inferInsert)[] = [];
+    let batch: { f: number; k: number; m: number; t: number[]; v: number[]; s: number; p: number }[] = [];
     const flush = async () => {
-      if (examples.length) await tx.insert(featureExamples).values(examples);
-      examples = [];
+      if (batch.length === 0) return;
+      await tx.execute(sql`
+        INSERT INTO ${featureExamples} (sae_id, feature_index, rank, max_value, tokens, "values", dataset_offset, position)
+        SELECT ${saeId}::uuid, r.f, r.k, r.m, r.t, r.v, r.s, r.p
+        FROM json_to_recordset(${JSON.stringify(batch)}::json) AS r(f integer, k smallint, m real, t integer[], v real[], s bigint, p bigint)`);
+      batch = [];
     };
     for (const r of records) {
       for (const e of r.examples) {
-        examples.push({ saeId, featureIndex: r.index, rank: e.rank, maxValue: e.maxValue, tokens: e.tokens, values: e.values, datasetOffset: e.start, position: e.position });
-        if (examples.length >= EXAMPLE_BATCH) await flush();
+        batch.push({ f: r.index, k: e.rank, m: e.maxValue, t: e.tokens, v: e.values, s: e.start, p: e.position });
+        if (batch.length >= EXAMPLE_BATCH) await flush();
       }
     }
     await flush();
