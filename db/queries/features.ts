@@ -8,9 +8,9 @@
  * peak tokens.
  *
  * A discovery replaces an SAE's features in one transaction
- * ({@link replaceFeatures}), in batches of a thousand rows and more, each one statement with one JSON
- * parameter; favourites, notes and user
- * labels of the indices it writes are kept.
+ * ({@link replaceFeatures}), in batches of thousands of rows, each one
+ * statement with one JSON parameter; favourites, notes and user labels of
+ * the indices it writes are kept.
  */
 import { and, asc, desc, eq, gte, inArray, lte, sql, type SQL } from 'drizzle-orm';
 import type { DiscoveryProgress, FeatureListQuery, FeatureSort, LabelSource } from '../../models/contracts/features.ts';

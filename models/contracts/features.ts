@@ -106,7 +106,7 @@ export type CreateDiscovery = z.input<typeof createDiscoverySchema>;
 /** Progress of a running discovery (kept in its row; null before it starts). */
 export const discoveryProgressSchema = z.object({
   phase: z.enum(DISCOVERY_PHASES),
-  /** rows of the activation store read in this phase / to read (scan, examples); features written (saving) */
+  /** rows of the activation store read in this phase / to read (scan, examples); features labelled / to label (labels); features written / to write (saving) */
   rowsDone: z.number(),
   rowsTotal: z.number(),
   /** features labelled by the LLM so far (labels phase; 0 before) */
