@@ -26,7 +26,7 @@ import {
   quoteToken,
   tokenPieces,
 } from '../data/feature-view.ts';
-import { createAnalysis, loadFeature, patchFeature, relabelFeature, type AnalysisState } from '../data/features.ts';
+import { createAnalysis, loadFeature, loadSettings, patchFeature, relabelFeature, type AnalysisState } from '../data/features.ts';
 import { ActivationHistogram } from '../ui/ActivationHistogram.tsx';
 import { LogitBars } from '../ui/LogitBars.tsx';
 import { TokenChip } from '../ui/TokenChip.tsx';
@@ -36,8 +36,8 @@ import './Features.css';
 /** Logit-lens tokens shown on each side. */
 const LENS_K = 12;
 
-/** The label, edited in place. */
-function LabelEditor(props: { feature: FeatureDetail; onSaved: (f: Partial<FeatureDetail>) => void }) {
+/** The label, edited in place; `llm`: whether an LLM endpoint is set up (then a new label can be asked for). */
+function LabelEditor(props: { feature: FeatureDetail; llm: boolean; onSaved: (f: Partial<FeatureDetail>) => void }) {
   const [editing, setEditing] = createSignal(false);
   const [text, setText] = createSignal('');
   const [busy, setBusy] = createSignal(false);
@@ -130,9 +130,11 @@ function LabelEditor(props: { feature: FeatureDetail; onSaved: (f: Partial<Featu
             use the heuristic label
           </button>
         </Show>
-        <button type="button" class="link-button" disabled={busy()} onClick={() => void relabel()} title="ask the LLM endpoint of the Settings for a label now" data-testid="label-llm">
-          label with the LLM
-        </button>
+        <Show when={props.llm}>
+          <button type="button" class="link-button" disabled={busy()} onClick={() => void relabel()} title="ask the LLM endpoint of the Settings for a label now" data-testid="label-llm">
+            label with the LLM
+          </button>
+        </Show>
       </div>
       <Show when={error()}>
         <p class="field-error" role="alert" data-testid="label-error">
@@ -484,6 +486,12 @@ export default function FeatureDetailPage() {
       );
     }),
   );
+  // whether labels can be asked of an LLM now (Settings)
+  const [llm, setLlm] = createSignal(false);
+  loadSettings().then(
+    (s) => setLlm(s.llm !== null),
+    () => undefined, // the page works without it
+  );
   const merge = (patch: Partial<FeatureDetail>) => setFeature((f) => (f ? { ...f, ...patch } : f));
   const [starError, setStarError] = createSignal<string>();
   const star = async () => {
@@ -553,7 +561,7 @@ export default function FeatureDetailPage() {
                 <button type="button" class="star big" classList={{ on: f().favourite }} aria-pressed={f().favourite} title={f().favourite ? 'remove from favourites' : 'add to favourites'} onClick={() => void star()} data-testid="feature-star">
                   {f().favourite ? '★' : '☆'}
                 </button>
-                <LabelEditor feature={f()} onSaved={merge} />
+                <LabelEditor feature={f()} llm={llm()} onSaved={merge} />
               </div>
               <Show when={starError()}>
                 <p class="field-error">{starError()}</p>

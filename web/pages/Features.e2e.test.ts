@@ -14,7 +14,8 @@
  * favourites filter. A screenshot of the feature's page goes to
  * docs/feature-detail.png for the README. Settings: the LLM endpoint saved,
  * its key never echoed, tested against a local OpenAI-compatible server
- * (a wrong key refused, the form's values tried before saving), cleared.
+ * (a wrong key refused, the form's values tried before saving), a
+ * feature labelled by it from its page, cleared.
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -90,7 +91,7 @@ describe('Features page', () => {
         method: 'POST',
         body: JSON.stringify({
           extractionId: extraction.id,
-          name: 'features page test',
+          name: 'TopK k=16 · 256 features',
           config: { architecture: 'topk', k: 16, dSae: D_SAE, expansionFactor: null, lr: 0.001, batchSize: 64, totalTokens: WINDOWS * CONTEXT * 4, metricsEvery: 50, checkpointEvery: 10_000, evalEvery: 0, evalWindows: 0 },
         }),
       }),
@@ -326,6 +327,17 @@ describe('Features page', () => {
       await page.getByTestId('llm-test-result').and(page.locator('[data-ok="true"]')).waitFor({ timeout: 30_000 });
       expect(llm.requests.length).toBe(before + 1);
       expect(llm.requests.at(-1)?.authorization).toBe(`Bearer ${key}`);
+
+      // With an endpoint set, a feature's page can ask it for a label now.
+      const plain = (await list('sort=-frequency&limit=50')).items.find((f) => f.labelSource === 'heuristic');
+      expect(plain).toBeDefined();
+      await page.goto(`${stack.base}/features/${saeId}/${plain!.index}`);
+      await page.getByTestId('label-llm').click();
+      await page.getByTestId('label-source').filter({ hasText: 'LLM' }).waitFor({ timeout: 30_000 });
+      expect(await page.getByTestId('feature-label').textContent()).toMatch(/^Feature: “/);
+      expect(await page.getByTestId('heuristic-label').textContent()).toBe(plain!.label);
+      await page.goto(`${stack.base}/settings`);
+      await page.getByTestId('key-set').waitFor({ timeout: 10_000 });
 
       // Cleared: heuristic labels only.
       await page.getByTestId('llm-clear').click();
