@@ -14,6 +14,8 @@ describe('configuration', () => {
     const c = loadConfig({});
     expect(c).toMatchObject({ host: '127.0.0.1', port: 8787, wsPort: 8788, pgPort: 54329, device: 'auto', systemSampleMs: 2000, token: undefined, sampler: undefined });
     expect(c.dataDir).toBe(path.resolve('data'));
+    expect(c.demo).toBe(true);
+    expect(loadConfig({ LOUPE_DEMO: '0' }).demo).toBe(false);
   });
 
   it('rejects bad values with the variable named', () => {
@@ -26,6 +28,7 @@ describe('configuration', () => {
       [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
       [{ SYSTEM_SAMPLE_MS: '10' }, 'SYSTEM_SAMPLE_MS'],
       [{ LOUPE_SAMPLER: 'yes' }, 'LOUPE_SAMPLER'],
+      [{ LOUPE_DEMO: 'yes' }, 'LOUPE_DEMO'],
     ];
     for (const [env, variable] of bad) {
       expect(() => loadConfig(env), JSON.stringify(env)).toThrow(ConfigError);

@@ -39,6 +39,7 @@ export const ENV_DOCS: readonly EnvDoc[] = [
   { name: 'UPLOAD_MAX_BYTES', default: '2147483648', description: 'Largest dataset file accepted by `POST /api/datasets/upload`, bytes (2 GiB); a larger one is refused with a 413 and nothing is kept.' },
   { name: 'ZIP_MAX_BYTES', default: '17179869184', description: 'Most bytes an uploaded zip archive may inflate to, bytes (16 GiB), counted while inflating.' },
   { name: 'ZIP_MAX_ENTRIES', default: '10000', description: 'Most entries (files and folders) in an uploaded zip archive.' },
+  { name: 'LOUPE_DEMO', default: '1', description: '`1` or `0`. `1`: on its first start against a database, a worker builds the demo: an extraction of the demo model over the demo dataset at `blocks.3.hook_resid_post`, a TopK SAE trained on it and its discovered features (a few minutes on a CPU; once per database, and a demo artifact you delete is not made again). `0`: nothing is made.' },
   { name: 'ANALYSIS_TTL_HOURS', default: '168', description: 'Hours a feature analysis (logit lens, correlations, ablation) stays cached in PostgreSQL before it is computed again; expired entries are deleted by the maintenance job.' },
 ];
 
@@ -56,6 +57,8 @@ export interface Config {
   workerConcurrency: number;
   /** `sae.train` jobs one worker runs at once */
   saeTrainConcurrency: number;
+  /** whether a worker builds the first-start demo (workers/demo-setup.ts) */
+  demo: boolean;
   /** ms between system samples. */
   systemSampleMs: number;
   /** hours of system history kept. */
@@ -169,6 +172,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (samplerRaw !== undefined && samplerRaw !== '' && samplerRaw !== '0' && samplerRaw !== '1') {
     throw new ConfigError('LOUPE_SAMPLER', `expected 0 or 1, got "${samplerRaw}"`);
   }
+  const demoRaw = env.LOUPE_DEMO;
+  if (demoRaw !== undefined && demoRaw !== '' && demoRaw !== '0' && demoRaw !== '1') {
+    throw new ConfigError('LOUPE_DEMO', `expected 0 or 1, got "${demoRaw}"`);
+  }
   const databaseUrl = env.DATABASE_URL || undefined;
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError('DATABASE_URL', 'expected a postgres:// or postgresql:// URL');
@@ -187,6 +194,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     device: oneOf(env, 'LOUPE_DEVICE', ['auto', 'cpu', 'webgpu', 'cuda'] as const, 'auto'),
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 1, 1, 64),
     saeTrainConcurrency: int(env, 'SAE_TRAIN_CONCURRENCY', 1, 1, 64),
+    demo: demoRaw !== '0',
     systemSampleMs: int(env, 'SYSTEM_SAMPLE_MS', 2000, 250, 3_600_000),
     systemRetentionH: int(env, 'SYSTEM_RETENTION_H', 48, 1, 24 * 365),
     nvidiaSmi: env.NVIDIA_SMI || 'nvidia-smi',

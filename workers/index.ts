@@ -1,6 +1,7 @@
 /** Every job kind a worker runs. A new kind is a new file in workers/ and a line here. */
 import { activationsExtract } from './activations-extract.ts';
 import { datasetImport } from './dataset-import.ts';
+import { demoSetup } from './demo-setup.ts';
 import { featuresAnalyze } from './features-analyze.ts';
 import { featuresDiscover } from './features-discover.ts';
 import type { JobKind } from './job.ts';
@@ -8,4 +9,4 @@ import { modelDownload } from './model-download.ts';
 import { saeTrain } from './sae-train.ts';
 import { systemMaintenance } from './system-maintenance.ts';
 
-export const JOB_KINDS: readonly JobKind<any>[] = [systemMaintenance, modelDownload, datasetImport, activationsExtract, saeTrain, featuresDiscover, featuresAnalyze];
+export const JOB_KINDS: readonly JobKind<any>[] = [systemMaintenance, modelDownload, datasetImport, activationsExtract, saeTrain, featuresDiscover, featuresAnalyze, demoSetup];

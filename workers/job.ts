@@ -12,6 +12,8 @@ import type { Logger } from '../models/log.ts';
 /** What a handler gets besides its job. */
 export interface JobContext {
   database: Database;
+  /** the worker's pg-boss, for jobs that send jobs (with `db` for a send inside a transaction) */
+  boss: PgBoss;
   events: Events;
   config: Config;
   log: Logger;

@@ -2,7 +2,8 @@
  * The worker process: takes jobs from pg-boss and runs them. Start more of
  * them, on more hosts, against the same DATABASE_URL (`npm run worker`).
  * At start it registers the built-in demo model and demo dataset (idempotent),
- * queuing the dataset's tokenization when DATA_DIR has none yet.
+ * queuing the dataset's tokenization when DATA_DIR has none yet, and queues
+ * the first-start demo (workers/demo-setup.ts) unless it was built already.
  *
  * It writes a heartbeat every 10 s (table `workers`, topic `system/workers`),
  * its row before it takes any job; after each heartbeat it fails the
@@ -25,6 +26,7 @@ import { removeWorker, upsertWorker, type WorkerInfo } from '../db/queries/worke
 import { recordSystemSnapshot } from '../db/system-recorder.ts';
 import { registerDemoDataset } from './demo-dataset.ts';
 import { registerDemoModel } from './demo-model.ts';
+import { queueDemoSetup } from './demo-setup.ts';
 import { JOB_KINDS } from './index.ts';
 import { createJobRecovery } from './recovery.ts';
 import { startJobRunner } from './runner.ts';
@@ -93,7 +95,12 @@ async function main(): Promise<void> {
   const runner = await startJobRunner({ boss, database, events, config, kinds: JOB_KINDS, log, workerId: info.id });
   await registerDemoModel(database.db, log);
   // After the demo model, whose tokenizer it uses; queues its tokenization when DATA_DIR has none yet.
-  await registerDemoDataset({ database, boss, config, log }).catch((err) => log.warn('demo dataset not registered', { error: err instanceof Error ? err.message : String(err) }));
+  const demoDataset = await registerDemoDataset({ database, boss, config, log }).catch((err) => {
+    log.warn('demo dataset not registered', { error: err instanceof Error ? err.message : String(err) });
+    return 'skipped' as const;
+  });
+  // The first-start demo: an extraction, an SAE and its features, built once per database unless LOUPE_DEMO=0.
+  if (demoDataset !== 'skipped') await queueDemoSetup({ database, boss, config, log }).catch((err) => log.warn('demo setup not queued', { error: err instanceof Error ? err.message : String(err) }));
 
   const sampler =
     (config.sampler ?? true)

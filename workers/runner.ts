@@ -155,6 +155,7 @@ export async function startJobRunner(opts: RunnerOptions): Promise<JobRunner> {
     };
     const ctx: JobContext = {
       database,
+      boss,
       events,
       config,
       log: jobLog,

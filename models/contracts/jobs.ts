@@ -66,5 +66,7 @@ export const JOB_QUEUES = {
   // One analysis of one feature, keyed by its cache key: stately, so requests for the same key share one job.
   // The server waits for it (or the client polls), so a retry must be quick.
   'features.analyze': { policy: 'stately', retryLimit: 1, retryDelay: 1, expireInSeconds: 3600 },
+  // The first-start demo (workers/demo-setup.ts): waits for the jobs it sends; a retry goes on from the artifacts it recorded.
+  'demo.setup': { retryLimit: 3, retryDelay: 10, retryBackoff: true, expireInSeconds: 23 * 3600 },
 } as const satisfies Record<string, QueueOptions>;
 export type QueueName = keyof typeof JOB_QUEUES;

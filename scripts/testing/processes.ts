@@ -18,12 +18,17 @@ export interface RunningProcess {
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | string>;
 }
 
-/** Starts `script` (a path relative to the repository root) with extra environment variables. */
+/**
+ * Starts `script` (a path relative to the repository root) with extra
+ * environment variables. Workers build no first-start demo unless `env` says
+ * `LOUPE_DEMO: '1'` (its jobs would load the machine and fill the queues a
+ * test watches).
+ */
 export function startProcess(script: string, env: Record<string, string | undefined>, args: string[] = [], opts: { group?: boolean } = {}): RunningProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
     cwd: ROOT,
     detached: opts.group ?? false,
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, LOG_LEVEL: 'info', LOUPE_DEMO: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -9,6 +9,7 @@ import { createRoute } from '@hono/zod-openapi';
 import { errorBodySchema, jobIdParamSchema, jobListQuerySchema, jobListSchema, jobSchema } from '../../models/contracts/api.ts';
 import type { Db } from '../../db/client.ts';
 import type { Events } from '../../db/events.ts';
+import { stopDemoOfJob } from '../../db/queries/demo.ts';
 import { getJob, isFinished, listJobs, notifyJobCancelled } from '../../db/queries/jobs.ts';
 import { cancelDatasetOfJob } from '../../db/queries/datasets.ts';
 import { cancelExtractionOfJob } from '../../db/queries/extractions.ts';
@@ -81,6 +82,7 @@ async function cancelOwner(db: Db, events: Events, kind: string, id: string): Pr
   }
   if (kind === 'sae.train') await cancelTrainingOfJob(db, events, id);
   if (kind === 'features.discover') await cancelDiscoveryOfJob(db, events, id);
+  if (kind === 'demo.setup') await stopDemoOfJob(db, id);
   if (kind === 'activations.extract') {
     const extraction = await cancelExtractionOfJob(db, id);
     if (extraction) await publishExtractionStatus(events, extraction);
