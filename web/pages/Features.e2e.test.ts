@@ -11,7 +11,8 @@
  * the brightest), a token's tooltip, the histogram, logit-lens tokens,
  * correlations, an ablation; the label edited (Escape cancels, Enter saves;
  * kept after a reload), notes saved on blur, a favourite found by the
- * favourites filter. A screenshot of the feature's page goes to
+ * favourites filter; a new discovery started from the page and followed
+ * live to completed, the edits kept. A screenshot of the feature's page goes to
  * docs/feature-detail.png for the README. Settings: the LLM endpoint saved,
  * its key never echoed, tested against a local OpenAI-compatible server
  * (a wrong key refused, the form's values tried before saving), a
@@ -263,6 +264,29 @@ describe('Features page', () => {
     await page.getByTestId('token-filter').fill('');
     await page.getByTestId('favourites-only').check();
     await page.waitForURL((u) => u.searchParams.get('fav') === '1' && !u.searchParams.has('token'), { timeout: 10_000 });
+    await expect.poll(() => rowIndexes(page), { timeout: 10_000 }).toEqual([t.index]);
+    expect(await page.getByTestId('row-label').textContent()).toBe(`${word} detector`);
+
+    // A new discovery from the page, followed live through its phases to completed; the table reloads, the edits kept.
+    expect(await page.getByTestId('discovery').count()).toBe(1);
+    await page.getByTestId('discover-button').click();
+    await expect.poll(() => page.getByTestId('discovery').count(), { timeout: 10_000 }).toBe(2);
+    const newest = page.getByTestId('discovery').first();
+    const states = new Set<string>();
+    const texts = new Set<string>();
+    for (let i = 0; i < 1200; i++) {
+      const status = (await newest.getAttribute('data-status')) ?? '';
+      states.add(status);
+      texts.add((await newest.getByTestId('discovery-text').textContent()) ?? '');
+      if (status === 'completed') break;
+      expect(status).not.toBe('failed');
+      await page.waitForTimeout(50);
+    }
+    expect(states.has('completed')).toBe(true);
+    expect([...states].some((s) => s === 'queued' || s === 'running')).toBe(true);
+    expect([...texts].some((x) => /waiting for a worker|scanning activations|reading top examples|saving features/.test(x))).toBe(true);
+    expect(await newest.getByTestId('discovery-progress').getAttribute('data-value')).toBe('100');
+    expect(await page.getByTestId('discover-button').textContent()).toBe('Discover again');
     await expect.poll(() => rowIndexes(page), { timeout: 10_000 }).toEqual([t.index]);
     expect(await page.getByTestId('row-label').textContent()).toBe(`${word} detector`);
 
