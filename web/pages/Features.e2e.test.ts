@@ -290,6 +290,12 @@ describe('Features page', () => {
     await expect.poll(() => rowIndexes(page), { timeout: 10_000 }).toEqual([t.index]);
     expect(await page.getByTestId('row-label').textContent()).toBe(`${word} detector`);
 
+    // What does not exist says so, never a blank page.
+    await page.goto(`${stack.base}/features/${saeId}/${D_SAE + 5}`);
+    await page.getByTestId('feature-error').filter({ hasText: `No feature #${D_SAE + 5} in this SAE` }).waitFor({ timeout: 10_000 });
+    await page.goto(`${stack.base}/features?sae=00000000-0000-4000-8000-000000000000`);
+    await page.getByTestId('unknown-sae').waitFor({ timeout: 10_000 });
+
     expect(errors).toEqual([]);
     await page.close();
   });
