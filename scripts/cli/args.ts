@@ -1,4 +1,5 @@
 /** Shared pieces of the CLI commands in this folder. */
+import { errorBodySchema } from '../../models/contracts/api.ts';
 
 /** Bad usage: the message names the option; the CLI prints the usage and exits 2. */
 export class UsageError extends Error {}
@@ -18,4 +19,28 @@ export function parseIntList(option: string, value: string): number[] {
     out.push(Number(p));
   }
   return out;
+}
+
+/** The server's base URL from --server, LOUPE_SERVER or PORT (http://127.0.0.1:8787). */
+export function serverUrl(option: string | undefined): string {
+  const raw = option ?? process.env.LOUPE_SERVER ?? `http://127.0.0.1:${process.env.PORT || 8787}`;
+  if (!/^https?:\/\/[^/]+/.test(raw)) throw new UsageError(`--server: "${raw}" is not an http:// or https:// URL`);
+  return raw.replace(/\/+$/, '');
+}
+
+/** fetch of `base` + `p` with LOUPE_TOKEN as a bearer token; an error answer becomes an Error with the server's message. */
+export async function call(base: string, p: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (process.env.LOUPE_TOKEN) headers.set('authorization', `Bearer ${process.env.LOUPE_TOKEN}`);
+  let res: Response;
+  try {
+    res = await fetch(`${base}${p}`, { ...init, headers });
+  } catch (err) {
+    throw new Error(`cannot reach ${base} (${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}); is Loupe running? (--server URL)`);
+  }
+  if (!res.ok) {
+    const body = errorBodySchema.safeParse(await res.json().catch(() => null));
+    throw new Error(body.success ? body.data.error.message : `${init.method ?? 'GET'} ${p}: HTTP ${res.status}`);
+  }
+  return res;
 }

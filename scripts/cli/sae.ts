@@ -19,35 +19,10 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { errorBodySchema } from '../../models/contracts/api.ts';
 import { SAE_FILES, saeSchema } from '../../models/contracts/trainings.ts';
-import { UsageError, type Command } from './args.ts';
+import { call, serverUrl, UsageError, type Command } from './args.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** The server's base URL from --server, LOUPE_SERVER or PORT. */
-function serverUrl(option: string | undefined): string {
-  const raw = option ?? process.env.LOUPE_SERVER ?? `http://127.0.0.1:${process.env.PORT || 8787}`;
-  if (!/^https?:\/\/[^/]+/.test(raw)) throw new UsageError(`--server: "${raw}" is not an http:// or https:// URL`);
-  return raw.replace(/\/+$/, '');
-}
-
-/** fetch with the token, turning an error body into a message. */
-async function call(base: string, p: string, init: RequestInit = {}): Promise<Response> {
-  const headers = new Headers(init.headers);
-  if (process.env.LOUPE_TOKEN) headers.set('authorization', `Bearer ${process.env.LOUPE_TOKEN}`);
-  let res: Response;
-  try {
-    res = await fetch(`${base}${p}`, { ...init, headers });
-  } catch (err) {
-    throw new Error(`cannot reach ${base} (${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}); is Loupe running? (--server URL)`);
-  }
-  if (!res.ok) {
-    const body = errorBodySchema.safeParse(await res.json().catch(() => null));
-    throw new Error(body.success ? body.data.error.message : `${init.method ?? 'GET'} ${p}: HTTP ${res.status}`);
-  }
-  return res;
-}
 
 export const command: Command = {
   usage: 'sae import DIR [--name NAME] [--model-id UUID] [--server URL] | sae export ID DIR [--server URL]',
