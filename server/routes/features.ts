@@ -232,6 +232,9 @@ async function analysis(deps: AppDeps, kind: AnalysisKind, saeId: string, index:
       throw new AppError('analysis_failed', 500, `${kind} of feature ${featureId(saeId, index)}: ${message}`, { jobId });
     }
     if (job?.state === 'completed') {
+      // the job may have written its result and completed between the two reads above
+      const late = await getCachedAnalysis(deps.db, key);
+      if (late) return { result: late.result as Record<string, unknown>, cached: false, computedAt: late.computedAt };
       // completed but nothing fresh: the result expired already (a tiny TTL) or was pruned; a new request computes it again
       throw new AppError('analysis_failed', 500, `${kind} of feature ${featureId(saeId, index)}: the job completed but its result is not in the cache`, { jobId });
     }
