@@ -1,11 +1,19 @@
 /**
- * A `features.discover` worker killed in the labels phase (SIGKILL: no
- * handler runs, the job stays active) through real processes: the next
- * worker takes it for dead (500 ms heartbeats through the test hook
- * `LOUPE_TEST_HEARTBEAT_MS`), fails the job through pg-boss, and the retry
- * resumes from the staged scan with the labels already staged: no scan
- * again, and only the requests in flight at the kill are asked twice. The
- * features are written once, every one that fires with its LLM label.
+ * `features.discover` workers killed (SIGKILL: no handler runs, the job stays
+ * active) through real processes: the next worker takes each for dead
+ * (500 ms heartbeats through the test hook `LOUPE_TEST_HEARTBEAT_MS`), fails
+ * the job through pg-boss, and the retry resumes from what was staged.
+ *
+ * - Killed mid-scan (a checkpoint after every shard through the test hook
+ *   `LOUPE_TEST_DISCOVERY_CHECKPOINT_MS=0`, a wide SAE so that the scan
+ *   lasts): the retry goes on from the last checkpoint, not from row 0, and
+ *   the features it stores equal those of a straight run of the same
+ *   discovery, every field.
+ * - Killed in the labels phase: the retry resumes from the staged scan with
+ *   the labels already staged: no scan again, and only the requests in
+ *   flight at the kill are asked twice. The features are written once, every
+ *   one that fires with its LLM label.
+ *
  * pg-boss, a test database and a local OpenAI-compatible server stand in
  * for the server.
  */
@@ -18,27 +26,29 @@ import { discoverySchema } from '../models/contracts/features.ts';
 import { JOB_QUEUES } from '../models/contracts/jobs.ts';
 import type { ServerMessage } from '../models/contracts/topics.ts';
 import { LLM_DEFAULTS } from '../models/features/llm.ts';
-import { discoveryDir } from '../models/features/staging.ts';
+import { discoveryDir, readCheckpoint, type StagedKey } from '../models/features/staging.ts';
 import { logger } from '../models/log.ts';
+import { readManifest } from '../models/activations/store.ts';
 import { listenEvents, type EventListener } from '../db/events.ts';
-import { getDiscovery, insertDiscovery, updateDiscovery } from '../db/queries/discoveries.ts';
+import { getDiscovery, insertDiscovery, updateDiscovery, type DiscoveryRow } from '../db/queries/discoveries.ts';
 import type { ExtractionRow } from '../db/queries/extractions.ts';
 import { listFeatures } from '../db/queries/features.ts';
 import type { SaeRow } from '../db/queries/saes.ts';
 import { putLlmSettings } from '../db/queries/settings.ts';
 import { featureListQuerySchema } from '../models/contracts/features.ts';
 import { createTestDatabase, type TestDatabase } from '../scripts/testing/db.ts';
-import { trainedSae } from '../scripts/testing/features.ts';
+import { randomSae, trainedSae } from '../scripts/testing/features.ts';
 import { startLlmServer, type TestLlmServer } from '../scripts/testing/llm-server.ts';
 import { startProcess, waitFor, type RunningProcess } from '../scripts/testing/processes.ts';
 import { insertCompletedDataset, tokenizeDemo } from '../scripts/testing/tokenized.ts';
 import { completedExtraction, SMALL_EXTRACTION } from '../scripts/testing/training.ts';
+import { DEMO_MODEL_ID } from '../db/queries/models.ts';
 import { registerDemoModel } from './demo-model.ts';
 
 const QUEUE = 'features.discover';
 const HOOK = 'blocks.3.hook_resid_post';
 
-describe('a discovery whose worker dies in the labels phase', () => {
+describe('a discovery whose worker dies', () => {
   let db: TestDatabase;
   let boss: PgBoss;
   let llm: TestLlmServer;
@@ -49,7 +59,8 @@ describe('a discovery whose worker dies in the labels phase', () => {
   const workers: RunningProcess[] = [];
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'loupe-discover-resume-'));
   const dataDir = path.join(tmp, 'data');
-  const env = () => ({ DATABASE_URL: db.url, DATA_DIR: dataDir, LOUPE_SAMPLER: '0', LOUPE_DEVICE: 'cpu', LOUPE_TEST_HEARTBEAT_MS: '500' });
+  const env = () => ({ DATABASE_URL: db.url, DATA_DIR: dataDir, LOUPE_SAMPLER: '0', LOUPE_DEVICE: 'cpu', LOUPE_TEST_HEARTBEAT_MS: '500', LOUPE_TEST_DISCOVERY_CHECKPOINT_MS: '0' });
+  const killed = new Set<RunningProcess>();
 
   const startWorker = async (): Promise<RunningProcess> => {
     const proc = startProcess('workers/main.ts', env());
@@ -74,7 +85,6 @@ describe('a discovery whose worker dies in the labels phase', () => {
     extraction = await completedExtraction(db.db, dataDir, dataset, [HOOK], { ...SMALL_EXTRACTION, tokenBudget: 96 * 64 });
     sae = await trainedSae(db.db, dataDir, extraction, HOOK);
     llm = await startLlmServer('sk-resume');
-    await putLlmSettings(db.db, { url: llm.url, model: 'labeller', apiKey: 'sk-resume' });
     listener = await listenEvents(db.url, { pool: db.pool, onEvent: (m) => messages.push(m) });
     boss = new PgBoss({ connectionString: db.url, supervise: false, schedule: false, max: 2 });
     boss.on('error', () => undefined);
@@ -84,8 +94,10 @@ describe('a discovery whose worker dies in the labels phase', () => {
 
   afterAll(async () => {
     const codes = await Promise.all(workers.map((w) => w.stop('SIGTERM')));
-    if (codes.slice(1).some((c) => c !== 0)) for (const [i, w] of workers.entries()) console.error(`--- worker ${i} (exit ${codes[i]}):\n${w.output()}`);
-    expect(codes.slice(1)).toEqual(workers.slice(1).map(() => 0));
+    // the killed ones died of it; the others exit cleanly
+    const want = workers.map((w) => (killed.has(w) ? 'SIGKILL' : 0));
+    if (codes.some((c, i) => c !== want[i])) for (const [i, w] of workers.entries()) console.error(`--- worker ${i} (exit ${codes[i]}):\n${w.output()}`);
+    expect(codes).toEqual(want);
     await listener?.close();
     await boss?.stop({ graceful: false, wait: true });
     await llm?.close();
@@ -94,6 +106,7 @@ describe('a discovery whose worker dies in the labels phase', () => {
   });
 
   it('resumes the labels from the staged scan: no second scan, the labels already given not asked again, features written once', async () => {
+    await putLlmSettings(db.db, { url: llm.url, model: 'labeller', apiKey: 'sk-resume' });
     llm.delayMs = 60;
     const first = await startWorker();
     // Sent as the API sends it, with a 1 s retry delay instead of 5 s to keep the test short.
@@ -104,6 +117,7 @@ describe('a discovery whose worker dies in the labels phase', () => {
     const labelsFile = path.join(discoveryDir(dataDir, row.id), 'labels.jsonl');
     await waitFor('labels staged', () => (existsSync(labelsFile) && readFileSync(labelsFile, 'utf8').split('\n').filter(Boolean).length >= 20) || undefined, 60_000, 10);
     first.child.kill('SIGKILL');
+    killed.add(first);
     expect(await first.exited).toBe('SIGKILL');
     // events published from here on (the dead worker's last ones may still be arriving)
     const killedAt = Date.now();
@@ -152,5 +166,91 @@ describe('a discovery whose worker dies in the labels phase', () => {
     expect(llm.requests.length).toBeLessThanOrEqual(live.length + LLM_DEFAULTS.concurrency);
     expect(llm.requests.length - askedBefore).toBeLessThanOrEqual(live.length - staged + LLM_DEFAULTS.concurrency);
     expect(existsSync(discoveryDir(dataDir, row.id))).toBe(false);
+    await Promise.all(workers.filter((w) => !killed.has(w)).map((w) => w.stop('SIGTERM')));
+    await putLlmSettings(db.db, null);
   }, 240_000);
+
+  /** Queues a discovery of `saeId` over `extractionId` as the API does, with a 1 s retry delay instead of 5 s. */
+  const queue = async (saeId: string, extractionId: string): Promise<{ row: DiscoveryRow; jobId: string }> => {
+    const row = await insertDiscovery(db.db, { saeId, extractionId, settings: { topK: 10, left: 16, right: 4 } });
+    const jobId = (await boss.send(QUEUE, { discoveryId: row.id }, { ...JOB_QUEUES[QUEUE], retryDelay: 1, retryBackoff: false }))!;
+    await updateDiscovery(db.db, row.id, { jobId });
+    return { row, jobId };
+  };
+  const completed = (jobId: string, timeoutMs = 180_000) =>
+    waitFor(
+      'the job to complete',
+      async () => {
+        const j = await boss.getJobById(QUEUE, jobId);
+        if (j?.state === 'failed') throw new Error(`the job failed: ${JSON.stringify(j.output)}`);
+        return j?.state === 'completed' ? j : undefined;
+      },
+      timeoutMs,
+      50,
+    );
+  /** Every stored field of an SAE's features and examples but the discovery that wrote them. */
+  const stored = async (saeId: string) => {
+    const features = await db.pool.query(
+      'SELECT index, frequency, max_activation, mean_activation, histogram, label, label_source, score, heuristic_label, heuristic_score, heuristic_kind, llm_label, peak_tokens, top_tokens FROM features WHERE sae_id = $1 ORDER BY index',
+      [saeId],
+    );
+    const examples = await db.pool.query('SELECT feature_index, rank, max_value, tokens, values, dataset_offset, position FROM feature_examples WHERE sae_id = $1 ORDER BY feature_index, rank', [saeId]);
+    return { features: features.rows, examples: examples.rows };
+  };
+
+  it('resumes a scan killed midway from its last checkpoint and stores exactly the features of a straight run', async () => {
+    // 24 shards of 1,024 rows through an SAE of 4,096 features: a scan of a few seconds, a checkpoint after every shard
+    const dir = path.join(tmp, 'slice-scan');
+    const dataset = await insertCompletedDataset(db.db, dir, await tokenizeDemo(dir, 30_000), 'scan slice');
+    const wide = await completedExtraction(db.db, dataDir, dataset, [HOOK], { ...SMALL_EXTRACTION, tokenBudget: 384 * 64 });
+    const shards = (await readManifest(wide.path!))!.hooks[HOOK]!.shards;
+    expect(shards.length).toBe(24);
+    const sae = await randomSae(db.db, dataDir, { modelId: DEMO_MODEL_ID, hook: HOOK, dIn: 256, dSae: 4096, k: 16 });
+
+    const first = await startWorker();
+    const { row, jobId } = await queue(sae.id, wide.id);
+    const staging = discoveryDir(dataDir, row.id);
+    const key: StagedKey = { saeId: sae.id, source: { extractionId: wide.id }, settings: row.settings };
+    const early = await waitFor('a scan checkpoint after 3 shards', async () => ((await readCheckpoint(staging, key))?.unit ?? 0) >= 3 || undefined, 120_000, 5);
+    expect(early).toBe(true);
+    first.child.kill('SIGKILL');
+    killed.add(first);
+    expect(await first.exited).toBe('SIGKILL');
+    const killedAt = Date.now();
+
+    // killed mid-scan: its last checkpoint is of the scan, some shards in; nothing stored
+    const left = (await readCheckpoint(staging, key))!;
+    expect(left.phase).toBe('scan');
+    expect(left.unit).toBeGreaterThanOrEqual(3);
+    expect(left.unit).toBeLessThan(shards.length);
+    const rowsAtCheckpoint = shards.slice(0, left.unit).reduce((a, s) => a + s.rows, 0);
+    expect(left.done).toBe(rowsAtCheckpoint);
+    expect(existsSync(path.join(staging, 'features.json'))).toBe(false);
+    expect((await getDiscovery(db.db, row.id))?.status).toBe('running');
+
+    const second = await startWorker();
+    const job = await completed(jobId);
+    expect(job.retryCount).toBeGreaterThanOrEqual(1);
+    expect(job.output).toMatchObject({ resumed: 'scan', resumedAt: { unit: left.unit, units: shards.length, done: rowsAtCheckpoint }, features: 4096, rows: wide.stats![HOOK]!.count });
+    expect(second.output()).toMatch(/resuming the scan from its checkpoint/);
+    // the retry's scan started at the checkpoint, not at row 0 (its first event is the row as it starts, with the progress the dead worker last wrote)
+    const after = messages.filter((m) => m.ts > killedAt && m.topic === `discovery/${row.id}`).map((m) => discoverySchema.parse(m.data));
+    const scanning = after.slice(1).filter((e) => e.progress?.phase === 'scan');
+    expect(scanning.length).toBeGreaterThan(0);
+    expect(Math.min(...scanning.map((e) => e.progress!.rowsDone))).toBeGreaterThanOrEqual(rowsAtCheckpoint);
+    expect(after.slice(1).map((e) => e.progress?.phase)).toContain('examples');
+    expect(await getDiscovery(db.db, row.id)).toMatchObject({ status: 'completed', error: null, rows: wide.stats![HOOK]!.count });
+    expect(existsSync(staging)).toBe(false);
+    const resumed = await stored(sae.id);
+    expect(resumed.features).toHaveLength(4096);
+
+    // a straight run of the same discovery on the same worker: the same features, every field
+    const straight = await queue(sae.id, wide.id);
+    const plain = await completed(straight.jobId);
+    expect(plain.output).toMatchObject({ resumed: null, features: 4096 });
+    const again = await stored(sae.id);
+    expect(again.features).toEqual(resumed.features);
+    expect(again.examples).toEqual(resumed.examples);
+    expect(resumed.examples.length).toBeGreaterThan(4096);
+  }, 420_000);
 });

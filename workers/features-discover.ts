@@ -5,9 +5,10 @@
  * kept in the row:
  *
  * 1. scan and examples: one pass over the activations for the statistics
- *    and top positions, one over the examples' windows; then heuristic labels
- *    and peak tokens through the model's tokenizer. The result is staged in
- *    `DATA_DIR/discoveries/<id>/features.json` (models/features/staging.ts).
+ *    and top positions, one over the examples' windows, checkpointed as they
+ *    go; then heuristic labels and peak tokens through the model's
+ *    tokenizer. The result is staged in `DATA_DIR/discoveries/<id>/features.json`
+ *    (models/features/staging.ts).
  * 2. labels, when settings name an LLM endpoint: a label per feature that
  *    ever fires, with bounded concurrency, each staged as it arrives. An
  *    endpoint that keeps failing ends the phase: the remaining features keep
@@ -16,13 +17,18 @@
  *    (db/queries/features.ts replaceFeatures), which also marks the discovery
  *    completed — or writes nothing if it was cancelled meanwhile.
  *
- * Retries (a failure, a worker that died, a shutdown): a crash in the labels
- * or saving phase resumes from the staged scan, with the labels already
- * staged (only the requests in flight at the crash are asked again); a crash
- * during the scan or the examples pass starts the scan again (the passes
- * keep no partial state worth saving: they take seconds to minutes, and their
- * memory is O(d_sae · k)). The features are never half replaced: the
- * transaction is all or nothing.
+ * Retries (a failure, a worker that died, a shutdown): a crash during the
+ * scan or the examples pass resumes from the pass's last checkpoint,
+ * `scan.ckpt` in the staging folder: every accumulator (counts, sums, maxima,
+ * histograms, top values and positions, rows done, the next shard) and, in
+ * the examples pass, the example values gathered so far, staged after a
+ * shard once {@link CHECKPOINT_DEFAULTS} (1 shard and 30 s) have passed since
+ * the last one (written to a temporary file, fsynced and renamed). The
+ * resumed run reads the shards after it and gives exactly the features an
+ * uninterrupted run gives. A crash in the labels or saving phase resumes from
+ * the staged scan, with the labels already staged (only the requests in
+ * flight at the crash are asked again). The features are never half
+ * replaced: the transaction is all or nothing.
  *
  * Cancellation (the jobs API, or `DELETE /api/discoveries/{id}`) aborts the
  * job within a chunk of rows or one LLM request; it writes no feature, and
@@ -31,12 +37,12 @@
 import { POLICY } from '../models/config.ts';
 import { discoverJobDataSchema, type DiscoverJobData, type DiscoveryPhase, type DiscoveryProgress, type DiscoveryStatus } from '../models/contracts/features.ts';
 import { JOB_QUEUES } from '../models/contracts/jobs.ts';
-import { readManifest } from '../models/activations/store.ts';
 import { openTokenStore, readDocOffsets } from '../models/datasets/format.ts';
-import { discoverFeatures } from '../models/features/discover.ts';
+import { CHECKPOINT_DEFAULTS, discoverFeatures } from '../models/features/discover.ts';
 import { createLlmClient, labelFeatures } from '../models/features/llm.ts';
 import { toFeatureRecord, type FeatureRecord } from '../models/features/records.ts';
-import { appendStagedLabels, clearStagedLabels, discoveryDir, readStagedLabels, readStagedScan, removeStaging, writeStagedScan, type StagedScan } from '../models/features/staging.ts';
+import { openStoredSource } from '../models/features/sources.ts';
+import { appendStagedLabels, clearStagedLabels, discoveryDir, readCheckpoint, readStagedLabels, readStagedScan, removeCheckpoint, removeStaging, writeCheckpoint, writeStagedScan, type StagedKey, type StagedScan } from '../models/features/staging.ts';
 import { loadSae, SaeFormatError } from '../models/sae/saelens.ts';
 import { loadTokenizer, type Tokenizer } from '../models/tokenizer.ts';
 import { throttle } from '../models/transfer.ts';
@@ -55,6 +61,17 @@ function classify(err: unknown): Error {
   if (err instanceof SaeFormatError) return new PermanentJobError(err.message, { cause: err });
   if (err instanceof Error && /no activations for hook|stored rows have \d+ values|no activation manifest|ENOENT/.test(err.message)) return new PermanentJobError(err.message, { cause: err });
   return err instanceof Error ? err : new Error(String(err));
+}
+
+/**
+ * Ms between scan checkpoints. `LOUPE_TEST_DISCOVERY_CHECKPOINT_MS` is a hook
+ * for end-to-end tests (a checkpoint after every shard at 0) to see a crash
+ * mid-scan resumed on a small extraction. Unset: {@link CHECKPOINT_DEFAULTS}.
+ */
+function checkpointEveryMs(): number {
+  const raw = process.env.LOUPE_TEST_DISCOVERY_CHECKPOINT_MS;
+  const ms = raw ? Number(raw) : NaN;
+  return Number.isInteger(ms) && ms >= 0 ? ms : CHECKPOINT_DEFAULTS.everyMs;
 }
 
 /** A token's display string, memoised (features share most of their tokens). */
@@ -170,25 +187,31 @@ export const featuresDiscover: JobKind<DiscoverJobData> = {
       if (!model?.path) throw new PermanentJobError(`the model of extraction ${extraction.id} is gone: its tokenizer shows the examples`);
       const tokenizer = await loadTokenizer(model.path);
       const show = displayer(tokenizer);
-      const want = { saeId: sae.id, extractionId: extraction.id, settings: row.settings };
+      const want: StagedKey = { saeId: sae.id, source: { extractionId: extraction.id }, settings: row.settings };
 
-      // 1. scan and examples, unless a previous attempt staged them
+      // 1. scan and examples, unless a previous attempt staged them; from the last checkpoint when it left one
       let scan: StagedScan | null = await readStagedScan(staging, want);
-      const resumed = scan ? 'labels' : null;
+      let resumed: 'labels' | 'scan' | 'examples' | null = scan ? 'labels' : null;
+      let resumedAt: { unit: number; units: number; done: number } | null = null;
       if (scan) ctx.log.info('resuming from the staged scan', { id, attempt: job.retryCount + 1, features: scan.features.length });
       else {
         const dataset = await getDataset(db, extraction.datasetId);
         if (!dataset?.path) throw new PermanentJobError(`the dataset of extraction ${extraction.id} is gone: its tokens make the examples`);
         await clearStagedLabels(staging);
+        const checkpoint = await readCheckpoint(staging, want);
+        if (checkpoint) {
+          resumed = checkpoint.phase;
+          resumedAt = { unit: checkpoint.unit, units: checkpoint.units, done: checkpoint.done };
+          ctx.log.info('resuming the scan from its checkpoint', { id, attempt: job.retryCount + 1, phase: checkpoint.phase, unit: checkpoint.unit, units: checkpoint.units, rowsDone: checkpoint.done });
+        }
         const { cfg, weights } = await loadSae(sae.path);
         tokens = await openTokenStore(dataset.path);
         const docOffsets = await readDocOffsets(dataset.path);
-        const stored = (await readManifest(extraction.path))?.hooks[sae.hookPoint];
-        report.phase('scan', stored?.rows ?? 0);
-        let phase: DiscoveryPhase = 'scan';
+        const source = await openStoredSource(extraction.path, sae.hookPoint);
+        let phase: DiscoveryPhase = checkpoint?.phase ?? 'scan';
+        report.phase(phase, source.total, checkpoint?.done ?? 0);
         const found = await discoverFeatures({
-          activations: extraction.path,
-          hook: sae.hookPoint,
+          source,
           cfg,
           weights,
           tokens,
@@ -198,6 +221,8 @@ export const featuresDiscover: JobKind<DiscoverJobData> = {
           right: row.settings.right,
           device: ctx.config.device,
           signal,
+          resume: checkpoint,
+          checkpoint: { everyMs: checkpointEveryMs(), save: (state) => writeCheckpoint(staging, want, state) },
           onProgress: (done, total, p) => {
             if (p !== phase) {
               phase = p;
@@ -210,6 +235,7 @@ export const featuresDiscover: JobKind<DiscoverJobData> = {
         tokens = undefined;
         scan = { ...want, rows: found.rows, features: found.features.map((f) => toFeatureRecord(f, show)) };
         await writeStagedScan(staging, scan);
+        await removeCheckpoint(staging);
       }
       signal.throwIfAborted();
 
@@ -256,7 +282,7 @@ export const featuresDiscover: JobKind<DiscoverJobData> = {
       if (final) await ctx.events.publish(`discovery/${id}`, final);
       await removeStaging(staging);
       ctx.log.info('discovery done', { id, sae: sae.id, features: records.length, rows: scan.rows, llmLabels: labels.size, resumed });
-      return { features: records.length, rows: scan.rows, llmLabels: labels.size, resumed, warning };
+      return { features: records.length, rows: scan.rows, llmLabels: labels.size, resumed, resumedAt, warning };
     } catch (raw) {
       await tokens?.close().catch(() => undefined);
       const reason: unknown = signal.aborted ? signal.reason : undefined;

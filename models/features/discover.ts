@@ -1,17 +1,25 @@
 /**
- * Feature discovery: an SAE over the stored activations of its hook, in one
- * streaming pass over the shards, keeping per feature its activation count,
- * sum, max, a histogram of its non-zero values and its top-k activating
- * positions (at most one per context window); then a second pass reads back
- * the activations of every token in each top example's window.
- * Memory: O(d_sae · k · window), never O(tokens).
+ * Feature discovery: an SAE over the activations of its hook — read from an
+ * extraction's store, or computed from text on the fly (sources.ts) — in one
+ * streaming pass over the source's units (shards; batches of windows),
+ * keeping per feature its activation count, sum, max, a histogram of its
+ * non-zero values and its top-k activating positions (at most one per
+ * context window); then a second pass reads back the activations of every
+ * token in each top example's window.
+ * Memory: O(d_sae · k · window) plus two units, never O(tokens).
+ *
+ * Resumable: the state after a unit is handed to `checkpoint.save` every
+ * `everyUnits` units or `everyMs`, whichever comes later, and a run given
+ * that state as `resume` goes on from the next unit and returns exactly what
+ * an uninterrupted run returns (units are read and encoded in the same
+ * chunks either way, and the state holds every accumulator as it was).
  */
-import { readManifest, readShard, type HookManifest } from '../activations/store.ts';
 import { documentAt, type TokenStore } from '../datasets/format.ts';
 import { createEncoder, forEachActive } from '../sae/encode.ts';
 import type { SaeConfig } from '../sae/saelens.ts';
 import type { SaeWeights } from '../sae/stepper.ts';
 import type { Device } from '../runtime.ts';
+import { openStoredSource, type ActivationRows, type ActivationSource } from './sources.ts';
 
 /** Log-spaced histogram edges of activation values: 10^-3 … 10^3, 4 bins a decade. */
 export const HISTOGRAM_EDGES = Array.from({ length: 25 }, (_, i) => 10 ** (-3 + i / 4));
@@ -40,9 +48,41 @@ export interface FeatureSummary {
   examples: Example[];
 }
 
-export interface DiscoverOptions {
-  activations: string;
-  hook: string;
+/** When a run hands its state to `checkpoint.save`: after this many units and this many ms since the last save, both. */
+export const CHECKPOINT_DEFAULTS = { everyUnits: 1, everyMs: 30_000 } as const;
+
+/**
+ * The state of a discovery after a unit of one pass: enough to go on from
+ * the next unit. The arrays are the run's own (live): `save` must copy or
+ * write them before it returns.
+ */
+export interface DiscoverCheckpoint {
+  /** the pass: statistics and top positions ('scan'), or the examples' windows ('examples') */
+  phase: 'scan' | 'examples';
+  /** the next unit to read in that pass (units: the whole pass is done) */
+  unit: number;
+  /** units of the source, a check that the state fits it */
+  units: number;
+  /** rows encoded by the scan so far (all of them in the examples pass) */
+  rows: number;
+  /** progress done in this pass (rows of the store; tokens through the model) */
+  done: number;
+  /** [d_sae] active rows, value sums (float64), maxima */
+  count: Float64Array;
+  sum: Float64Array;
+  max: Float32Array;
+  /** [d_sae, bins] histogram counts */
+  hist: Uint32Array;
+  /** [d_sae, k] kept peak values and dataset positions (-1: none), kept per feature, smallest kept value */
+  topVal: Float32Array;
+  topPos: Float64Array;
+  topSize: Uint8Array;
+  topMin: Float32Array;
+  /** examples pass: every example window's values so far, windows in feature then rank order, back to back; null in the scan */
+  values: Float32Array | null;
+}
+
+interface CommonOptions {
   cfg: SaeConfig;
   weights: SaeWeights;
   tokens: TokenStore;
@@ -51,11 +91,19 @@ export interface DiscoverOptions {
   /** tokens shown before and after the peak */
   left?: number;
   right?: number;
+  /** rows encoded at once */
   chunkRows?: number;
   device?: Device;
   signal?: AbortSignal;
-  onProgress?(rowsDone: number, rowsTotal: number, phase: 'scan' | 'examples'): void;
+  /** done / total in the source's unit of progress (rows of the store; tokens through the model) */
+  onProgress?(done: number, total: number, phase: 'scan' | 'examples'): void;
+  /** a state saved by an earlier run with the same SAE, source and settings: go on from it */
+  resume?: DiscoverCheckpoint | null;
+  checkpoint?: { everyUnits?: number; everyMs?: number; save(state: DiscoverCheckpoint): Promise<void> };
 }
+
+/** An SAE over stored activations (`activations`: an extraction's folder, `hook`: its hook point), or over any {@link ActivationSource}. */
+export type DiscoverOptions = CommonOptions & ({ activations: string; hook: string } | { source: ActivationSource });
 
 function binOf(v: number): number {
   const b = Math.floor((Math.log10(v) + 3) * 4);
@@ -63,25 +111,29 @@ function binOf(v: number): number {
 }
 
 export async function discoverFeatures(o: DiscoverOptions): Promise<{ rows: number; features: FeatureSummary[] }> {
-  const manifest = await readManifest(o.activations);
-  const h: HookManifest | undefined = manifest?.hooks[o.hook];
-  if (!h) throw new Error(`${o.activations}: no activations for hook "${o.hook}"`);
-  if (h.d !== o.cfg.dIn) throw new Error(`${o.hook}: stored rows have ${h.d} values, the SAE takes ${o.cfg.dIn}`);
+  const source = 'source' in o ? o.source : await openStoredSource(o.activations, o.hook);
+  if (source.d !== o.cfg.dIn) throw new Error(`${source.name}: stored rows have ${source.d} values, the SAE takes ${o.cfg.dIn}`);
   const S = o.cfg.dSae;
   const K = o.topK ?? 10;
   const left = o.left ?? 16;
   const right = o.right ?? 4;
   const span = left + right + 1;
   const chunk = o.chunkRows ?? 512;
-  const count = new Float64Array(S);
-  const sum = new Float64Array(S);
-  const max = new Float32Array(S);
   const bins = HISTOGRAM_EDGES.length - 1;
-  const hist = new Uint32Array(S * bins);
-  const topVal = new Float32Array(S * K);
-  const topPos = new Float64Array(S * K).fill(-1);
-  const topSize = new Uint8Array(S);
-  const topMin = new Float32Array(S); // smallest kept value once full
+  const units = source.units;
+  const r = o.resume ?? null;
+  if (r) {
+    const fits = r.units === units && r.count.length === S && r.sum.length === S && r.max.length === S && r.hist.length === S * bins && r.topVal.length === S * K && r.topPos.length === S * K && r.topSize.length === S && r.topMin.length === S && r.unit >= 0 && r.unit <= units;
+    if (!fits) throw new Error(`${source.name}: the checkpoint does not fit this discovery (another SAE, source or top-k)`);
+  }
+  const count = r ? r.count : new Float64Array(S);
+  const sum = r ? r.sum : new Float64Array(S);
+  const max = r ? r.max : new Float32Array(S);
+  const hist = r ? r.hist : new Uint32Array(S * bins);
+  const topVal = r ? r.topVal : new Float32Array(S * K);
+  const topPos = r ? r.topPos : new Float64Array(S * K).fill(-1);
+  const topSize = r ? r.topSize : new Uint8Array(S);
+  const topMin = r ? r.topMin : new Float32Array(S); // smallest kept value once full
 
   const offer = (f: number, v: number, pos: number) => {
     const base = f * K;
@@ -112,32 +164,73 @@ export async function discoverFeatures(o: DiscoverOptions): Promise<{ rows: numb
     topMin[f] = minOf(topVal, base, K);
   };
 
+  // checkpoints: after a unit, once both everyUnits units and everyMs have passed since the last
+  const cp = o.checkpoint;
+  const everyUnits = Math.max(1, cp?.everyUnits ?? CHECKPOINT_DEFAULTS.everyUnits);
+  const everyMs = cp?.everyMs ?? CHECKPOINT_DEFAULTS.everyMs;
+  let lastSave = performance.now();
+  let unitsSince = 0;
+  const maybeSave = async (state: () => DiscoverCheckpoint): Promise<void> => {
+    unitsSince++;
+    if (!cp || unitsSince < everyUnits || performance.now() - lastSave < everyMs) return;
+    await cp.save(state());
+    unitsSince = 0;
+    lastSave = performance.now();
+  };
+
+  /** Reads units from `from` on, one ahead of the one being used; `skip` units are passed over unread (null). */
+  async function* units$(from: number, skip?: (u: number) => boolean): AsyncGenerator<[number, ActivationRows | null]> {
+    const read = (u: number): Promise<ActivationRows | null> | null => {
+      if (u >= units) return null;
+      if (skip?.(u)) return Promise.resolve(null);
+      const p = source.read(u);
+      p.catch(() => undefined); // awaited below; an abort must not leave it unhandled
+      return p;
+    };
+    let next = read(from);
+    for (let u = from; u < units; u++) {
+      o.signal?.throwIfAborted();
+      const unit = await next!;
+      next = read(u + 1);
+      yield [u, unit];
+    }
+  }
+
   const encoder = await createEncoder(o.cfg, o.weights, { device: o.device });
-  let rowsDone = 0;
   try {
     // pass 1: statistics and top positions
-    for (let s = 0; s < h.shards.length; s++) {
-      const shard = await readShard(o.activations, h, s);
-      for (let r0 = 0; r0 < shard.rows; r0 += chunk) {
-        o.signal?.throwIfAborted();
-        const n = Math.min(chunk, shard.rows - r0);
-        const enc = await encoder.encode(shard.data.subarray(r0 * h.d, (r0 + n) * h.d), n);
-        forEachActive(enc, n, S, (r, f, v) => {
-          count[f]!++;
-          sum[f]! += v;
-          if (v > max[f]!) max[f] = v;
-          hist[f * bins + binOf(v)]!++;
-          if (topSize[f]! < K || v > topMin[f]!) offer(f, v, Number(shard.positions[r0 + r]!));
-        });
-        rowsDone += n;
-        o.onProgress?.(rowsDone, h.rows, 'scan');
+    let rows = r ? r.rows : 0;
+    let done = r?.phase === 'scan' ? r.done : 0;
+    const scanned = (next: number): DiscoverCheckpoint => ({ phase: 'scan', unit: next, units, rows, done, count, sum, max, hist, topVal, topPos, topSize, topMin, values: null });
+    if (!r || r.phase === 'scan') {
+      for await (const [u, unit] of units$(r ? r.unit : 0)) {
+        const x = unit!;
+        const size = source.size(u);
+        for (let r0 = 0; r0 < x.rows; r0 += chunk) {
+          o.signal?.throwIfAborted();
+          const n = Math.min(chunk, x.rows - r0);
+          const enc = await encoder.encode(x.data.subarray(r0 * source.d, (r0 + n) * source.d), n);
+          forEachActive(enc, n, S, (row, f, v) => {
+            count[f]!++;
+            sum[f]! += v;
+            if (v > max[f]!) max[f] = v;
+            hist[f * bins + binOf(v)]!++;
+            if (topSize[f]! < K || v > topMin[f]!) offer(f, v, Number(x.positions[r0 + row]!));
+          });
+          rows += n;
+          o.onProgress?.(done + Math.round((size * (r0 + n)) / x.rows), source.total, 'scan');
+        }
+        done += size;
+        if (x.rows === 0) o.onProgress?.(done, source.total, 'scan');
+        await maybeSave(() => scanned(u + 1));
       }
     }
 
-    // the windows of the kept examples, clamped to their documents
+    // the windows of the kept examples, clamped to their documents, their values back to back in one array
     interface Slot { feature: number; start: number; length: number; peak: number; value: number; values: Float32Array; tokens: Uint32Array | null }
     const slots: Slot[] = [];
     const wanted = new Map<number, number[]>(); // position → slot indices
+    let valuesLength = 0;
     for (let f = 0; f < S; f++) {
       const base = f * K;
       const order = Array.from({ length: topSize[f]! }, (_, j) => j).sort((a, b) => topVal[base + b]! - topVal[base + a]!);
@@ -148,7 +241,8 @@ export async function discoverFeatures(o: DiscoverOptions): Promise<{ rows: numb
         const docEnd = o.docOffsets[document + 1]!;
         const start = Math.max(docStart, peak - left);
         const end = Math.min(docEnd, peak + right + 1);
-        const slot = slots.push({ feature: f, start, length: end - start, peak, value: topVal[base + j]!, values: new Float32Array(end - start), tokens: null }) - 1;
+        const slot = slots.push({ feature: f, start, length: end - start, peak, value: topVal[base + j]!, values: new Float32Array(0), tokens: null }) - 1;
+        valuesLength += end - start;
         for (let p = start; p < end; p++) {
           const list = wanted.get(p);
           if (list) list.push(slot);
@@ -156,34 +250,45 @@ export async function discoverFeatures(o: DiscoverOptions): Promise<{ rows: numb
         }
       }
     }
+    const allValues = new Float32Array(valuesLength);
+    for (let i = 0, at = 0; i < slots.length; at += slots[i]!.length, i++) slots[i]!.values = allValues.subarray(at, at + slots[i]!.length);
+    if (r?.phase === 'examples') {
+      if (r.values?.length !== valuesLength) throw new Error(`${source.name}: the checkpoint's example windows do not fit this discovery`);
+      allValues.set(r.values);
+    }
+
     // pass 2: the activations of every token of those windows
-    let seen = 0;
-    for (let s = 0; s < h.shards.length && wanted.size > 0; s++) {
-      const shard = await readShard(o.activations, h, s);
-      const rows: number[] = [];
-      for (let r = 0; r < shard.rows; r++) if (wanted.has(Number(shard.positions[r]!))) rows.push(r);
-      for (let i = 0; i < rows.length; i += chunk) {
-        o.signal?.throwIfAborted();
-        const part = rows.slice(i, i + chunk);
-        const x = new Float32Array(part.length * h.d);
-        part.forEach((r, k) => x.set(shard.data.subarray(r * h.d, (r + 1) * h.d), k * h.d));
-        const enc = await encoder.encode(x, part.length);
-        const byRow = part.map((r) => wanted.get(Number(shard.positions[r]!))!);
-        const value = (k: number, f: number): number => {
-          if (enc.kind === 'dense') return enc.acts[k * S + f]!;
-          for (let j = 0; j < enc.k; j++) if (Number(enc.indices[k * enc.k + j]!) === f) return enc.values[k * enc.k + j]!;
-          return 0;
-        };
-        part.forEach((r, k) => {
-          const pos = Number(shard.positions[r]!);
-          for (const si of byRow[k]!) {
-            const sl = slots[si]!;
-            sl.values[pos - sl.start] = value(k, sl.feature);
-          }
-        });
+    let seen = r?.phase === 'examples' ? r.done : 0;
+    const examined = (next: number): DiscoverCheckpoint => ({ phase: 'examples', unit: next, units, rows, done: seen, count, sum, max, hist, topVal, topPos, topSize, topMin, values: allValues });
+    const has = (p: number) => wanted.has(p);
+    const from = r?.phase === 'examples' ? r.unit : 0;
+    for await (const [u, x] of units$(wanted.size > 0 ? from : units, (u) => source.mayHold?.(u, has) === false)) {
+      if (x) {
+        const picked: number[] = [];
+        for (let i = 0; i < x.rows; i++) if (wanted.has(Number(x.positions[i]!))) picked.push(i);
+        for (let i = 0; i < picked.length; i += chunk) {
+          o.signal?.throwIfAborted();
+          const part = picked.slice(i, i + chunk);
+          const batch = new Float32Array(part.length * source.d);
+          part.forEach((row, k) => batch.set(x.data.subarray(row * source.d, (row + 1) * source.d), k * source.d));
+          const enc = await encoder.encode(batch, part.length);
+          const value = (k: number, f: number): number => {
+            if (enc.kind === 'dense') return enc.acts[k * S + f]!;
+            for (let j = 0; j < enc.k; j++) if (Number(enc.indices[k * enc.k + j]!) === f) return enc.values[k * enc.k + j]!;
+            return 0;
+          };
+          part.forEach((row, k) => {
+            const pos = Number(x.positions[row]!);
+            for (const si of wanted.get(pos)!) {
+              const sl = slots[si]!;
+              sl.values[pos - sl.start] = value(k, sl.feature);
+            }
+          });
+        }
       }
-      seen += shard.rows;
-      o.onProgress?.(seen, h.rows, 'examples');
+      seen += source.size(u);
+      o.onProgress?.(seen, source.total, 'examples');
+      await maybeSave(() => examined(u + 1));
     }
     for (const sl of slots) sl.tokens = await o.tokens.readTokens(sl.start, sl.length);
 
@@ -197,14 +302,14 @@ export async function discoverFeatures(o: DiscoverOptions): Promise<{ rows: numb
       }
       features.push({
         index: f,
-        frequency: h.rows ? count[f]! / h.rows : 0,
+        frequency: rows ? count[f]! / rows : 0,
         maxActivation: max[f]!,
         meanActivation: count[f]! ? sum[f]! / count[f]! : 0,
         histogram: { edges: HISTOGRAM_EDGES, counts: Array.from(hist.subarray(f * bins, (f + 1) * bins)) },
         examples,
       });
     }
-    return { rows: h.rows, features };
+    return { rows, features };
   } finally {
     await encoder.release();
   }

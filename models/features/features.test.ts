@@ -18,7 +18,8 @@ import { loadModel } from '../model.ts';
 import { loadSae } from '../sae/saelens.ts';
 import { trainSae } from '../sae/train.ts';
 import { loadTokenizer } from '../tokenizer.ts';
-import { discoverFeatures, type FeatureSummary } from './discover.ts';
+import { discoverFeatures, type DiscoverCheckpoint, type FeatureSummary } from './discover.ts';
+import { readCheckpoint, writeCheckpoint, type StagedKey } from './staging.ts';
 import { heuristicLabel, tokenKey } from './label.ts';
 import { ablate, ablationIntervention, correlations, lensIntervention, logitLens } from './analysis.ts';
 import { openSafetensors, toFloat32 } from '../safetensors.ts';
@@ -149,6 +150,60 @@ describe('discoverFeatures', () => {
     const back = l.kind === 'token' ? 0 : 1;
     const agree = f.examples.filter((e) => e.position - e.start >= back && tokenKey(show(e.tokens[e.position - e.start - back]!)) === tokenKey(show(l.token!))).length;
     expect(l.score).toBeCloseTo(agree / 8, 10);
+  });
+});
+
+describe('a discovery interrupted and resumed from its checkpoint', () => {
+  const settings = { topK: 8, left: 6, right: 3 };
+  const key: StagedKey = { saeId: 'sae', source: { extractionId: 'extraction' }, settings };
+  const options = () => ({ activations: path.join(dir, 'acts'), hook: HOOK, cfg: sae.cfg, weights: sae.weights, tokens, docOffsets: offsets, ...settings, chunkRows: 300 });
+
+  /** Runs with a checkpoint after every shard (through the staging file) until `stop` says so, then resumes from the file. */
+  async function interruptedAt(folder: string, stop: (s: DiscoverCheckpoint) => boolean) {
+    const staging = path.join(dir, folder);
+    const save = async (s: DiscoverCheckpoint) => {
+      await writeCheckpoint(staging, key, s);
+      if (stop(s)) abort.abort(new Error('stopped here'));
+    };
+    const abort = new AbortController();
+    await expect(discoverFeatures({ ...options(), signal: abort.signal, checkpoint: { everyUnits: 1, everyMs: 0, save } })).rejects.toThrow('stopped here');
+    const state = await readCheckpoint(staging, key);
+    expect(state).not.toBeNull();
+    const progress: [number, string][] = [];
+    const resumed = await discoverFeatures({ ...options(), resume: state, checkpoint: { everyUnits: 1, everyMs: 0, save: (s) => writeCheckpoint(staging, key, s) }, onProgress: (done, _total, phase) => progress.push([done, phase]) });
+    return { state: state!, resumed, progress };
+  }
+
+  it('mid-scan: goes on from the next shard and gives exactly the features of a straight run', async () => {
+    const shards = (await readManifest(path.join(dir, 'acts')))!.hooks[HOOK]!.shards;
+    expect(shards.length).toBeGreaterThanOrEqual(3);
+    const { state, resumed, progress } = await interruptedAt('scan-stop', (s) => s.phase === 'scan' && s.unit === 2);
+    expect(state).toMatchObject({ phase: 'scan', unit: 2, units: shards.length, done: shards[0]!.rows + shards[1]!.rows, rows: shards[0]!.rows + shards[1]!.rows, values: null });
+    // the resumed run started after the two shards
+    expect(progress[0]).toEqual([state.done + Math.min(300, shards[2]!.rows), 'scan']);
+    // every field equal, floats included
+    expect(resumed.rows).toBe(rows);
+    expect(resumed.features).toEqual(features);
+  }, 120_000);
+
+  it('mid-examples: goes on with the example values gathered so far and gives exactly the features of a straight run', async () => {
+    const shards = (await readManifest(path.join(dir, 'acts')))!.hooks[HOOK]!.shards;
+    const { state, resumed, progress } = await interruptedAt('examples-stop', (s) => s.phase === 'examples' && s.unit === 2);
+    expect(state).toMatchObject({ phase: 'examples', unit: 2, rows });
+    expect(state.values!.some((v) => v > 0)).toBe(true);
+    expect(progress.every(([, phase]) => phase === 'examples')).toBe(true);
+    expect(progress[0]).toEqual([state.done + shards[2]!.rows, 'examples']);
+    expect(resumed.rows).toBe(rows);
+    expect(resumed.features).toEqual(features);
+  }, 120_000);
+
+  it('uses a checkpoint only when it was made from the same SAE, source and settings', async () => {
+    const staging = path.join(dir, 'scan-stop');
+    expect(await readCheckpoint(staging, key)).not.toBeNull();
+    expect(await readCheckpoint(staging, { ...key, saeId: 'other' })).toBeNull();
+    expect(await readCheckpoint(staging, { ...key, source: { extractionId: 'other' } })).toBeNull();
+    expect(await readCheckpoint(staging, { ...key, settings: { ...settings, right: 4 } })).toBeNull();
+    expect(await readCheckpoint(path.join(dir, 'nowhere'), key)).toBeNull();
   });
 });
 

@@ -2,7 +2,8 @@
  * Helpers of the feature tests: a small SAE trained in-process on a
  * completed extraction and recorded as a finished `sae.train` leaves it (its
  * training row completed, the SAE row linked to it, so a discovery defaults
- * to that extraction), and waiting for a discovery to end.
+ * to that extraction), a wide untrained one (slow enough to encode that a
+ * test can act mid-scan), and waiting for a discovery to end.
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -10,6 +11,7 @@ import path from 'node:path';
 import type { TrainConfigInput } from '../../models/contracts/trainings.ts';
 import type { Discovery } from '../../models/contracts/features.ts';
 import { resolveTrainConfig, toTrainConfig } from '../../models/sae/config.ts';
+import { saveSae } from '../../models/sae/saelens.ts';
 import { trainingHookDir } from '../../models/sae/files.ts';
 import { trainSae } from '../../models/sae/train.ts';
 import type { Db } from '../../db/client.ts';
@@ -43,6 +45,32 @@ export async function trainedSae(db: Db, dataDir: string, extraction: Extraction
     metrics: null,
     path: out,
   });
+}
+
+/**
+ * A TopK SAE of `dSae` features with seeded random weights (an import, not
+ * trained: its features are arbitrary but deterministic), saved under
+ * DATA_DIR/saes/imported/<id> and recorded for `modelId`.
+ */
+export async function randomSae(db: Db, dataDir: string, o: { modelId: string; hook: string; dIn: number; dSae: number; k: number; seed?: number }): Promise<SaeRow> {
+  let state = o.seed ?? 1;
+  // mulberry32, then Box-Muller: the same weights on every run
+  const uniform = () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const normal = (n: number, scale: number) => Float32Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform()) * scale);
+  const id = randomUUID();
+  const dir = path.join(dataDir, 'saes', 'imported', id);
+  await saveSae(
+    dir,
+    { architecture: 'topk', dIn: o.dIn, dSae: o.dSae, k: o.k, hookName: o.hook, hookLayer: null, modelName: 'test', contextSize: null, prependBos: false, normalizeActivations: 'none', extra: {} },
+    { W_enc: normal(o.dIn * o.dSae, 1 / Math.sqrt(o.dIn)), b_enc: new Float32Array(o.dSae), W_dec: normal(o.dSae * o.dIn, 1 / Math.sqrt(o.dIn)), b_dec: new Float32Array(o.dIn) },
+  );
+  const cfg = JSON.parse(await fs.readFile(path.join(dir, 'cfg.json'), 'utf8')) as Record<string, unknown>;
+  return insertSae(db, { id, name: `random ${o.dSae}`, trainingId: null, modelId: o.modelId, hookPoint: o.hook, architecture: 'topk', dIn: o.dIn, dSae: o.dSae, cfg, metrics: null, path: dir });
 }
 
 /** Waits until discovery `id` has ended (completed, failed or cancelled) and returns it. */
