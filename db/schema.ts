@@ -175,7 +175,8 @@ export const saes = pgTable(
 
 /**
  * Feature discovery runs (`features.discover`): an SAE over an extraction's
- * activations. The one that completes last wrote the SAE's features.
+ * activations, or over a dataset's text run through its model (`text`
+ * set). The one that completes last wrote the SAE's features.
  */
 export const discoveries = pgTable(
   'discoveries',
@@ -183,6 +184,10 @@ export const discoveries = pgTable(
     id: uuid('id').primaryKey().defaultRandom(),
     saeId: uuid('sae_id').notNull().references(() => saes.id, { onDelete: 'cascade' }),
     extractionId: uuid('extraction_id').references(() => extractions.id, { onDelete: 'set null' }),
+    /** the dataset of a discovery over text */
+    datasetId: uuid('dataset_id').references(() => datasets.id, { onDelete: 'set null' }),
+    /** {contextLength, maxTokens} of a discovery over text; null for one over an extraction */
+    text: jsonb('text'),
     /** {topK, left, right} */
     settings: jsonb('settings').notNull(),
     status: text('status', { enum: ['queued', 'running', 'completed', 'failed', 'cancelled'] }).notNull().default('queued'),

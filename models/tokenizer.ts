@@ -469,3 +469,18 @@ export async function loadTokenizer(dir: string): Promise<Tokenizer> {
   }
   return new HfBackedTokenizer(dir, hf, tokenizerJson, tokenizerConfig, specialTokensMap, modelConfig);
 }
+
+/**
+ * Whether two model folders tokenize alike: their `tokenizer.json` files are
+ * the same bytes (so ids of one are ids of the other). False when either
+ * cannot be read.
+ */
+export async function sameTokenizer(a: string, b: string): Promise<boolean> {
+  if (path.resolve(a) === path.resolve(b)) return true;
+  try {
+    const [x, y] = await Promise.all([fs.readFile(path.join(a, 'tokenizer.json')), fs.readFile(path.join(b, 'tokenizer.json'))]);
+    return x.equals(y);
+  } catch {
+    return false;
+  }
+}

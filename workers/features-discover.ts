@@ -1,14 +1,17 @@
 /**
  * `features.discover`: a `discoveries` row → the features of its SAE over its
- * extraction's stored activations (models/features/discover.ts does the
- * work), in phases reported on `discovery/{id}` (throttled, with an ETA) and
- * kept in the row:
+ * extraction's stored activations, or over a dataset's text run through the
+ * SAE's model up to its hook with no activation store written
+ * (models/features/discover.ts does the work, models/features/sources.ts
+ * reads the rows), in phases reported on `discovery/{id}` (throttled, with an
+ * ETA) and kept in the row:
  *
  * 1. scan and examples: one pass over the activations for the statistics
- *    and top positions, one over the examples' windows, checkpointed as they
- *    go; then heuristic labels and peak tokens through the model's
- *    tokenizer. The result is staged in `DATA_DIR/discoveries/<id>/features.json`
- *    (models/features/staging.ts).
+ *    and top positions, one over the examples' windows (over text: the
+ *    batches of windows that hold them, through the model again),
+ *    checkpointed as they go; then heuristic labels and peak tokens through
+ *    the model's tokenizer. The result is staged in
+ *    `DATA_DIR/discoveries/<id>/features.json` (models/features/staging.ts).
  * 2. labels, when settings name an LLM endpoint: a label per feature that
  *    ever fires, with bounded concurrency, each staged as it arrives. An
  *    endpoint that keeps failing ends the phase: the remaining features keep
@@ -23,9 +26,10 @@
  * histograms, top values and positions, rows done, the next shard) and, in
  * the examples pass, the example values gathered so far, staged after a
  * shard once {@link CHECKPOINT_DEFAULTS} (1 shard and 30 s) have passed since
- * the last one (written to a temporary file, fsynced and renamed). The
- * resumed run reads the shards after it and gives exactly the features an
- * uninterrupted run gives. A crash in the labels or saving phase resumes from
+ * the last one (written to a temporary file, fsynced and renamed; over
+ * text, a unit is a batch of windows rather than a shard). The resumed run
+ * reads the shards after it and gives exactly the features an uninterrupted
+ * run gives. A crash in the labels or saving phase resumes from
  * the staged scan, with the labels already staged (only the requests in
  * flight at the crash are asked again). The features are never half
  * replaced: the transaction is all or nothing.
@@ -35,15 +39,17 @@
  * its staging folder is removed.
  */
 import { POLICY } from '../models/config.ts';
-import { discoverJobDataSchema, type DiscoverJobData, type DiscoveryPhase, type DiscoveryProgress, type DiscoveryStatus } from '../models/contracts/features.ts';
+import { discoverJobDataSchema, type DiscoverJobData, type DiscoveryPhase, type DiscoveryProgress, type DiscoveryStatus, type DiscoveryText } from '../models/contracts/features.ts';
 import { JOB_QUEUES } from '../models/contracts/jobs.ts';
+import { ExtractionSettingsError } from '../models/activations/plan.ts';
 import { openTokenStore, readDocOffsets } from '../models/datasets/format.ts';
 import { CHECKPOINT_DEFAULTS, discoverFeatures } from '../models/features/discover.ts';
 import { createLlmClient, labelFeatures } from '../models/features/llm.ts';
 import { toFeatureRecord, type FeatureRecord } from '../models/features/records.ts';
-import { openStoredSource } from '../models/features/sources.ts';
+import { openStoredSource, openTextSource, type ActivationSource } from '../models/features/sources.ts';
 import { appendStagedLabels, clearStagedLabels, discoveryDir, readCheckpoint, readStagedLabels, readStagedScan, removeCheckpoint, removeStaging, writeCheckpoint, writeStagedScan, type StagedKey, type StagedScan } from '../models/features/staging.ts';
 import { loadSae, SaeFormatError } from '../models/sae/saelens.ts';
+import { loadModel, type LoadedModel } from '../models/model.ts';
 import { loadTokenizer, type Tokenizer } from '../models/tokenizer.ts';
 import { throttle } from '../models/transfer.ts';
 import { getDataset } from '../db/queries/datasets.ts';
@@ -176,18 +182,36 @@ export const featuresDiscover: JobKind<DiscoverJobData> = {
     report.started(started);
     const staging = discoveryDir(ctx.config.dataDir, id);
     let tokens: Awaited<ReturnType<typeof openTokenStore>> | undefined;
+    let lm: LoadedModel | undefined;
 
     try {
       const sae = await getSae(db, row.saeId);
       if (!sae) throw new PermanentJobError(`SAE ${row.saeId} is gone`);
-      if (!row.extractionId) throw new PermanentJobError('the extraction of this discovery was deleted');
-      const extraction = await getExtraction(db, row.extractionId);
-      if (!extraction?.path || extraction.status !== 'completed') throw new PermanentJobError(`extraction ${row.extractionId} is ${extraction ? extraction.status : 'gone'}`);
-      const model = await getModel(db, extraction.modelId);
-      if (!model?.path) throw new PermanentJobError(`the model of extraction ${extraction.id} is gone: its tokenizer shows the examples`);
-      const tokenizer = await loadTokenizer(model.path);
+      // what the activations come from, the dataset whose tokens make the examples, the model whose tokenizer shows them
+      let from: { kind: 'extraction'; path: string } | { kind: 'text'; text: DiscoveryText };
+      let datasetId: string;
+      let model: Awaited<ReturnType<typeof getModel>>;
+      let want: StagedKey;
+      if (row.text) {
+        if (!row.datasetId) throw new PermanentJobError('the dataset of this discovery was deleted');
+        model = sae.modelId ? await getModel(db, sae.modelId) : undefined;
+        if (!model?.path || model.status !== 'completed') throw new PermanentJobError(`the model of SAE ${sae.id} is gone: it runs the text`);
+        from = { kind: 'text', text: row.text };
+        datasetId = row.datasetId;
+        want = { saeId: sae.id, source: { datasetId: row.datasetId, ...row.text }, settings: row.settings };
+      } else {
+        if (!row.extractionId) throw new PermanentJobError('the extraction of this discovery was deleted');
+        const extraction = await getExtraction(db, row.extractionId);
+        if (!extraction?.path || extraction.status !== 'completed') throw new PermanentJobError(`extraction ${row.extractionId} is ${extraction ? extraction.status : 'gone'}`);
+        model = await getModel(db, extraction.modelId);
+        if (!model?.path) throw new PermanentJobError(`the model of extraction ${extraction.id} is gone: its tokenizer shows the examples`);
+        from = { kind: 'extraction', path: extraction.path };
+        datasetId = extraction.datasetId;
+        want = { saeId: sae.id, source: { extractionId: extraction.id }, settings: row.settings };
+      }
+      const modelDir = model.path;
+      const tokenizer = await loadTokenizer(modelDir);
       const show = displayer(tokenizer);
-      const want: StagedKey = { saeId: sae.id, source: { extractionId: extraction.id }, settings: row.settings };
 
       // 1. scan and examples, unless a previous attempt staged them; from the last checkpoint when it left one
       let scan: StagedScan | null = await readStagedScan(staging, want);
@@ -195,8 +219,8 @@ export const featuresDiscover: JobKind<DiscoverJobData> = {
       let resumedAt: { unit: number; units: number; done: number } | null = null;
       if (scan) ctx.log.info('resuming from the staged scan', { id, attempt: job.retryCount + 1, features: scan.features.length });
       else {
-        const dataset = await getDataset(db, extraction.datasetId);
-        if (!dataset?.path) throw new PermanentJobError(`the dataset of extraction ${extraction.id} is gone: its tokens make the examples`);
+        const dataset = await getDataset(db, datasetId);
+        if (!dataset?.path) throw new PermanentJobError(`dataset ${datasetId} is gone: its tokens make the examples`);
         await clearStagedLabels(staging);
         const checkpoint = await readCheckpoint(staging, want);
         if (checkpoint) {
@@ -207,7 +231,15 @@ export const featuresDiscover: JobKind<DiscoverJobData> = {
         const { cfg, weights } = await loadSae(sae.path);
         tokens = await openTokenStore(dataset.path);
         const docOffsets = await readDocOffsets(dataset.path);
-        const source = await openStoredSource(extraction.path, sae.hookPoint);
+        let source: ActivationSource;
+        if (from.kind === 'text') {
+          lm = await loadModel(modelDir, { dtype: model.dtype, device: ctx.config.device });
+          try {
+            source = openTextSource({ model: lm, store: tokens, hook: sae.hookPoint, dIn: cfg.dIn, text: from.text, onFallback: (message) => ctx.log.warn('out of memory', { id, message }) });
+          } catch (err) {
+            throw err instanceof ExtractionSettingsError ? new PermanentJobError(err.message, { cause: err }) : err;
+          }
+        } else source = await openStoredSource(from.path, sae.hookPoint);
         let phase: DiscoveryPhase = checkpoint?.phase ?? 'scan';
         report.phase(phase, source.total, checkpoint?.done ?? 0);
         const found = await discoverFeatures({
@@ -231,6 +263,8 @@ export const featuresDiscover: JobKind<DiscoverJobData> = {
             report.update(done, total);
           },
         });
+        await lm?.close();
+        lm = undefined;
         await tokens.close();
         tokens = undefined;
         scan = { ...want, rows: found.rows, features: found.features.map((f) => toFeatureRecord(f, show)) };
@@ -285,6 +319,7 @@ export const featuresDiscover: JobKind<DiscoverJobData> = {
       return { features: records.length, rows: scan.rows, llmLabels: labels.size, resumed, resumedAt, warning };
     } catch (raw) {
       await tokens?.close().catch(() => undefined);
+      await lm?.close().catch(() => undefined);
       const reason: unknown = signal.aborted ? signal.reason : undefined;
       if (reason instanceof JobCancelledError) {
         report.abandon();

@@ -9,6 +9,8 @@ CREATE TABLE "discoveries" (
 	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
 	"sae_id" uuid NOT NULL,
 	"extraction_id" uuid,
+	"dataset_id" uuid,
+	"text" jsonb,
 	"settings" jsonb NOT NULL,
 	"status" text DEFAULT 'queued' NOT NULL,
 	"progress" jsonb,
@@ -32,6 +34,7 @@ ALTER TABLE "features" ADD COLUMN "peak_tokens" integer[] DEFAULT '{}'::integer[
 ALTER TABLE "features" ADD COLUMN "top_tokens" jsonb;--> statement-breakpoint
 ALTER TABLE "discoveries" ADD CONSTRAINT "discoveries_sae_id_saes_id_fk" FOREIGN KEY ("sae_id") REFERENCES "public"."saes"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "discoveries" ADD CONSTRAINT "discoveries_extraction_id_extractions_id_fk" FOREIGN KEY ("extraction_id") REFERENCES "public"."extractions"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "discoveries" ADD CONSTRAINT "discoveries_dataset_id_datasets_id_fk" FOREIGN KEY ("dataset_id") REFERENCES "public"."datasets"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "discoveries_sae_idx" ON "discoveries" USING btree ("sae_id","created_at");--> statement-breakpoint
 ALTER TABLE "features" ADD CONSTRAINT "features_discovery_id_discoveries_id_fk" FOREIGN KEY ("discovery_id") REFERENCES "public"."discoveries"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "features_max_idx" ON "features" USING btree ("sae_id","max_activation","index");--> statement-breakpoint

@@ -1,11 +1,12 @@
 /**
  * The `discoveries` table: feature discovery runs of an SAE over an
- * extraction's activations (`features.discover`). A row carries its status,
+ * extraction's activations, or over a dataset's text through its model
+ * (`features.discover`). A row carries its status,
  * last progress and settings; its completion writes the SAE's features in the
  * same transaction (db/queries/features.ts {@link replaceFeatures}).
  */
 import { and, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
-import type { Discovery, DiscoveryProgress, DiscoverySettings, DiscoveryStatus } from '../../models/contracts/features.ts';
+import type { Discovery, DiscoveryProgress, DiscoverySettings, DiscoveryStatus, DiscoveryText } from '../../models/contracts/features.ts';
 import type { Db } from '../client.ts';
 import { discoveries, extractions, models, saes, trainings } from '../schema.ts';
 
@@ -19,7 +20,10 @@ function toRow(r: typeof discoveries.$inferSelect): DiscoveryRow {
   return {
     id: r.id,
     saeId: r.saeId,
+    source: r.text ? 'text' : 'extraction',
     extractionId: r.extractionId,
+    datasetId: r.datasetId,
+    text: (r.text as DiscoveryText | null) ?? null,
     status: r.status,
     progress: (r.progress as DiscoveryProgress | null) ?? null,
     settings: r.settings as DiscoverySettings,
@@ -50,9 +54,10 @@ export async function getDiscovery(db: Db, id: string): Promise<DiscoveryRow | u
   return row ? toRow(row) : undefined;
 }
 
-/** Inserts a queued discovery (its job is sent next). */
-export async function insertDiscovery(db: Db, d: { saeId: string; extractionId: string; settings: DiscoverySettings }): Promise<DiscoveryRow> {
-  const [row] = await db.insert(discoveries).values({ saeId: d.saeId, extractionId: d.extractionId, settings: d.settings, status: 'queued' }).returning();
+/** Inserts a queued discovery (its job is sent next): over an extraction, or over a dataset's text with `text` settings. */
+export async function insertDiscovery(db: Db, d: { saeId: string; settings: DiscoverySettings } & ({ extractionId: string } | { datasetId: string; text: DiscoveryText })): Promise<DiscoveryRow> {
+  const source = 'extractionId' in d ? { extractionId: d.extractionId } : { datasetId: d.datasetId, text: d.text };
+  const [row] = await db.insert(discoveries).values({ saeId: d.saeId, ...source, settings: d.settings, status: 'queued' }).returning();
   return toRow(row!);
 }
 

@@ -74,7 +74,7 @@ export interface RunResult {
 }
 
 /** Ids [n, T] of windows [first, first + n), with their first token's dataset offset (-1 for a prepended BOS). */
-function windowSource(store: TokenStore, plan: WindowPlan, bosId: number): WindowSource {
+export function windowSource(store: TokenStore, plan: WindowPlan, bosId: number): WindowSource {
   const T = plan.length;
   const off = plan.prependBos ? 1 : 0;
   return {

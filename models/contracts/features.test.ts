@@ -7,7 +7,7 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { DiscoverOptions } from '../features/discover.ts';
 import type { Label } from '../features/label.ts';
 import { ARTIFACT_STATUSES, topicSchema } from './topics.ts';
-import { DISCOVERY_PHASES, DISCOVERY_STATUSES, HEURISTIC_KINDS, ablationQuerySchema, featureId, featureListQuerySchema, featurePatchSchema, parseFeatureId, type DiscoveryPhase } from './features.ts';
+import { DISCOVERY_PHASES, DISCOVERY_STATUSES, HEURISTIC_KINDS, ablationQuerySchema, createDiscoverySchema, featureId, featureListQuerySchema, featurePatchSchema, parseFeatureId, type DiscoveryPhase } from './features.ts';
 
 describe('feature contracts', () => {
   it('name statuses, phases and label kinds the rest of Loupe uses', () => {
@@ -39,8 +39,20 @@ describe('feature contracts', () => {
 
   it('give discovery/{id} the discovery schema', () => {
     const schema = topicSchema('discovery/0f1e')!;
-    const d = { id: 'd', saeId: 's', extractionId: null, status: 'running', progress: { phase: 'scan', rowsDone: 1, rowsTotal: 9, featuresLabelled: 0, etaSeconds: null }, settings: { topK: 10, left: 16, right: 4 }, rows: null, error: null, warning: null, jobId: 'j', createdAt: 1, updatedAt: 2 };
+    const d = { id: 'd', saeId: 's', source: 'text', extractionId: null, datasetId: 'ds', text: { contextLength: 128, maxTokens: 1000 }, status: 'running', progress: { phase: 'scan', rowsDone: 1, rowsTotal: 9, featuresLabelled: 0, etaSeconds: null }, settings: { topK: 10, left: 16, right: 4 }, rows: null, error: null, warning: null, jobId: 'j', createdAt: 1, updatedAt: 2 };
     expect(schema.safeParse(d).success).toBe(true);
     expect(schema.safeParse({ ...d, status: 'paused' }).success).toBe(false);
+    expect(schema.safeParse({ ...d, source: 'extraction', extractionId: 'e', datasetId: null, text: null }).success).toBe(true);
+  });
+
+  it('take a discovery over an extraction or over text, never both, and window settings only over text', () => {
+    const saeId = '00000000-0000-4000-8000-000000000001';
+    const other = '00000000-0000-4000-8000-000000000002';
+    const fields = (body: unknown) => createDiscoverySchema.safeParse(body).error?.issues.map((i) => i.path.join('.'));
+    expect(createDiscoverySchema.parse({ saeId })).toEqual({ saeId, topK: 10, left: 16, right: 4 });
+    expect(createDiscoverySchema.parse({ saeId, datasetId: other, maxTokens: 5000, contextLength: 64 })).toMatchObject({ datasetId: other, maxTokens: 5000, contextLength: 64 });
+    expect(fields({ saeId, extractionId: other, datasetId: other })).toEqual(['datasetId']);
+    expect(fields({ saeId, extractionId: other, maxTokens: 5000, contextLength: 64 })).toEqual(['maxTokens', 'contextLength']);
+    expect(fields({ saeId, datasetId: other, contextLength: 1, maxTokens: 0 })).toEqual(['maxTokens', 'contextLength']);
   });
 });

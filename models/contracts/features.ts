@@ -57,6 +57,11 @@ export const FEATURE_LIMITS = {
   MAX_ABLATION_EXAMPLES: 20,
   /** magnitude of a clamp value */
   MAX_CLAMP: 1e6,
+  /** a discovery over text: tokens through the model at most by default, and the bounds (those of an extraction's tokenBudget and contextLength) */
+  DEFAULT_TEXT_TOKENS: 1_000_000,
+  DEFAULT_TEXT_CONTEXT: 128,
+  MAX_TEXT_TOKENS: 1e12,
+  MAX_TEXT_CONTEXT: 1 << 17,
 } as const;
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
@@ -90,23 +95,56 @@ export const discoverySettingsSchema = z.object({
 });
 export type DiscoverySettings = z.infer<typeof discoverySettingsSchema>;
 
-/** `POST /api/discoveries` body. */
+/** Where a discovery's activations come from: an extraction's store, or a dataset's text run through the SAE's model. */
+export const DISCOVERY_SOURCES = ['extraction', 'text'] as const;
+export type DiscoverySource = (typeof DISCOVERY_SOURCES)[number];
+
+/**
+ * How a discovery over text cuts the dataset: windows of `contextLength`
+ * tokens (BOS included when the dataset's documents start with one) packed
+ * back to back, as an extraction with default settings cuts them, up to
+ * `maxTokens` tokens through the model.
+ */
+export const discoveryTextSchema = z.object({
+  contextLength: int(2, FEATURE_LIMITS.MAX_TEXT_CONTEXT),
+  maxTokens: int(1, FEATURE_LIMITS.MAX_TEXT_TOKENS),
+});
+export type DiscoveryText = z.infer<typeof discoveryTextSchema>;
+
+/**
+ * `POST /api/discoveries` body: over an extraction's stored activations
+ * (`extractionId`, default the one the SAE's training ran on), or over a
+ * dataset's text (`datasetId`, with `maxTokens` and `contextLength`), never
+ * both.
+ */
 export const createDiscoverySchema = z
   .object({
     saeId: z.string().uuid(),
-    /** default: the extraction the SAE's training ran on */
+    /** default (without datasetId): the extraction the SAE's training ran on */
     extractionId: z.string().uuid().optional(),
+    /** a dataset tokenized with the SAE's model's tokenizer: its text goes through the model up to the SAE's hook, no activation store is written */
+    datasetId: z.string().uuid().optional(),
+    /** with datasetId: tokens through the model at most (whole windows); default 1,000,000 */
+    maxTokens: int(1, FEATURE_LIMITS.MAX_TEXT_TOKENS).optional(),
+    /** with datasetId: tokens a window; default the SAE's context size (cfg.json context_size) when the model allows it, else 128 */
+    contextLength: int(2, FEATURE_LIMITS.MAX_TEXT_CONTEXT).optional(),
     topK: int(1, FEATURE_LIMITS.MAX_TOP_K).default(FEATURE_LIMITS.DEFAULT_TOP_K),
     left: int(0, FEATURE_LIMITS.MAX_CONTEXT).default(FEATURE_LIMITS.DEFAULT_LEFT),
     right: int(0, FEATURE_LIMITS.MAX_CONTEXT).default(FEATURE_LIMITS.DEFAULT_RIGHT),
   })
-  .strict();
+  .strict()
+  .superRefine((b, ctx) => {
+    if (b.extractionId !== undefined && b.datasetId !== undefined) ctx.addIssue({ code: 'custom', path: ['datasetId'], message: 'give extractionId (stored activations) or datasetId (text through the model), not both' });
+    for (const field of ['maxTokens', 'contextLength'] as const) {
+      if (b[field] !== undefined && b.datasetId === undefined) ctx.addIssue({ code: 'custom', path: [field], message: 'only for a discovery over text (with datasetId)' });
+    }
+  });
 export type CreateDiscovery = z.input<typeof createDiscoverySchema>;
 
 /** Progress of a running discovery (kept in its row; null before it starts). */
 export const discoveryProgressSchema = z.object({
   phase: z.enum(DISCOVERY_PHASES),
-  /** rows of the activation store read in this phase / to read (scan, examples); features labelled / to label (labels); features written / to write (saving) */
+  /** rows of the activation store read in this phase / to read (scan, examples; over text: tokens through the model); features labelled / to label (labels); features written / to write (saving) */
   rowsDone: z.number(),
   rowsTotal: z.number(),
   /** features labelled by the LLM so far (labels phase; 0 before) */
@@ -124,12 +162,18 @@ export type DiscoveryProgress = z.infer<typeof discoveryProgressSchema>;
 export const discoverySchema = z.object({
   id: z.string(),
   saeId: z.string(),
-  /** null when the extraction was deleted since */
+  /** where its activations come from: an extraction's store, or a dataset's text through the model */
+  source: z.enum(DISCOVERY_SOURCES),
+  /** the extraction of a discovery over stored activations; null for one over text, or when the extraction was deleted since */
   extractionId: z.string().nullable(),
+  /** the dataset of a discovery over text; null for one over an extraction, or when the dataset was deleted since */
+  datasetId: z.string().nullable(),
+  /** how a discovery over text cut the dataset; null for one over an extraction */
+  text: discoveryTextSchema.nullable(),
   status: z.enum(DISCOVERY_STATUSES),
   progress: discoveryProgressSchema.nullable(),
   settings: discoverySettingsSchema,
-  /** activation rows scanned, once the scan is done */
+  /** activation rows scanned (over text: the tokens whose rows were encoded, BOS left out), once the scan is done */
   rows: z.number().nullable(),
   /** why it failed, or a note while a retry is pending */
   error: z.string().nullable(),

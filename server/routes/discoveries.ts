@@ -1,7 +1,8 @@
 /**
  * Feature discoveries: `POST /api/discoveries` (queue a `features.discover`
- * job: an SAE over an extraction's stored activations; its completion
- * replaces the SAE's features), `GET /api/discoveries?sae=` (newest first),
+ * job: an SAE over an extraction's stored activations, or over a dataset's
+ * text run through the SAE's model; its completion replaces the SAE's
+ * features), `GET /api/discoveries?sae=` (newest first),
  * `GET /api/discoveries/{id}` (status and progress; live on topic
  * `discovery/{id}`), `DELETE /api/discoveries/{id}` (cancels it when it runs,
  * then deletes the row; the features a completed one wrote stay).
@@ -9,14 +10,21 @@
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { errorBodySchema } from '../../models/contracts/api.ts';
-import { createDiscoverySchema, discoveryIdParamSchema, discoveryListQuerySchema, discoveryListSchema, discoverySchema } from '../../models/contracts/features.ts';
+import { ExtractionSettingsError } from '../../models/activations/plan.ts';
+import { hookPoints as hookPointsOf } from '../../models/architectures/decoder.ts';
+import { familyOf } from '../../models/architectures/index.ts';
+import { createDiscoverySchema, discoveryIdParamSchema, discoveryListQuerySchema, discoveryListSchema, discoverySchema, FEATURE_LIMITS, type DiscoveryText } from '../../models/contracts/features.ts';
+import { planText } from '../../models/features/sources.ts';
+import { sameTokenizer } from '../../models/tokenizer.ts';
 import { JOB_QUEUES } from '../../models/contracts/jobs.ts';
 import type { Db } from '../../db/client.ts';
 import type { Events } from '../../db/events.ts';
 import { cancelDiscoveryOfJob as cancelDiscoveryOfJobRow, deleteDiscovery, DISCOVER_QUEUE, getDiscovery, insertDiscovery, listDiscoveries, updateDiscovery, type DiscoveryRow } from '../../db/queries/discoveries.ts';
 import { getExtraction } from '../../db/queries/extractions.ts';
 import { getJob, isFinished } from '../../db/queries/jobs.ts';
-import { getSae } from '../../db/queries/saes.ts';
+import { getDataset } from '../../db/queries/datasets.ts';
+import { getModel } from '../../db/queries/models.ts';
+import { getSae, type SaeRow } from '../../db/queries/saes.ts';
 import { getTraining } from '../../db/queries/trainings.ts';
 import { AppError } from '../errors.ts';
 import type { App, AppDeps } from '../app.ts';
@@ -32,11 +40,12 @@ const createRouteDef = createRoute({
   method: 'post',
   path: '/api/discoveries',
   summary: "Discovers an SAE's features: per feature its activation frequency, max and mean, histogram, top-k contexts with per-token values, a heuristic label and score (and an LLM label when Settings name an endpoint); a `features.discover` job runs it and replaces the SAE's features when it completes",
-  description: 'extractionId defaults to the extraction the SAE was trained on; it must be completed and hold the SAE\'s hook point. topK 10 examples a feature, 16 tokens before and 4 after each peak.',
+  description:
+    "Over stored activations: extractionId (default: the extraction the SAE was trained on), completed and holding the SAE's hook point. Over text: datasetId, a completed dataset tokenized with the SAE's model's tokenizer; its windows (contextLength tokens, default the SAE's context size or 128; packed back to back as an extraction packs them) go through the SAE's model up to the hook, maxTokens tokens at most (default 1,000,000), and no activation store is written. Not both. topK 10 examples a feature, 16 tokens before and 4 after each peak.",
   request: { body: { required: true, content: { 'application/json': { schema: createDiscoverySchema } } } },
   responses: {
     202: json('The queued discovery', discoverySchema),
-    400: error('Invalid body, an SAE without a usable extraction, or an extraction without its hook (the details name the field)'),
+    400: error('Invalid body (extractionId and datasetId both given, maxTokens or contextLength without datasetId), an SAE without a usable extraction, an extraction without its hook, a dataset not tokenized with the SAE\'s model\'s tokenizer, or windows the model or dataset cannot hold (the details name the field)'),
     503: error('The job could not be queued'),
   },
 });
@@ -83,12 +92,71 @@ async function cancelRun(deps: AppDeps, row: DiscoveryRow): Promise<void> {
   if (job && !isFinished(job.state)) await cancelJob(deps, job.kind, job.id);
 }
 
+/** Inserts a discovery and sends its job (the row goes when pg-boss cannot take it); publishes it queued. */
+async function queue(deps: AppDeps, d: Parameters<typeof insertDiscovery>[1]): Promise<DiscoveryRow> {
+  const row = await insertDiscovery(deps.db, d);
+  let jobId: string | null;
+  try {
+    jobId = await deps.boss.send(DISCOVER, { discoveryId: row.id }, { ...JOB_QUEUES[DISCOVER] });
+    if (!jobId) throw new Error('pg-boss did not create the job');
+  } catch (err) {
+    await deleteDiscovery(deps.db, row.id);
+    throw new AppError('queue_unavailable', 503, 'Could not queue the discovery job; try again', undefined, { cause: err });
+  }
+  const queued = (await updateDiscovery(deps.db, row.id, { jobId })) ?? row;
+  await deps.events.publish(`discovery/${queued.id}`, queued);
+  return queued;
+}
+
+/**
+ * Checks a discovery of `sae` over the text of dataset `datasetId`: the
+ * dataset is completed and tokenized with the SAE's model's tokenizer, the
+ * model has the SAE's hook with d_in values a token, the windows fit the
+ * model and the dataset. Returns the window settings with their defaults.
+ */
+async function checkText(deps: AppDeps, sae: SaeRow, datasetId: string, body: { maxTokens?: number | undefined; contextLength?: number | undefined }): Promise<DiscoveryText> {
+  const dataset = await getDataset(deps.db, datasetId);
+  if (!dataset) throw fieldError('datasetId', `no dataset ${datasetId}`);
+  if (dataset.status !== 'completed' || !dataset.stats || !dataset.path) throw fieldError('datasetId', `${dataset.name} is ${dataset.status}: discover features over its text once it is tokenized`);
+  const model = sae.modelId ? await getModel(deps.db, sae.modelId) : undefined;
+  if (!model) throw fieldError('saeId', `SAE ${sae.name} has no model${sae.modelId ? ' any more' : ''}: a discovery over text runs the SAE's model; give an extraction instead`);
+  if (model.status !== 'completed' || !model.config || !model.path) throw fieldError('saeId', `${model.name}, the SAE's model, is ${model.status}: discover over text once its files are in`);
+  const tokenizer = dataset.tokenizerModelId ? await getModel(deps.db, dataset.tokenizerModelId) : undefined;
+  if (!tokenizer?.path) throw fieldError('datasetId', `${dataset.name} was tokenized by a model that was deleted since: its tokens cannot be checked against ${model.name}'s tokenizer`);
+  if (tokenizer.id !== model.id && !(await sameTokenizer(tokenizer.path, model.path))) {
+    throw fieldError('datasetId', `${dataset.name} was tokenized with ${tokenizer.name}'s tokenizer; the SAE's model ${model.name} has another: tokenize the dataset with ${model.name}`);
+  }
+  const spec = familyOf(model.config).spec(model.config);
+  const saeContext = typeof sae.cfg.context_size === 'number' && Number.isInteger(sae.cfg.context_size) && sae.cfg.context_size >= 2 ? sae.cfg.context_size : null;
+  const contextLength = body.contextLength ?? Math.min(saeContext ?? FEATURE_LIMITS.DEFAULT_TEXT_CONTEXT, spec.contextLength);
+  const text: DiscoveryText = { contextLength, maxTokens: body.maxTokens ?? FEATURE_LIMITS.DEFAULT_TEXT_TOKENS };
+  try {
+    planText(text, {
+      hookPoints: hookPointsOf(spec),
+      hook: sae.hookPoint,
+      dIn: sae.dIn,
+      modelContext: spec.contextLength,
+      modelVocab: spec.vocabSize,
+      dataset: { tokens: dataset.stats.tokens, vocabSize: dataset.stats.vocabSize, addsBos: dataset.settings.addBos ?? false },
+    });
+  } catch (err) {
+    if (err instanceof ExtractionSettingsError) throw fieldError(err.field, err.message.slice(err.field.length + 2));
+    throw fieldError('saeId', `${model.name}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return text;
+}
+
 export function registerDiscoveryRoutes(app: App): void {
   app.openapi(createRouteDef, async (c) => {
     const body = c.req.valid('json');
     const deps = c.get('deps');
     const sae = await getSae(deps.db, body.saeId);
     if (!sae) throw fieldError('saeId', `no SAE ${body.saeId}`);
+    const settings = { topK: body.topK, left: body.left, right: body.right };
+    if (body.datasetId) {
+      const text = await checkText(deps, sae, body.datasetId, body);
+      return c.json(await queue(deps, { saeId: sae.id, datasetId: body.datasetId, text, settings }), 202);
+    }
     let extractionId = body.extractionId;
     if (!extractionId) {
       const training = sae.trainingId ? await getTraining(deps.db, sae.trainingId) : undefined;
@@ -104,18 +172,7 @@ export function registerDiscoveryRoutes(app: App): void {
     if (!hook) throw fieldError('extractionId', `extraction ${extraction.id} has no activations at ${sae.hookPoint}, the SAE's hook point (it has ${summary.hooks.map((h) => h.hook).join(', ')})`);
     if (hook.d !== sae.dIn) throw fieldError('extractionId', `extraction ${extraction.id} stores ${hook.d} values a row at ${sae.hookPoint}; the SAE takes ${sae.dIn}`);
 
-    const row = await insertDiscovery(deps.db, { saeId: sae.id, extractionId: extraction.id, settings: { topK: body.topK, left: body.left, right: body.right } });
-    let jobId: string | null;
-    try {
-      jobId = await deps.boss.send(DISCOVER, { discoveryId: row.id }, { ...JOB_QUEUES[DISCOVER] });
-      if (!jobId) throw new Error('pg-boss did not create the job');
-    } catch (err) {
-      await deleteDiscovery(deps.db, row.id);
-      throw new AppError('queue_unavailable', 503, 'Could not queue the discovery job; try again', undefined, { cause: err });
-    }
-    const queued = (await updateDiscovery(deps.db, row.id, { jobId })) ?? row;
-    await deps.events.publish(`discovery/${queued.id}`, queued);
-    return c.json(queued, 202);
+    return c.json(await queue(deps, { saeId: sae.id, extractionId: extraction.id, settings }), 202);
   });
 
   app.openapi(listRouteDef, async (c) => {
