@@ -1,8 +1,8 @@
 /**
  * The Datasets page's store: the list from `GET /api/datasets`, kept live by
  * the `dataset/{id}` topic of every import that may still change, re-polled
- * from the API while the WebSocket is down (and now and then while an import
- * runs, in case an event was missed); the actions (hub import, upload with
+ * from the API while the WebSocket is down (and every 10 s while the tab is
+ * visible: a missed event, imports started elsewhere); the actions (hub import, upload with
  * upload progress, cancel, delete); and the reads of one dataset's
  * statistics and sample pages.
  */

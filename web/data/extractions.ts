@@ -1,8 +1,8 @@
 /**
  * The Extractions page's store: the history from `GET /api/extractions`, kept
  * live by the `extraction/{id}` topic of every run that may still change,
- * re-polled from the API while the WebSocket is down (and now and then while
- * a run is active, in case an event was missed); templates; and the actions
+ * re-polled from the API while the WebSocket is down (and every 10 s while
+ * the tab is visible: a missed event, runs started elsewhere); templates; and the actions
  * (start, cancel, delete, save and delete templates).
  */
 import { createSignal, type Accessor } from 'solid-js';

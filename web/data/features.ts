@@ -3,16 +3,20 @@
  *
  * `createDiscoveriesStore`: the discoveries of one SAE from
  * `GET /api/discoveries?sae=`, kept live by the `discovery/{id}` topic of
- * every one that may still change (and polled while the WebSocket is down),
- * with start and cancel. `createFeatureListStore`: one page of
+ * every one that may still change (reloaded every 2 s while the WebSocket
+ * is down, every 10 s while the tab is visible: discoveries started
+ * elsewhere), with start and cancel. `createFeatureListStore`: one page of
  * `GET /api/features` for the view in the URL, refetched when the view
  * changes (a request superseded by a newer one is aborted), the last page
  * kept on screen while the next loads. `createAnalysis`: one analysis of a
  * feature, which the server may answer with 202 `{jobId}` while it computes:
- * then the same URL is asked again until the result is there. Also the SAE
- * list, a feature's detail and edits, and the LLM settings.
+ * then the same URL is asked again until the result is there.
+ * `createSaesStore`: the SAE picker's list, reloaded likewise (an SAE
+ * trained elsewhere appears). Also a feature's detail and edits, and the
+ * LLM settings.
  */
 import { createEffect, createSignal, on, onCleanup, type Accessor } from 'solid-js';
+import { createStore, reconcile } from 'solid-js/store';
 import type { z } from 'zod';
 import {
   analysisPendingSchema,
@@ -33,9 +37,9 @@ import {
   type Settings,
 } from '../../models/contracts/features.ts';
 import { saeListSchema, type Sae } from '../../models/contracts/trainings.ts';
-import { ApiError, getJson, getJsonOrAccepted, sendJson } from '../api.ts';
+import { ApiError, errorMessage, getJson, getJsonOrAccepted, sendJson } from '../api.ts';
 import { discoveryActive, featuresApiPath, type FeatureListQuery } from './feature-view.ts';
-import { watchActiveRows } from './live.ts';
+import { pollList, watchActiveRows } from './live.ts';
 
 function asApiError(err: unknown): ApiError {
   return err instanceof ApiError ? err : new ApiError('unknown', err instanceof Error ? err.message : String(err), 0);
@@ -44,6 +48,41 @@ function asApiError(err: unknown): ApiError {
 /** Every SAE (trained or imported), newest first. */
 export async function loadSaes(signal?: AbortSignal): Promise<Sae[]> {
   return (await getJson('/api/saes?limit=500', saeListSchema, signal ? { signal } : {})).saes;
+}
+
+export interface SaesStore {
+  /** newest first; undefined until the first load */
+  list: Accessor<Sae[] | undefined>;
+  error: Accessor<string | undefined>;
+  reload(): Promise<void>;
+}
+
+/**
+ * Every SAE, reloaded every 10 s while the tab is visible (an SAE trained
+ * elsewhere, or by the first-start demo, appears in the picker); call
+ * inside a component.
+ */
+export function createSaesStore(): SaesStore {
+  // Reconciled by id: an SAE keeps its identity (its <option> stays, with the picker's selection) when one is added.
+  const [state, setState] = createStore<{ list: Sae[] | undefined }>({ list: undefined });
+  const [error, setError] = createSignal<string>();
+  const ac = new AbortController();
+  onCleanup(() => ac.abort());
+  let request = 0;
+  async function reload(): Promise<void> {
+    const id = ++request;
+    try {
+      const saes = await loadSaes(ac.signal);
+      if (id !== request) return;
+      setState('list', state.list ? reconcile(saes, { key: 'id', merge: true }) : saes);
+      setError(undefined);
+    } catch (err) {
+      if (id === request && !ac.signal.aborted) setError(errorMessage(err));
+    }
+  }
+  void reload();
+  pollList({ reload });
+  return { list: () => state.list, error, reload };
 }
 
 export interface DiscoveriesStore {
@@ -79,6 +118,8 @@ export function createDiscoveriesStore(saeId: Accessor<string | null>, onComplet
   };
 
   let request = 0;
+  /** the SAE whose list has been loaded once (a discovery new to a later load was made elsewhere meanwhile) */
+  let loadedFor: string | null = null;
   async function reload(): Promise<void> {
     const sae = saeId();
     const id = ++request;
@@ -92,10 +133,20 @@ export function createDiscoveriesStore(saeId: Accessor<string | null>, onComplet
       const res = await getJson(`/api/discoveries?sae=${encodeURIComponent(sae)}`, discoveryListSchema);
       if (id !== request) return;
       const before = new Map(list().map((d) => [d.id, d]));
-      setList(res.discoveries.map((d) => (before.get(d.id)?.updatedAt ?? 0) > d.updatedAt ? before.get(d.id)! : d));
+      // A row that did not change keeps its object (nothing redrawn by a reload that found nothing new).
+      const same = (a: Discovery, b: Discovery) => a.updatedAt > b.updatedAt || JSON.stringify(a) === JSON.stringify(b);
+      setList(
+        res.discoveries.map((d) => {
+          const b = before.get(d.id);
+          return b && same(b, d) ? b : d;
+        }),
+      );
+      const known = loadedFor === sae;
+      loadedFor = sae;
       for (const d of res.discoveries) {
         const b = before.get(d.id);
-        if (b && b.status !== 'completed' && d.status === 'completed') onCompleted(d);
+        // completed since the last look, or made and completed elsewhere since then: the SAE's features changed
+        if (d.status === 'completed' && (b ? b.status !== 'completed' : known)) onCompleted(d);
       }
       setError(undefined);
     } catch (err) {
@@ -108,6 +159,7 @@ export function createDiscoveriesStore(saeId: Accessor<string | null>, onComplet
   createEffect(
     on(saeId, () => {
       setList([]);
+      loadedFor = null;
       void reload();
     }),
   );

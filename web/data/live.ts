@@ -1,17 +1,46 @@
 /**
- * The live part of a page's list of runs (downloads, imports, extractions):
- * one subscription to each active row's topic, and polling of the list while
- * any row is active — every 2 s while the WebSocket is down, every 10 s while
- * it is up (to catch what a missed event would have said), never when nothing
- * runs.
+ * The live part of a page's list (downloads, imports, extractions,
+ * trainings, discoveries, SAEs): one subscription to each active row's
+ * topic, and reloads of the list — every 2 s while a row is active and the
+ * WebSocket is down, every 10 s otherwise while the tab is visible (rows made
+ * elsewhere: another tab, the HTTP API, the worker's first-start demo; and
+ * what a missed event would have said), at once when a hidden tab is shown
+ * again after that long (cadence in poll.ts).
  */
-import { createEffect, onCleanup, type Accessor } from 'solid-js';
+import { createEffect, createMemo, createSignal, onCleanup, type Accessor } from 'solid-js';
 import { realtime } from '../providers/realtime.ts';
+import { createListPoller, LIST_POLL_MS } from './poll.ts';
 
-/** Reload interval while the WebSocket is down. */
-export const POLL_OFFLINE_MS = 2000;
-/** Reload interval while it is up. */
-export const POLL_ONLINE_MS = 10_000;
+const hidden = () => typeof document !== 'undefined' && document.visibilityState === 'hidden';
+const [visible, setVisible] = createSignal(!hidden());
+if (typeof document !== 'undefined') document.addEventListener('visibilitychange', () => setVisible(!hidden()));
+
+export interface PollListOptions {
+  reload(): Promise<unknown>;
+  /** some listed row may still change (default: none) */
+  anyActive?: Accessor<boolean>;
+  /** reload interval while a row is active and the WebSocket is up, ms (default 10 s) */
+  activeOnlineMs?: number;
+}
+
+/**
+ * Reloads a list on the cadence of poll.ts's `listReloadMs`; call inside a
+ * reactive owner (a component or createRoot), after the store's first load:
+ * the timers end with it. While a row is active and the socket is down, the
+ * connection indicator says "polling".
+ */
+export function pollList(o: PollListOptions): void {
+  const poller = createListPoller(() => o.reload(), o.activeOnlineMs ?? LIST_POLL_MS);
+  onCleanup(() => poller.stop());
+  // Memos: the cadence changes only when one of them flips, not at every event or reconnect attempt.
+  const anyActive = createMemo(() => o.anyActive?.() ?? false);
+  const online = createMemo(() => realtime.status().status === 'open');
+  createEffect(() => {
+    const state = { anyActive: anyActive(), online: online(), visible: visible() };
+    poller.set(state);
+    if (state.anyActive && !state.online) onCleanup(realtime.startPolling());
+  });
+}
 
 export interface WatchOptions<R extends { id: string }> {
   rows: Accessor<readonly R[]>;
@@ -38,24 +67,5 @@ export function watchActiveRows<R extends { id: string }>(o: WatchOptions<R>): v
     for (const unsubscribe of subs.values()) unsubscribe();
     subs.clear();
   });
-
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let stopPolling: (() => void) | undefined;
-  createEffect(() => {
-    const anyActive = o.rows().some((r) => o.isActive(r));
-    const online = realtime.status().status === 'open';
-    clearTimeout(timer);
-    stopPolling?.();
-    stopPolling = undefined;
-    if (!anyActive) return;
-    if (!online) stopPolling = realtime.startPolling();
-    const tick = () => {
-      void o.reload().finally(() => (timer = setTimeout(tick, online ? POLL_ONLINE_MS : POLL_OFFLINE_MS)));
-    };
-    timer = setTimeout(tick, online ? POLL_ONLINE_MS : POLL_OFFLINE_MS);
-  });
-  onCleanup(() => {
-    clearTimeout(timer);
-    stopPolling?.();
-  });
+  pollList({ reload: o.reload, anyActive: () => o.rows().some((r) => o.isActive(r)) });
 }

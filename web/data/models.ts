@@ -1,8 +1,9 @@
 /**
  * The Models page's store: the list from `GET /api/models`, kept live by the
  * `model/{id}` topic of every download that may still change, re-polled from
- * the API while the WebSocket is down (and now and then while a download
- * runs, in case an event was missed); and the actions (add, cancel, delete).
+ * the API while the WebSocket is down (and every 10 s while the tab is
+ * visible: a missed event, models added elsewhere); and the actions (add,
+ * cancel, delete).
  */
 import { createSignal, type Accessor } from 'solid-js';
 import { createStore, reconcile } from 'solid-js/store';

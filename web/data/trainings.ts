@@ -4,8 +4,9 @@
  * `createTrainingsStore`: the runs from `GET /api/trainings`, kept live by
  * the `training/{id}` topic of every run that may still change, re-polled
  * from the API while the WebSocket is down (and now and then while a run is
- * active or queued, for missed events and queue positions); templates; the
- * actions (start, pause, resume, stop, retry, delete, templates).
+ * active or queued, for missed events and queue positions; every 10 s while
+ * the tab is visible, for runs started elsewhere); templates; the actions
+ * (start, pause, resume, stop, retry, delete, templates).
  *
  * `createRunDetailStore`: one run's metric history, drawn by the charts. The
  * topic is subscribed before the history is fetched (`GET …/metrics`, paged),
@@ -39,9 +40,10 @@ import {
 } from '../../models/contracts/trainings.ts';
 import { ApiError, getJson, sendJson } from '../api.ts';
 import { realtime } from '../providers/realtime.ts';
+import { pollList } from './live.ts';
 import { applyTrainingProgress, catchUpAfter, createHistory, isActive, mergeCheckpoints, mergePoints, type CheckpointEntry, type TrainingHistory } from './training-view.ts';
 
-/** Poll interval while a run is active and the socket is down, ms. */
+/** Poll interval of a run's metric history while it is active and the socket is down, ms. */
 const POLL_OFFLINE_MS = 2000;
 /** Poll interval while a run is active and the socket is up (a safety net for a missed event; queue positions), ms. */
 const POLL_ONLINE_MS = 5000;
@@ -138,24 +140,9 @@ export function createTrainingsStore(): TrainingsStore {
     subs.clear();
   });
 
-  // Polling: fast while the socket is down, slow while it is up, none when nothing may change. Memos: the
-  // cadence restarts only when one of them flips, not at every event or reconnect attempt.
-  const anyActive = createMemo(() => runs().some((r) => isActive(r.status)));
-  const online = createMemo(() => realtime.status().status === 'open');
-  createEffect(() => {
-    if (!anyActive()) return;
-    const every = online() ? POLL_ONLINE_MS : POLL_OFFLINE_MS;
-    const stopPolling = online() ? undefined : realtime.startPolling();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let stopped = false;
-    const tick = () => void reload().finally(() => !stopped && (timer = setTimeout(tick, every)));
-    timer = setTimeout(tick, every);
-    onCleanup(() => {
-      stopped = true;
-      clearTimeout(timer);
-      stopPolling?.();
-    });
-  });
+  // Reloads: fast while a run is active and the socket is down, every 5 s while it is up (queue positions move),
+  // every 10 s otherwise while the tab is visible (runs started elsewhere).
+  pollList({ reload, anyActive: () => runs().some((r) => isActive(r.status)), activeOnlineMs: POLL_ONLINE_MS });
 
   void reload();
   void loadTemplates();

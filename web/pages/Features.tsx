@@ -5,7 +5,9 @@
  * (`GET /api/features`): label substring, peak token, activation frequency
  * range (log scale, in %), favourites. The whole view lives in the URL, so a
  * link reproduces it and back/forward step through it; typing is debounced.
- * A row opens the feature's page (FeatureDetail.tsx).
+ * A row opens the feature's page (FeatureDetail.tsx). The SAE picker and the
+ * discoveries reload every 10 s while the tab is visible: an SAE or a
+ * discovery made elsewhere (the first-start demo, the API) appears.
  */
 import { A, useNavigate, useSearchParams } from '@solidjs/router';
 import { createEffect, createMemo, createSignal, For, on, onCleanup, Show } from 'solid-js';
@@ -37,7 +39,7 @@ import {
   tokenFilterValue,
   type FeatureListQuery,
 } from '../data/feature-view.ts';
-import { createDiscoveriesStore, createFeatureListStore, loadSaes, patchFeature, type DiscoveriesStore, type FeatureListStore } from '../data/features.ts';
+import { createDiscoveriesStore, createFeatureListStore, createSaesStore, patchFeature, type DiscoveriesStore, type FeatureListStore } from '../data/features.ts';
 import { formatEta } from '../data/model-view.ts';
 import { ProgressBar } from '../ui/ProgressBar.tsx';
 import { TokenChip } from '../ui/TokenChip.tsx';
@@ -408,19 +410,11 @@ export default function FeaturesPage() {
     setParams(listSearchParams(next), { replace: opts.replace ?? false });
   };
 
-  const [saes, setSaes] = createSignal<Sae[]>();
-  const [saeError, setSaeError] = createSignal<string>();
-  const ac = new AbortController();
-  onCleanup(() => ac.abort());
-  const reloadSaes = () =>
-    loadSaes(ac.signal).then(
-      (list) => {
-        setSaes(list);
-        setSaeError(undefined);
-      },
-      (err) => !ac.signal.aborted && setSaeError(errorMessage(err)),
-    );
-  void reloadSaes();
+  // Reloaded every 10 s while the tab is visible: an SAE trained meanwhile (by the first-start demo, say) appears.
+  const saeStore = createSaesStore();
+  const saes = saeStore.list;
+  const saeError = saeStore.error;
+  const reloadSaes = saeStore.reload;
   // No SAE in the URL: the newest one, without a history entry of its own.
   createEffect(() => {
     const list = saes();
