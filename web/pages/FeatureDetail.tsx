@@ -216,7 +216,7 @@ function LogitLensPanel(props: { id: string }) {
     <section class="card" data-testid="logit-lens">
       <div class="chart-head">
         <h3 class="card-title">Logit lens</h3>
-        <Show when={state.data()}>{(d) => <span class="muted small">{computedNote(d())}</span>}</Show>
+        <Show when={state.data()}>{(d) => <span class="muted small" data-testid="computed-note">{computedNote(d())}</span>}</Show>
       </div>
       <p class="muted small explain">The decoder direction through the final norm and the unembedding: the next tokens this feature promotes and suppresses.</p>
       <AnalysisBody state={state} what="logit lens">
@@ -258,7 +258,7 @@ function CorrelationsPanel(props: { saeId: string; id: string; list: string }) {
     <section class="card" data-testid="correlations">
       <div class="chart-head">
         <h3 class="card-title">Correlated features</h3>
-        <Show when={state.data()}>{(d) => <span class="muted small">{computedNote(d())}</span>}</Show>
+        <Show when={state.data()}>{(d) => <span class="muted small" data-testid="computed-note">{computedNote(d())}</span>}</Show>
       </div>
       <AnalysisBody state={state} what="correlations">
         {(d) => (
