@@ -92,6 +92,20 @@ async function cancelRun(deps: AppDeps, row: DiscoveryRow): Promise<void> {
   if (job && !isFinished(job.state)) await cancelJob(deps, job.kind, job.id);
 }
 
+/**
+ * Before SAE `saeId` is deleted (its discovery rows go with it, by foreign
+ * key): cancels its queued and running discoveries and removes the staging
+ * folders of all of them (a cancelled job also removes its own when it
+ * stops, in case it wrote after this).
+ */
+export async function removeDiscoveriesOf(deps: AppDeps, saeId: string): Promise<void> {
+  const rows = await listDiscoveries(deps.db, { saeId, limit: Number.MAX_SAFE_INTEGER });
+  for (const row of rows) {
+    await cancelRun(deps, row);
+    await deps.features?.removeDiscovery(row.id);
+  }
+}
+
 /** Inserts a discovery and sends its job (the row goes when pg-boss cannot take it); publishes it queued. */
 async function queue(deps: AppDeps, d: Parameters<typeof insertDiscovery>[1]): Promise<DiscoveryRow> {
   const row = await insertDiscovery(deps.db, d);

@@ -2,9 +2,10 @@
  * The SAEs API in-process: import of SAELens folders (a SAELens 5-style
  * cfg.json with top-level hook fields, and Loupe's own 6-style one) copied
  * under DATA_DIR/saes, refusals naming the field, the list and detail, the
- * files for export, and delete.
+ * files for export, and delete (with its discoveries: the queued one
+ * cancelled, every staging folder removed).
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +13,9 @@ import { errorBodySchema } from '../../models/contracts/api.ts';
 import { saeListSchema, saeSchema } from '../../models/contracts/trainings.ts';
 import { logger } from '../../models/log.ts';
 import { loadSae, saveSae, type SaeConfig } from '../../models/sae/saelens.ts';
+import { discoveryDir } from '../../models/features/staging.ts';
+import { insertDataset } from '../../db/queries/datasets.ts';
+import { DISCOVER_QUEUE, getDiscovery, insertDiscovery, updateDiscovery } from '../../db/queries/discoveries.ts';
 import { DEMO_MODEL_ID } from '../../db/queries/models.ts';
 import { createTestApp, type TestApp } from '../../scripts/testing/app.ts';
 import { createTestDatabase, type TestDatabase } from '../../scripts/testing/db.ts';
@@ -105,6 +109,44 @@ describe('SAEs API', () => {
     const imported = path.join(dataDir, 'saes', 'imported');
     expect(saeListSchema.parse(await (await t.request('/api/saes')).json()).saes).toHaveLength(2);
     expect(existsSync(imported) ? readdirSync(imported).length : 0).toBe(2);
+  });
+
+  it('deletes an SAE with its discoveries: a queued one cancelled, the staging folders of all of them removed, another SAE\'s kept', async () => {
+    const imported = async (name: string) => {
+      const dir = path.join(src, name);
+      await saeLens5(dir);
+      const res = await importSae({ path: dir, modelId: DEMO_MODEL_ID, name });
+      expect(res.status).toBe(201);
+      return saeSchema.parse(await res.json());
+    };
+    const [doomed, kept] = [await imported('doomed'), await imported('kept')];
+    const dataset = await insertDataset(db.db, { name: 'text', source: { kind: 'upload', fileName: 'a.txt', bytes: 1 }, settings: { textColumn: 'text', textSplit: 'paragraph', onBadRow: 'error', addBos: false, addEos: true, maxDocuments: null, maxTokens: null }, tokenizerModelId: DEMO_MODEL_ID, path: null });
+    const discovery = async (saeId: string, status: 'completed' | 'queued') => {
+      const row = await insertDiscovery(db.db, { saeId, datasetId: dataset.id, text: { contextLength: 64, maxTokens: 640 }, settings: { topK: 10, left: 16, right: 4 } });
+      // a queued one has its job waiting in pg-boss (no worker here) and files a retry would resume from
+      const jobId = status === 'queued' ? await t.boss.send(DISCOVER_QUEUE, { discoveryId: row.id }) : null;
+      await updateDiscovery(db.db, row.id, { status, jobId });
+      const staging = discoveryDir(dataDir, row.id);
+      mkdirSync(staging, { recursive: true });
+      writeFileSync(path.join(staging, 'scan.ckpt'), 'state');
+      return { ...row, jobId, staging };
+    };
+    const done = await discovery(doomed.id, 'completed');
+    const waiting = await discovery(doomed.id, 'queued');
+    const other = await discovery(kept.id, 'queued');
+
+    expect((await t.request(`/api/saes/${doomed.id}`, { method: 'DELETE' })).status).toBe(204);
+    expect(existsSync(done.staging)).toBe(false);
+    expect(existsSync(waiting.staging)).toBe(false);
+    expect(await getDiscovery(db.db, done.id)).toBeUndefined();
+    expect(await getDiscovery(db.db, waiting.id)).toBeUndefined();
+    expect((await t.boss.getJobById(DISCOVER_QUEUE, waiting.jobId!))?.state).toBe('cancelled');
+    // the other SAE's discovery: untouched
+    expect(existsSync(path.join(other.staging, 'scan.ckpt'))).toBe(true);
+    expect((await getDiscovery(db.db, other.id))?.status).toBe('queued');
+    expect((await t.boss.getJobById(DISCOVER_QUEUE, other.jobId!))?.state).toBe('created');
+    expect((await t.request(`/api/saes/${kept.id}`, { method: 'DELETE' })).status).toBe(204);
+    expect(existsSync(other.staging)).toBe(false);
   });
 
   it('deletes an SAE and its folder', async () => {

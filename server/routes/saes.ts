@@ -15,6 +15,7 @@ import { getModel } from '../../db/queries/models.ts';
 import { deleteSae, getSae, insertSae, listSaes, type SaeRow } from '../../db/queries/saes.ts';
 import { AppError } from '../errors.ts';
 import type { App, AppDeps } from '../app.ts';
+import { removeDiscoveriesOf } from './discoveries.ts';
 
 /** The SAE folders under DATA_DIR, as the routes need them (on Node: server/sae-storage.ts). */
 export interface SaeStorage {
@@ -80,7 +81,7 @@ const importRouteDef = createRoute({
 const deleteRouteDef = createRoute({
   method: 'delete',
   path: '/api/saes/{id}',
-  summary: 'Deletes an SAE, its features and its folder under DATA_DIR/saes',
+  summary: 'Deletes an SAE, its features, its discoveries (cancelling the queued and running ones; their staging folders under DATA_DIR/discoveries go) and its folder under DATA_DIR/saes',
   request: { params: saeIdParamSchema },
   responses: { 204: { description: 'Deleted' }, 400: error('Invalid id'), 404: error('No such SAE') },
 });
@@ -172,6 +173,7 @@ export function registerSaeRoutes(app: App): void {
     const deps = c.get('deps');
     const row = await getSae(deps.db, id);
     if (!row) throw notFound(id);
+    await removeDiscoveriesOf(deps, id);
     await deleteSae(deps.db, id);
     await saeStorage(deps).remove(row.path);
     return c.body(null, 204);
