@@ -1,10 +1,19 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Dataset } from '../../models/contracts/datasets.ts';
+import type { Extraction } from '../../models/contracts/extractions.ts';
+import { FEATURE_LIMITS, type Discovery } from '../../models/contracts/features.ts';
 import {
   debounce,
   DEFAULT_SORT,
+  defaultTextContext,
+  discoverBody,
+  discoveryChoices,
   discoveryPercent,
+  discoverySourceText,
+  EMPTY_DISCOVER_FORM,
   EMPTY_QUERY,
   explainScore,
+  extractionName,
   featureHref,
   featuresApiPath,
   formatFrequency,
@@ -18,12 +27,15 @@ import {
   listSearchParams,
   nextSort,
   pageCount,
+  parseCount,
   parseListQuery,
+  pickSource,
   sliderToFreq,
   sortMark,
   tokenFilterInput,
   tokenFilterValue,
   tokenPieces,
+  TEXT_SOURCE,
 } from './feature-view.ts';
 
 describe('the list query', () => {
@@ -193,5 +205,110 @@ describe('debounce', () => {
     d.cancel();
     vi.advanceTimersByTime(1000);
     expect(calls).toEqual(['mos', 'x']);
+  });
+});
+
+describe('the discovery form', () => {
+  const MODEL = 'm-1';
+  const extraction = (id: string, over: Partial<Extraction> = {}): Extraction =>
+    ({ id, modelId: MODEL, modelName: 'demo-model', datasetId: 'd-1', datasetName: 'demo corpus', hookPoints: ['blocks.0.hook_resid_post'], status: 'completed', createdAt: 1, settings: { tokenBudget: 1_000_000 }, ...over }) as Extraction;
+  const dataset = (id: string, over: Partial<Dataset> = {}): Dataset => ({ id, name: id, status: 'completed', tokenizerModelId: MODEL, stats: { tokens: 300_000 }, ...over }) as Dataset;
+  const sae = { modelId: MODEL, hookPoint: 'blocks.0.hook_resid_post' };
+
+  it('names an extraction by its model, dataset and tokens', () => {
+    expect(extractionName(extraction('e'))).toBe('demo-model on demo corpus · 1,000,000 tokens');
+    expect(extractionName(extraction('e', { modelName: null, datasetName: null }))).toBe('deleted model on deleted dataset · 1,000,000 tokens');
+  });
+
+  it('offers the extraction the SAE was trained on, other completed ones of its model at its hook, and datasets by tokenizer', () => {
+    const extractions = [
+      extraction('trained', { createdAt: 1 }),
+      extraction('newer', { createdAt: 3 }),
+      extraction('older', { createdAt: 2 }),
+      extraction('other-hook', { hookPoints: ['blocks.1.hook_resid_post'] }),
+      extraction('other-model', { modelId: 'm-2' }),
+      extraction('running', { status: 'running' }),
+    ];
+    const datasets = [dataset('demo'), dataset('gpt2-tokens', { tokenizerModelId: 'm-2' }), dataset('importing', { status: 'running' }), dataset('orphan', { tokenizerModelId: null })];
+    const c = discoveryChoices(sae, extractions, datasets, 'trained');
+    expect(c.trained?.id).toBe('trained');
+    expect(c.extractions.map((e) => e.id)).toEqual(['newer', 'older']);
+    expect(c.datasets.map((d) => d.id)).toEqual(['demo']);
+    expect(c.otherDatasets.map((d) => d.id)).toEqual(['gpt2-tokens', 'orphan']);
+    // an SAE without a model: extractions of any model at its hook; every dataset is "another tokenizer" (the server decides)
+    const loose = discoveryChoices({ modelId: null, hookPoint: sae.hookPoint }, extractions, datasets, null);
+    expect(loose.trained).toBeNull();
+    expect(loose.extractions.map((e) => e.id)).toEqual(['newer', 'older', 'trained', 'other-model']);
+    expect(loose.datasets).toEqual([]);
+    expect(loose.otherDatasets).toHaveLength(3);
+  });
+
+  it('keeps the picked source while it is offered, else falls back to the trained-on extraction, another, or text', () => {
+    const c = discoveryChoices(sae, [extraction('trained'), extraction('x2', { createdAt: 5 })], [dataset('demo')], 'trained');
+    expect(pickSource('', c)).toBe('');
+    expect(pickSource('x2', c)).toBe('x2');
+    expect(pickSource(TEXT_SOURCE, c)).toBe(TEXT_SOURCE);
+    expect(pickSource('gone', c)).toBe('');
+    const imported = discoveryChoices(sae, [extraction('x2')], [], null);
+    expect(pickSource('', imported)).toBe('x2');
+    expect(pickSource('', discoveryChoices(sae, [], [dataset('demo')], null))).toBe(TEXT_SOURCE);
+  });
+
+  it('takes the default window length as the server does', () => {
+    expect(defaultTextContext({ context_size: 256 }, 1024)).toBe(256);
+    expect(defaultTextContext({ context_size: 4096 }, 1024)).toBe(1024);
+    expect(defaultTextContext({}, 1024)).toBe(FEATURE_LIMITS.DEFAULT_TEXT_CONTEXT);
+    expect(defaultTextContext({ context_size: 'x' }, null)).toBe(FEATURE_LIMITS.DEFAULT_TEXT_CONTEXT);
+    expect(defaultTextContext({}, 64)).toBe(64);
+  });
+
+  it('reads typed counts with separators', () => {
+    expect(parseCount('')).toBeUndefined();
+    expect(parseCount(' 4,096 ')).toBe(4096);
+    expect(parseCount('1_000_000')).toBe(1_000_000);
+    expect(parseCount('1e6')).toBe(1_000_000);
+    expect(parseCount('12.5')).toBe(12.5);
+    expect(parseCount('lots')).toBeNaN();
+    expect(parseCount('-3')).toBeNaN();
+  });
+
+  const limits = { defaultContext: 128, modelContext: 1024, datasetTokens: 300_000 };
+  const form = (over: Partial<typeof EMPTY_DISCOVER_FORM>) => ({ ...EMPTY_DISCOVER_FORM, ...over });
+
+  it('sends the server its defaults for empty fields, an extraction only when one is picked', () => {
+    expect(discoverBody('s', form({}), limits)).toEqual({ body: { saeId: 's' }, errors: {} });
+    expect(discoverBody('s', form({ source: 'x2', topK: '20', left: '0', right: '8' }), limits).body).toEqual({ saeId: 's', extractionId: 'x2', topK: 20, left: 0, right: 8 });
+    // text fields typed, then the source switched back: they are not sent
+    expect(discoverBody('s', form({ source: '', datasetId: 'demo', maxTokens: '4096' }), limits).body).toEqual({ saeId: 's' });
+    expect(discoverBody('s', form({ source: TEXT_SOURCE, datasetId: 'demo' }), limits).body).toEqual({ saeId: 's', datasetId: 'demo' });
+    expect(discoverBody('s', form({ source: TEXT_SOURCE, datasetId: 'demo', maxTokens: '4,096', contextLength: '64' }), limits).body).toEqual({ saeId: 's', datasetId: 'demo', maxTokens: 4096, contextLength: 64 });
+  });
+
+  it('names the fields it refuses, as the server would', () => {
+    const text = (over: Partial<typeof EMPTY_DISCOVER_FORM>) => discoverBody('s', form({ source: TEXT_SOURCE, datasetId: 'demo', ...over }), limits);
+    expect(text({ datasetId: '' }).errors).toEqual({ datasetId: 'pick a dataset' });
+    expect(text({ maxTokens: 'lots' })).toEqual({ body: null, errors: { maxTokens: 'expected a whole number' } });
+    expect(text({ maxTokens: '0' }).errors).toEqual({ maxTokens: 'at least 1' });
+    expect(text({ maxTokens: '1e13' }).errors).toEqual({ maxTokens: 'at most 1,000,000,000,000' });
+    // below one window: the typed context, else the default one
+    expect(text({ maxTokens: '100' }).errors).toEqual({ maxTokens: 'at least one window: 128 tokens' });
+    expect(text({ maxTokens: '100', contextLength: '64' }).errors).toEqual({});
+    expect(text({ contextLength: '1' }).errors).toEqual({ contextLength: 'at least 2' });
+    expect(text({ contextLength: '2048' }).errors).toEqual({ contextLength: 'at most 1,024, the model\'s context' });
+    expect(discoverBody('s', form({ source: TEXT_SOURCE, datasetId: 'demo', contextLength: '512' }), { ...limits, datasetTokens: 300 }).errors).toEqual({ contextLength: 'the dataset holds 300 tokens' });
+    expect(discoverBody('s', form({ source: TEXT_SOURCE, datasetId: 'demo', contextLength: '200000' }), { ...limits, modelContext: null }).errors).toEqual({ contextLength: 'at most 131,072' });
+    expect(discoverBody('s', form({ topK: '0', left: '1.5', right: '999' }), limits).errors).toEqual({ topK: 'at least 1', left: 'expected a whole number', right: 'at most 128' });
+  });
+
+  it('says what a discovery ran over', () => {
+    const names = { extraction: (id: string) => (id === 'e1' ? 'demo-model on demo corpus · 1,000,000 tokens' : undefined), dataset: (id: string) => (id === 'd1' ? 'Demo corpus' : undefined) };
+    const base: Pick<Discovery, 'source' | 'extractionId' | 'datasetId' | 'text' | 'rows'> = { source: 'extraction', extractionId: 'e1', datasetId: null, text: null, rows: null };
+    expect(discoverySourceText(base, names)).toBe('stored activations of demo-model on demo corpus · 1,000,000 tokens');
+    expect(discoverySourceText({ ...base, extractionId: '0123456789abcdef' }, names)).toBe('stored activations of extraction 01234567');
+    expect(discoverySourceText({ ...base, extractionId: null }, names)).toBe('stored activations of a deleted extraction');
+    const text = { ...base, source: 'text' as const, extractionId: null, datasetId: 'd1', text: { contextLength: 128, maxTokens: 4096 } };
+    expect(discoverySourceText(text, names)).toBe('fresh text: Demo corpus, up to 4,096 tokens');
+    expect(discoverySourceText({ ...text, rows: 4064 }, names)).toBe('fresh text: Demo corpus, 4,064 tokens');
+    expect(discoverySourceText({ ...text, datasetId: null }, names)).toBe('fresh text: a deleted dataset, up to 4,096 tokens');
   });
 });

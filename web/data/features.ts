@@ -12,7 +12,9 @@
  * feature, which the server may answer with 202 `{jobId}` while it computes:
  * then the same URL is asked again until the result is there.
  * `createSaesStore`: the SAE picker's list, reloaded likewise (an SAE
- * trained elsewhere appears). Also a feature's detail and edits, and the
+ * trained elsewhere appears). `createDiscoverySourcesStore`: what a
+ * discovery of an SAE can run over (extractions, datasets, the extraction
+ * it was trained on, its model's context), reloaded likewise. Also a feature's detail and edits, and the
  * LLM settings.
  */
 import { createEffect, createSignal, on, onCleanup, type Accessor } from 'solid-js';
@@ -36,7 +38,10 @@ import {
   type LlmSettingsInput,
   type Settings,
 } from '../../models/contracts/features.ts';
-import { saeListSchema, type Sae } from '../../models/contracts/trainings.ts';
+import { architectureSchema } from '../../models/contracts/api.ts';
+import { datasetListSchema, type Dataset } from '../../models/contracts/datasets.ts';
+import { extractionListSchema, type Extraction } from '../../models/contracts/extractions.ts';
+import { saeListSchema, trainingDetailSchema, type Sae } from '../../models/contracts/trainings.ts';
 import { ApiError, errorMessage, getJson, getJsonOrAccepted, sendJson } from '../api.ts';
 import { discoveryActive, featuresApiPath, type FeatureListQuery } from './feature-view.ts';
 import { pollList, watchActiveRows } from './live.ts';
@@ -83,6 +88,101 @@ export function createSaesStore(): SaesStore {
   void reload();
   pollList({ reload });
   return { list: () => state.list, error, reload };
+}
+
+/** What a discovery of an SAE can run over, and the names of what its discoveries ran over. */
+export interface DiscoverySources {
+  /** the extraction its training ran on (null: imported, or the training is gone) */
+  trainedId: string | null;
+  /** completed extractions of its model (of any model for an SAE without one) */
+  extractions: Extraction[];
+  /** every dataset (the form offers the completed ones) */
+  datasets: Dataset[];
+  /** tokens a window the SAE's model takes at most (null: no model, or not readable) */
+  modelContext: number | null;
+}
+
+/** A model's context length, kept per model (it does not change). */
+const modelContexts = new Map<string, Promise<number | null>>();
+function modelContext(modelId: string): Promise<number | null> {
+  let p = modelContexts.get(modelId);
+  if (!p) {
+    p = getJson(`/api/models/${modelId}/architecture`, architectureSchema).then(
+      (a) => a.contextLength,
+      () => {
+        modelContexts.delete(modelId);
+        return null;
+      },
+    );
+    modelContexts.set(modelId, p);
+  }
+  return p;
+}
+
+/** The sources of a discovery of `sae`. */
+export async function loadDiscoverySources(sae: Sae, signal?: AbortSignal): Promise<DiscoverySources> {
+  const opts = signal ? { signal } : {};
+  const [ex, ds, trainedId, context] = await Promise.all([
+    getJson(`/api/extractions?status=completed&limit=500${sae.modelId ? `&modelId=${sae.modelId}` : ''}`, extractionListSchema, opts),
+    getJson('/api/datasets', datasetListSchema, opts),
+    sae.trainingId
+      ? getJson(`/api/trainings/${sae.trainingId}`, trainingDetailSchema, opts).then(
+          (t) => t.extractionId,
+          (err) => {
+            if (err instanceof ApiError && err.status === 404) return null;
+            throw err;
+          },
+        )
+      : null,
+    sae.modelId ? modelContext(sae.modelId) : null,
+  ]);
+  return { trainedId, extractions: ex.extractions, datasets: ds.datasets, modelContext: context };
+}
+
+export interface DiscoverySourcesStore {
+  /** undefined until the first load for the current SAE */
+  data: Accessor<DiscoverySources | undefined>;
+  error: Accessor<string | undefined>;
+  reload(): Promise<void>;
+}
+
+/**
+ * The sources of a discovery of `sae()`, loaded again when the SAE changes
+ * and every 10 s while the tab is visible (an extraction or a dataset made
+ * meanwhile is offered); rows reconciled by id, so that the form's pickers
+ * keep their options. Call inside a component.
+ */
+export function createDiscoverySourcesStore(sae: Accessor<Sae>): DiscoverySourcesStore {
+  const [state, setState] = createStore<{ data: DiscoverySources | undefined }>({ data: undefined });
+  const [error, setError] = createSignal<string>();
+  const ac = new AbortController();
+  onCleanup(() => ac.abort());
+  let request = 0;
+  let loadedFor: string | null = null;
+  async function reload(): Promise<void> {
+    const s = sae();
+    const id = ++request;
+    try {
+      const data = await loadDiscoverySources(s, ac.signal);
+      if (id !== request) return;
+      setState('data', loadedFor === s.id && state.data ? reconcile(data, { key: 'id', merge: true }) : data);
+      loadedFor = s.id;
+      setError(undefined);
+    } catch (err) {
+      if (id === request && !ac.signal.aborted) setError(errorMessage(err));
+    }
+  }
+  createEffect(
+    on(
+      () => sae().id,
+      () => {
+        setState('data', undefined);
+        void reload();
+      },
+    ),
+  );
+  pollList({ reload });
+  return { data: () => state.data, error, reload };
 }
 
 export interface DiscoveriesStore {

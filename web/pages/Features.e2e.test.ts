@@ -13,7 +13,9 @@
  * logit-lens tokens, correlations, an ablation; the label edited (Escape
  * cancels, Enter saves; kept after a reload), notes saved on blur, a
  * favourite found by the favourites filter; a new discovery started from the
- * page and followed live to completed, the edits kept; a feature past the
+ * page and followed live to completed, the edits kept, then one over fresh
+ * text from the demo dataset (a bad max tokens refused beside its field),
+ * each row saying what it ran over; a feature past the
  * SAE's size and an unknown SAE say so. A screenshot of a convincing
  * feature's page (the best-scoring one firing on 0.05–2 % of tokens whose
  * label is a word; the live CPU/memory figures and the analyses' times
@@ -27,6 +29,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { datasetListSchema } from '../../models/contracts/datasets.ts';
 import { discoveryListSchema, featureDetailSchema, featureListSchema, settingsSchema, type FeatureListItem } from '../../models/contracts/features.ts';
 import { saeListSchema } from '../../models/contracts/trainings.ts';
 import { DEMO_HOOK, DEMO_TRAINING } from '../../models/demo.ts';
@@ -306,6 +309,36 @@ describe('Features page, on the first-start demo', () => {
     expect(await page.getByTestId('discover-button').textContent()).toBe('Discover again');
     await expect.poll(() => rowIndexes(page), { timeout: 10_000 }).toEqual([t.index]);
     expect(await page.getByTestId('row-label').textContent()).toBe(`${word} detector`);
+    expect(await newest.getAttribute('data-source')).toBe('extraction');
+    expect(await newest.getByTestId('discovery-source').textContent()).toMatch(/^stored activations of .+ on .+ · [\d,]+ tokens$/);
+
+    // Over fresh text: the demo dataset's windows through the demo model, a few thousand tokens. A value out of
+    // bounds is refused beside its field before anything is sent; then it runs to completed, its row saying over what.
+    const demoData = datasetListSchema.parse(await api('/api/datasets')).datasets.find((d) => d.builtin)!;
+    await page.getByTestId('discover-source').selectOption('text');
+    await page.getByTestId('discover-dataset').waitFor({ timeout: 5000 });
+    await expect.poll(() => page.getByTestId('discover-dataset').inputValue(), { timeout: 15_000 }).toBe(demoData.id);
+    expect(await page.getByTestId('discover-max-tokens').getAttribute('placeholder')).toBe('1,000,000');
+    await page.getByTestId('discover-max-tokens').fill('10');
+    await page.getByTestId('discover-button').click();
+    expect(await page.getByTestId('discover-error-maxTokens').textContent()).toMatch(/^at least one window: \d+ tokens$/);
+    expect(await page.getByTestId('discovery').count()).toBe(2);
+    await page.getByTestId('discover-max-tokens').fill('4096');
+    expect(await page.getByTestId('discover-error-maxTokens').count()).toBe(0);
+    const textStarted = Date.now();
+    await page.getByTestId('discover-button').click();
+    await expect.poll(() => page.getByTestId('discovery').count(), { timeout: 10_000 }).toBe(3);
+    const fresh = page.getByTestId('discovery').first();
+    expect(await fresh.getAttribute('data-source')).toBe('text');
+    await page.locator('[data-testid="discovery"][data-source="text"][data-status="completed"]').waitFor({ timeout: 120_000 });
+    console.log(`features page: a discovery over 4,096 tokens of fresh text from the page in ${seconds(textStarted)}`);
+    const [made] = discoveryListSchema.parse(await api(`/api/discoveries?sae=${saeId}`)).discoveries;
+    expect(made).toMatchObject({ source: 'text', datasetId: demoData.id, extractionId: null, status: 'completed', text: { maxTokens: 4096 } });
+    expect(made!.rows).toBeGreaterThan(0);
+    expect(made!.rows).toBeLessThanOrEqual(4096);
+    expect(await fresh.getByTestId('discovery-source').textContent()).toBe(`fresh text: ${demoData.name}, ${made!.rows!.toLocaleString('en-US')} tokens`);
+    expect(await fresh.getByTestId('discovery-text').textContent()).toMatch(/^[\d,]+ tokens scanned/);
+    await expect.poll(() => rowIndexes(page), { timeout: 10_000 }).toEqual([t.index]);
 
     // What does not exist says so, never a blank page.
     await page.goto(`${stack.base}/features/${saeId}/${D_SAE + 5}`);
