@@ -521,7 +521,11 @@ export default function FeatureDetailPage() {
         <Show when={feature()}>
           {(f) => (
             <span class="muted">
-              {f().sae.name} · <code>{f().sae.hookPoint}</code> · of {formatInt(f().sae.dSae)}
+              {f().sae.name}
+              <Show when={!f().sae.name.includes(f().sae.hookPoint)}>
+                {' '}· <code>{f().sae.hookPoint}</code>
+              </Show>{' '}
+              · of {formatInt(f().sae.dSae)}
             </span>
           )}
         </Show>
