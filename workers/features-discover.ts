@@ -124,11 +124,12 @@ function createReporter(ctx: JobContext, id: string) {
     get progress() {
       return progress;
     },
-    /** Starts a phase: its rate and ETA are measured from here. */
+    /** Starts a phase: its rate and ETA are measured from here; published at once (a short phase would otherwise fall between two ticks). */
     phase(phase: DiscoveryPhase, rowsTotal: number, rowsDone = 0): void {
       since = { at: Date.now(), done: rowsDone };
       progress = { ...progress, phase, rowsDone, rowsTotal, etaSeconds: null };
       tick();
+      void tick.flush().catch(() => undefined);
     },
     update(rowsDone: number, rowsTotal = progress.rowsTotal, extra: Partial<DiscoveryProgress> = {}): void {
       const s = (Date.now() - since.at) / 1000;
