@@ -7,7 +7,6 @@
  * statistics and sample pages.
  */
 import { createSignal, type Accessor } from 'solid-js';
-import { createStore, reconcile } from 'solid-js/store';
 import { modelListSchema, type Model } from '../../models/contracts/api.ts';
 import {
   createdDatasetSchema,
@@ -22,9 +21,9 @@ import {
   type UploadDatasetQuery,
 } from '../../models/contracts/datasets.ts';
 import type { DatasetProgress } from '../../models/contracts/topics.ts';
-import { ApiError, errorMessage, getJson, sendJson } from '../api.ts';
-import { realtime } from '../providers/realtime.ts';
+import { ApiError, getJson, sendJson } from '../api.ts';
 import { watchActiveRows } from './live.ts';
+import { createRowList } from './rows.ts';
 import { applyDatasetProgress, isActive } from './dataset-view.ts';
 
 
@@ -52,10 +51,6 @@ export interface DatasetsStore {
   remove(dataset: Dataset): Promise<void>;
 }
 
-function asApiError(err: unknown): ApiError {
-  return err instanceof ApiError ? err : new ApiError('unknown', errorMessage(err), 0);
-}
-
 /** The query string of an upload (undefined values left out). */
 function uploadQuery(fileName: string, q: Omit<UploadDatasetQuery, 'filename'>): string {
   const params = new URLSearchParams({ filename: fileName });
@@ -76,49 +71,19 @@ function xhrError(xhr: XMLHttpRequest): ApiError {
 
 /** Creates the store; call inside a component (it owns subscriptions and timers). */
 export function createDatasetsStore(): DatasetsStore {
-  // Reconciled by id: a dataset keeps its identity across updates, so its card (and an open
-  // statistics view) survives every progress event.
-  const [state, setState] = createStore<{ list: Dataset[] }>({ list: [] });
-  const datasets = () => state.list;
-  const setDatasets = (next: Dataset[] | ((list: Dataset[]) => Dataset[])) =>
-    setState('list', reconcile(typeof next === 'function' ? next(state.list) : next, { key: 'id', merge: true }));
+  // a dataset's card (and an open statistics view) survives every progress event
   const [uploadMaxBytes, setUploadMaxBytes] = createSignal<number>();
-  const [loading, setLoading] = createSignal(true);
-  const [error, setError] = createSignal<ApiError>();
-
-  const replace = (d: Dataset) => setDatasets((list) => (list.some((x) => x.id === d.id) ? list.map((x) => (x.id === d.id ? d : x)) : [...list, d]));
-
-  let request = 0;
-  async function reload(): Promise<void> {
-    const id = ++request;
-    try {
-      const res = await getJson('/api/datasets', datasetListSchema);
-      if (id !== request) return;
-      // Keep a live event newer than the listing (it may have raced the request).
-      const current = new Map(datasets().map((d) => [d.id, d]));
-      setDatasets(
-        res.datasets.map((d) => {
-          const live = current.get(d.id)?.progress;
-          return live && d.progress && live.ts > d.progress.ts && isActive(d.status) ? applyDatasetProgress(d, live) : d;
-        }),
-      );
-      setUploadMaxBytes(res.uploadMaxBytes);
-      setError(undefined);
-    } catch (err) {
-      if (id === request) setError(asApiError(err));
-    } finally {
-      if (id === request) setLoading(false);
-    }
-  }
-
-  /** Fetches one dataset again (its statistics and size arrive with the final status). */
-  async function refresh(id: string): Promise<void> {
-    try {
-      replace(await getJson(`/api/datasets/${id}`, datasetSchema));
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 404) setDatasets((list) => list.filter((d) => d.id !== id));
-    }
-  }
+  const list = createRowList<Dataset, DatasetProgress, { datasets: Dataset[]; uploadMaxBytes: number }>({
+    load: () => getJson('/api/datasets', datasetListSchema),
+    rowsOf: (res) => res.datasets,
+    onList: (res) => setUploadMaxBytes(res.uploadMaxBytes),
+    apply: applyDatasetProgress,
+    keepLive: (d) => isActive(d.status),
+    // its statistics and size arrive with the final status
+    fetchOne: (id) => getJson(`/api/datasets/${id}`, datasetSchema),
+    newRows: 'last',
+  });
+  const { rows: datasets, replace, refresh, reload } = list;
 
   // Live: each active row's events, and polling while any runs.
   const onProgress = (p: DatasetProgress) => {
@@ -131,13 +96,11 @@ export function createDatasetsStore(): DatasetsStore {
   };
   watchActiveRows({ rows: datasets, isActive: (d) => isActive(d.status), topic: (id) => `dataset/${id}`, onEvent: (d) => onProgress(d as DatasetProgress), reload });
 
-  void reload();
-
   return {
     datasets,
     uploadMaxBytes,
-    loading,
-    error,
+    loading: list.loading,
+    error: list.error,
     reload,
     async importHub(body) {
       const { dataset } = await sendJson('POST', '/api/datasets', body, createdDatasetSchema);
@@ -177,7 +140,7 @@ export function createDatasetsStore(): DatasetsStore {
     },
     async remove(dataset) {
       await sendJson('DELETE', `/api/datasets/${dataset.id}`);
-      setDatasets((list) => list.filter((d) => d.id !== dataset.id));
+      list.remove(dataset.id);
     },
   };
 }

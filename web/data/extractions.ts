@@ -6,7 +6,6 @@
  * (start, cancel, delete, save and delete templates).
  */
 import { createSignal, type Accessor } from 'solid-js';
-import { createStore, reconcile } from 'solid-js/store';
 import { architectureSchema, modelListSchema, type Architecture, type Model } from '../../models/contracts/api.ts';
 import { datasetListSchema, type Dataset } from '../../models/contracts/datasets.ts';
 import {
@@ -24,8 +23,8 @@ import {
 } from '../../models/contracts/extractions.ts';
 import type { ExtractionProgress } from '../../models/contracts/topics.ts';
 import { ApiError, getJson, sendJson } from '../api.ts';
-import { realtime } from '../providers/realtime.ts';
 import { watchActiveRows } from './live.ts';
+import { createRowList } from './rows.ts';
 import { applyExtractionProgress, isRunning } from './extraction-view.ts';
 
 
@@ -43,60 +42,24 @@ export interface ExtractionsStore {
   removeTemplate(t: ExtractionTemplate): Promise<void>;
 }
 
-function asApiError(err: unknown): ApiError {
-  return err instanceof ApiError ? err : new ApiError('unknown', String(err), 0);
-}
-
 /** Creates the store; call inside a component (it owns subscriptions and timers). */
 export function createExtractionsStore(): ExtractionsStore {
-  // Reconciled by id: a run keeps its identity across updates, so its card (an open detail view) survives every event.
-  const [state, setState] = createStore<{ list: Extraction[] }>({ list: [] });
-  const runs = () => state.list;
-  const setRuns = (next: Extraction[] | ((list: Extraction[]) => Extraction[])) =>
-    setState('list', reconcile(typeof next === 'function' ? next(state.list) : next, { key: 'id', merge: true }));
-  const [loading, setLoading] = createSignal(true);
-  const [error, setError] = createSignal<ApiError>();
+  // a run's card (an open detail view) survives every event
+  const list = createRowList<Extraction, ExtractionProgress, { extractions: Extraction[] }>({
+    load: () => getJson('/api/extractions', extractionListSchema),
+    rowsOf: (res) => res.extractions,
+    apply: applyExtractionProgress,
+    // its statistics arrive with the final status; the detail without its manifest (zod drops the extra key)
+    fetchOne: async (id) => extractionSchema.parse(await getJson(`/api/extractions/${id}`, extractionDetailSchema)),
+  });
+  const { rows: runs, replace, refresh, reload } = list;
   const [templates, setTemplates] = createSignal<ExtractionTemplate[]>([]);
-
-  const replace = (e: Extraction) => setRuns((list) => (list.some((x) => x.id === e.id) ? list.map((x) => (x.id === e.id ? e : x)) : [e, ...list]));
-
-  let request = 0;
-  async function reload(): Promise<void> {
-    const id = ++request;
-    try {
-      const res = await getJson('/api/extractions', extractionListSchema);
-      if (id !== request) return;
-      // Keep a live event newer than the listing (it may have raced the request).
-      const current = new Map(runs().map((r) => [r.id, r]));
-      setRuns(
-        res.extractions.map((r) => {
-          const live = current.get(r.id)?.progress;
-          return live && r.progress && live.ts > r.progress.ts ? applyExtractionProgress(r, live) : r;
-        }),
-      );
-      setError(undefined);
-    } catch (err) {
-      if (id === request) setError(asApiError(err));
-    } finally {
-      if (id === request) setLoading(false);
-    }
-  }
 
   async function loadTemplates(): Promise<void> {
     try {
       setTemplates((await getJson('/api/extraction-templates', templateListSchema)).templates);
     } catch {
       // the form works without them; the next save reloads
-    }
-  }
-
-  /** Fetches one run again (its statistics arrive with the final status). */
-  async function refresh(id: string): Promise<void> {
-    try {
-      // the detail without its manifest (zod drops the extra key)
-      replace(extractionSchema.parse(await getJson(`/api/extractions/${id}`, extractionDetailSchema)));
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 404) setRuns((list) => list.filter((r) => r.id !== id));
     }
   }
 
@@ -111,13 +74,12 @@ export function createExtractionsStore(): ExtractionsStore {
   };
   watchActiveRows({ rows: runs, isActive: (r) => isRunning(r.status), topic: (id) => `extraction/${id}`, onEvent: (d) => onProgress(d as ExtractionProgress), reload });
 
-  void reload();
   void loadTemplates();
 
   return {
     runs,
-    loading,
-    error,
+    loading: list.loading,
+    error: list.error,
     templates,
     reload,
     async start(body) {
@@ -135,7 +97,7 @@ export function createExtractionsStore(): ExtractionsStore {
     },
     async remove(run) {
       await sendJson('DELETE', `/api/extractions/${run.id}`);
-      setRuns((list) => list.filter((r) => r.id !== run.id));
+      list.remove(run.id);
     },
     async saveTemplate(name, settings) {
       const t = await sendJson('POST', '/api/extraction-templates', { name, settings }, extractionTemplateSchema);

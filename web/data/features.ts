@@ -45,10 +45,7 @@ import { saeListSchema, trainingDetailSchema, type Sae } from '../../models/cont
 import { ApiError, errorMessage, getJson, getJsonOrAccepted, sendJson } from '../api.ts';
 import { discoveryActive, featuresApiPath, type FeatureListQuery } from './feature-view.ts';
 import { pollList, watchActiveRows } from './live.ts';
-
-function asApiError(err: unknown): ApiError {
-  return err instanceof ApiError ? err : new ApiError('unknown', err instanceof Error ? err.message : String(err), 0);
-}
+import { asApiError } from './rows.ts';
 
 /** Every SAE (trained or imported), newest first. */
 export async function loadSaes(signal?: AbortSignal): Promise<Sae[]> {

@@ -5,8 +5,7 @@
  * visible: a missed event, models added elsewhere); and the actions (add,
  * cancel, delete).
  */
-import { createSignal, type Accessor } from 'solid-js';
-import { createStore, reconcile } from 'solid-js/store';
+import type { Accessor } from 'solid-js';
 import {
   createdModelSchema,
   architectureSchema,
@@ -18,8 +17,8 @@ import {
 } from '../../models/contracts/api.ts';
 import type { ModelProgress } from '../../models/contracts/topics.ts';
 import { ApiError, getJson, sendJson } from '../api.ts';
-import { realtime } from '../providers/realtime.ts';
 import { watchActiveRows } from './live.ts';
+import { createRowList } from './rows.ts';
 import { applyProgress, isActive } from './model-view.ts';
 
 
@@ -36,51 +35,18 @@ export interface ModelsStore {
   remove(model: Model): Promise<void>;
 }
 
-function asApiError(err: unknown): ApiError {
-  return err instanceof ApiError ? err : new ApiError('unknown', String(err), 0);
-}
-
 /** Creates the store; call inside a component (it owns subscriptions and timers). */
 export function createModelsStore(): ModelsStore {
-  // A store reconciled by id: a model keeps its identity across updates, so its card (and the card's
-  // own state, such as an open architecture view) survives every progress event.
-  const [state, setState] = createStore<{ list: Model[] }>({ list: [] });
-  const models = () => state.list;
-  const setModels = (next: Model[] | ((list: Model[]) => Model[])) =>
-    setState('list', reconcile(typeof next === 'function' ? next(state.list) : next, { key: 'id', merge: true }));
-  const [loading, setLoading] = createSignal(true);
-  const [error, setError] = createSignal<ApiError>();
-
-  const replace = (m: Model) => setModels((list) => (list.some((x) => x.id === m.id) ? list.map((x) => (x.id === m.id ? m : x)) : [...list, m]));
-
-  let request = 0;
-  async function reload(): Promise<void> {
-    const id = ++request;
-    try {
-      const res = await getJson('/api/models', modelListSchema);
-      if (id !== request) return;
-      // Keep a live event newer than the listing (it may have raced the request).
-      const current = new Map(models().map((m) => [m.id, m]));
-      setModels(res.models.map((m) => {
-        const live = current.get(m.id)?.progress;
-        return live && m.progress && live.ts > m.progress.ts ? applyProgress(m, live) : m;
-      }));
-      setError(undefined);
-    } catch (err) {
-      if (id === request) setError(asApiError(err));
-    } finally {
-      if (id === request) setLoading(false);
-    }
-  }
-
-  /** Fetches one model again (its size and architecture arrive with the final status). */
-  async function refresh(id: string): Promise<void> {
-    try {
-      replace(await getJson(`/api/models/${id}`, modelSchema));
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 404) setModels((list) => list.filter((m) => m.id !== id));
-    }
-  }
+  // a model's card (and its own state, such as an open architecture view) survives every progress event
+  const list = createRowList<Model, ModelProgress, { models: Model[] }>({
+    load: () => getJson('/api/models', modelListSchema),
+    rowsOf: (res) => res.models,
+    apply: applyProgress,
+    // its size and architecture arrive with the final status
+    fetchOne: (id) => getJson(`/api/models/${id}`, modelSchema),
+    newRows: 'last',
+  });
+  const { rows: models, replace, refresh, reload } = list;
 
   // Live: each active row's events, and polling while any runs.
   const onProgress = (p: ModelProgress) => {
@@ -93,12 +59,10 @@ export function createModelsStore(): ModelsStore {
   };
   watchActiveRows({ rows: models, isActive: (m) => isActive(m.status), topic: (id) => `model/${id}`, onEvent: (d) => onProgress(d as ModelProgress), reload });
 
-  void reload();
-
   return {
     models,
-    loading,
-    error,
+    loading: list.loading,
+    error: list.error,
     reload,
     async add(body) {
       const { model } = await sendJson('POST', '/api/models', body, createdModelSchema);
@@ -116,7 +80,7 @@ export function createModelsStore(): ModelsStore {
     },
     async remove(model) {
       await sendJson('DELETE', `/api/models/${model.id}`);
-      setModels((list) => list.filter((m) => m.id !== model.id));
+      list.remove(model.id);
     },
   };
 }

@@ -18,7 +18,6 @@
  * the checkpoints seen.
  */
 import { createEffect, createMemo, createSignal, on, onCleanup, type Accessor } from 'solid-js';
-import { createStore, reconcile } from 'solid-js/store';
 import { extractionDetailSchema, extractionListSchema, type Extraction, type ExtractionDetail } from '../../models/contracts/extractions.ts';
 import {
   createdTrainingSchema,
@@ -35,12 +34,14 @@ import {
   type Training,
   type TrainingDetail,
   type TrainingEvent,
+  type TrainingProgress,
   type TrainingTemplate,
   type TrainingTemplateSettings,
 } from '../../models/contracts/trainings.ts';
 import { ApiError, getJson, sendJson } from '../api.ts';
 import { realtime } from '../providers/realtime.ts';
 import { pollList } from './live.ts';
+import { createRowList } from './rows.ts';
 import { applyTrainingProgress, catchUpAfter, createHistory, isActive, mergeCheckpoints, mergePoints, type CheckpointEntry, type TrainingHistory } from './training-view.ts';
 
 /** Poll interval of a run's metric history while it is active and the socket is down, ms. */
@@ -67,44 +68,16 @@ export interface TrainingsStore {
   removeTemplate(t: TrainingTemplate): Promise<void>;
 }
 
-function asApiError(err: unknown): ApiError {
-  return err instanceof ApiError ? err : new ApiError('unknown', String(err), 0);
-}
-
 /** Creates the runs store; call inside a component (it owns subscriptions and timers). */
 export function createTrainingsStore(): TrainingsStore {
-  // Reconciled by id: a run keeps its identity across updates, so its card (and an open detail with its charts) survives every event.
-  const [state, setState] = createStore<{ list: Training[] }>({ list: [] });
-  const runs = () => state.list;
-  const setRuns = (next: Training[] | ((list: Training[]) => Training[])) =>
-    setState('list', reconcile(typeof next === 'function' ? next(state.list) : next, { key: 'id', merge: true }));
-  const [loading, setLoading] = createSignal(true);
-  const [error, setError] = createSignal<ApiError>();
+  // a run's card (and an open detail with its charts) survives every event
+  const list = createRowList<Training, TrainingProgress, { trainings: Training[] }>({
+    load: () => getJson('/api/trainings', trainingListSchema),
+    rowsOf: (res) => res.trainings,
+    apply: applyTrainingProgress,
+  });
+  const { rows: runs, replace, reload } = list;
   const [templates, setTemplates] = createSignal<TrainingTemplate[]>([]);
-
-  const replace = (t: Training) => setRuns((list) => (list.some((x) => x.id === t.id) ? list.map((x) => (x.id === t.id ? t : x)) : [t, ...list]));
-
-  let request = 0;
-  async function reload(): Promise<void> {
-    const id = ++request;
-    try {
-      const res = await getJson('/api/trainings', trainingListSchema);
-      if (id !== request) return;
-      // Keep a live event newer than the listing (it may have raced the request).
-      const current = new Map(runs().map((r) => [r.id, r]));
-      setRuns(
-        res.trainings.map((r) => {
-          const live = current.get(r.id)?.progress;
-          return live && r.progress && live.ts > r.progress.ts ? applyTrainingProgress(r, live) : r;
-        }),
-      );
-      setError(undefined);
-    } catch (err) {
-      if (id === request) setError(asApiError(err));
-    } finally {
-      if (id === request) setLoading(false);
-    }
-  }
 
   async function loadTemplates(): Promise<void> {
     try {
@@ -144,13 +117,12 @@ export function createTrainingsStore(): TrainingsStore {
   // every 10 s otherwise while the tab is visible (runs started elsewhere).
   pollList({ reload, anyActive: () => runs().some((r) => isActive(r.status)), activeOnlineMs: POLL_ONLINE_MS });
 
-  void reload();
   void loadTemplates();
 
   return {
     runs,
-    loading,
-    error,
+    loading: list.loading,
+    error: list.error,
     templates,
     reload,
     async start(body) {
@@ -171,7 +143,7 @@ export function createTrainingsStore(): TrainingsStore {
     },
     async remove(run) {
       await sendJson('DELETE', `/api/trainings/${run.id}`);
-      setRuns((list) => list.filter((r) => r.id !== run.id));
+      list.remove(run.id);
     },
     async saveTemplate(name, settings) {
       const t = await sendJson('POST', '/api/training-templates', { name, settings }, trainingTemplateSchema);
