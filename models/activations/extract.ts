@@ -110,7 +110,8 @@ export async function extractActivations(o: ExtractOptions): Promise<ExtractProg
   return progress();
 }
 
-function concat(parts: Float32Array[]): Float32Array {
+/** The parts one after another (the part itself when there is one). */
+export function concat(parts: Float32Array[]): Float32Array {
   if (parts.length === 1) return parts[0]!;
   const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
   let at = 0;

@@ -6,7 +6,7 @@
  * their counts and display strings for the list.
  */
 import { FEATURE_LIMITS } from '../contracts/features.ts';
-import type { FeatureSummary } from './discover.ts';
+import type { Example, FeatureSummary } from './discover.ts';
 import { heuristicLabel } from './label.ts';
 
 /** A peak token of a feature's top examples (text: the tokenizer's display string). */
@@ -16,18 +16,8 @@ export interface TopToken {
   count: number;
 }
 
-/** One top example, as stored. */
-export interface ExampleRecord {
-  rank: number;
-  /** activation at the peak */
-  maxValue: number;
-  /** dataset offsets of the peak token and of the window's first token */
-  position: number;
-  start: number;
-  tokens: number[];
-  /** the feature's activation on each token of the window */
-  values: number[];
-}
+/** One top example, as stored: as discovery finds it. */
+export type ExampleRecord = Example;
 
 /** A feature as a discovery writes it. */
 export interface FeatureRecord {

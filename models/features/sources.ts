@@ -11,7 +11,7 @@
  *   stores (models/activations/run.ts; {@link textSettings}), so the two
  *   sources give the same features, within float rounding.
  */
-import type { WindowSource } from '../activations/extract.ts';
+import { concat, type WindowSource } from '../activations/extract.ts';
 import { ExtractionSettingsError, checkAgainstModel, planWindows, resolveHooks, rowShape, type WindowPlan } from '../activations/plan.ts';
 import { windowSource } from '../activations/run.ts';
 import { readManifest, readShard } from '../activations/store.ts';
@@ -123,7 +123,7 @@ export function textSource(o: TextSourceOptions): ActivationSource {
         onFallback: o.onFallback,
       });
       rowsPerRun = Math.min(rowsPerRun, ran.rows);
-      const all = parts.length === 1 ? parts[0]! : concat(parts);
+      const all = concat(parts);
       let kept = 0;
       for (let i = 0; i < n * T; i++) if (!skip.has(Number(ids[i]))) kept++;
       const data = kept === n * T ? all : new Float32Array(kept * d);
@@ -148,16 +148,6 @@ export function textSource(o: TextSourceOptions): ActivationSource {
       return false;
     },
   };
-}
-
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /**
