@@ -108,6 +108,8 @@ export const POLICY = {
   WORKER_SEEN_WINDOW_MS: 30_000,
   /** The WebSocket hub sends an application heartbeat this often. */
   WS_HEARTBEAT_MS: 15_000,
+  /** Largest request body of any route but the streamed uploads, bytes; a larger one is a 413 before it is read whole. */
+  JSON_BODY_MAX_BYTES: 1024 * 1024,
   /** Largest message a WebSocket client may send, bytes. */
   WS_MAX_MESSAGE_BYTES: 16 * 1024,
   /** Time a child process gets to exit after SIGTERM before SIGKILL. */

@@ -29,10 +29,11 @@ describe('model files', () => {
 
   it('says what is wrong with a folder to import', async () => {
     expect(await checkLocalModelFolder('relative/path')).toMatch(/absolute/);
-    expect(await checkLocalModelFolder(path.join(tmp, 'missing'))).toMatch(/does not exist/);
+    // A missing path, a file and a folder without config.json get the same answer: it does not tell which paths exist.
     const empty = path.join(tmp, 'empty');
     mkdirSync(empty);
-    expect(await checkLocalModelFolder(empty)).toMatch(/no config.json/);
+    const answers = [path.join(tmp, 'missing'), path.join(DEMO_MODEL_DIR, 'config.json'), empty];
+    for (const dir of answers) expect(await checkLocalModelFolder(dir)).toBe(`${dir} is not a model folder the server can read (a folder holding config.json)`);
     expect(await checkLocalModelFolder(DEMO_MODEL_DIR)).toBeUndefined();
   });
 

@@ -87,11 +87,11 @@ export async function describeModelFolder(dir: string): Promise<{ config: Record
 export async function checkLocalModelFolder(dir: string): Promise<string | undefined> {
   if (!path.isAbsolute(dir)) return 'must be an absolute path';
   if (dir.split(/[\\/]/).includes('..')) return 'must not contain ".."';
+  // One answer for a missing path, a file, a folder without config.json and an unreadable one:
+  // the API must not tell a caller which paths exist on the server.
   const s = await stat(dir).catch(() => undefined);
-  if (!s) return `${dir} does not exist`;
-  if (!s.isDirectory()) return `${dir} is not a folder`;
-  const config = await stat(path.join(dir, 'config.json')).catch(() => undefined);
-  if (!config?.isFile()) return `${dir} has no config.json`;
+  const config = s?.isDirectory() ? await stat(path.join(dir, 'config.json')).catch(() => undefined) : undefined;
+  if (!config?.isFile()) return `${dir} is not a model folder the server can read (a folder holding config.json)`;
   return undefined;
 }
 

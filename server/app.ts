@@ -15,6 +15,7 @@ import type { Db } from '../db/client.ts';
 import type { Events } from '../db/events.ts';
 import { checkAccess, TOKEN_COOKIE } from './auth.ts';
 import { AppError, errorBody, onError, validationError } from './errors.ts';
+import { inputGuard } from './input-guard.ts';
 import { registerConfigRoutes } from './routes/config.ts';
 import { registerDatasetRoutes } from './routes/datasets.ts';
 import { registerDiscoveryRoutes } from './routes/discoveries.ts';
@@ -86,6 +87,8 @@ export interface AppDeps {
   token: string | undefined;
   /** this server's host name, the default host of system history */
   hostname: string;
+  /** the data directory (absolute): written as `DATA_DIR` in error messages, which never show where it is on the host */
+  dataDir?: string;
   /** builds the public config for a request (the WebSocket URL depends on the Host the browser used) */
   publicConfig: (requestUrl: URL) => PublicConfig;
   startedAt: number;
@@ -131,6 +134,7 @@ export function createApp(deps: AppDeps): App {
     }
     await next();
   });
+  app.use('*', inputGuard);
 
   registerHealthRoutes(app);
   registerConfigRoutes(app);

@@ -23,9 +23,29 @@ export function readCookie(header: string | null | undefined, name: string): str
   if (!header) return undefined;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
+      const raw = part.slice(eq + 1).trim();
+      // A malformed escape (`%E0%A4%A`) is a wrong token, not an error: decodeURIComponent would throw.
+      try {
+        return decodeURIComponent(raw);
+      } catch {
+        return raw;
+      }
+    }
   }
   return undefined;
+}
+
+/**
+ * True when a Host header is syntactically a host with an optional port
+ * (RFC 9110 §7.2: uri-host [":" port]): a registered name, an IPv4 address or
+ * a bracketed IPv6 literal. Anything else (spaces, `@`, `/`, control
+ * characters, an empty name) is a malformed request, answered 400 before any
+ * URL is built from it.
+ */
+export function isValidHostHeader(host: string | null | undefined): boolean {
+  if (!host || host.length > 255) return false;
+  return /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9._~-]*[A-Za-z0-9_~-])?)(?::\d{1,5})?$/.test(host);
 }
 
 /** The token a request presents, from header, query or cookie. */

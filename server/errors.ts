@@ -37,6 +37,21 @@ export function validationError(error: ZodError, where: string): AppError {
   return new AppError('invalid_request', 400, `Invalid ${where}: ${summary}`, details);
 }
 
+/**
+ * `text` with every occurrence of `dataDir` (an absolute path) written as
+ * `DATA_DIR`, so an error message tells which file without telling where
+ * the data lives on the host.
+ */
+export function redactDataDir(text: string, dataDir: string | undefined): string {
+  if (!dataDir || dataDir === '/' || !text.includes(dataDir)) return text;
+  return text.split(dataDir).join('DATA_DIR');
+}
+
+function redactDetails(details: unknown, dataDir: string | undefined): unknown {
+  if (!dataDir || details === undefined) return details;
+  return JSON.parse(JSON.stringify(details), (_k, v: unknown) => (typeof v === 'string' ? redactDataDir(v, dataDir) : v));
+}
+
 /** The body every 4xx/5xx carries. */
 export function errorBody(code: string, message: string, details?: unknown, requestId?: string): ErrorBody {
   return { error: { code, message, ...(details === undefined ? {} : { details }), ...(requestId ? { requestId } : {}) } };
@@ -51,11 +66,15 @@ export function onError(err: Error, c: Context): Response {
   const requestId = c.get('requestId' as never) as string | undefined;
   if (err instanceof AppError) {
     if (err.status >= 500) log.error(err.message, { requestId, code: err.code, cause: err.cause });
-    return c.json(errorBody(err.code, err.message, err.details, requestId), err.status);
+    const dataDir = (c.get('deps' as never) as { dataDir?: string } | undefined)?.dataDir;
+    return c.json(errorBody(err.code, redactDataDir(err.message, dataDir), redactDetails(err.details, dataDir), requestId), err.status);
   }
   if (err instanceof HTTPException) {
-    const code = err.status === 401 ? 'unauthorized' : err.status === 413 ? 'payload_too_large' : 'http_error';
-    return c.json(errorBody(code, err.message || 'Request failed', undefined, requestId), err.status as ContentfulStatusCode);
+    const code = err.status === 401 ? 'unauthorized' : err.status === 413 ? 'payload_too_large' : err.status === 400 ? 'invalid_request' : 'http_error';
+    const message = err.message || 'Request failed';
+    // Hono's own 400s (a body its validator cannot read, a wrong Content-Type) are about the request as a whole.
+    const details = err.status === 400 ? [{ field: /content-type/i.test(message) ? 'content-type' : '(root)', message }] : undefined;
+    return c.json(errorBody(code, message, details, requestId), err.status as ContentfulStatusCode);
   }
   log.error('unhandled error', { requestId, error: err.stack ?? String(err) });
   return c.json(errorBody('internal', `Internal error (request ${requestId ?? 'unknown'}); the server log has the details`, undefined, requestId), 500);

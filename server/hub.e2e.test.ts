@@ -83,16 +83,16 @@ describe('events from a worker process reach WebSocket clients through the serve
   it('delivers a payload larger than NOTIFY allows, only to subscribers of its topic', async () => {
     const subscribed = await Client.open(wsUrl);
     const other = await Client.open(wsUrl);
-    subscribed.send({ op: 'subscribe', topic: 'training/run42' });
-    other.send({ op: 'subscribe', topic: 'training/run43' });
+    subscribed.send({ op: 'subscribe', topic: 'training/00000000-0000-4000-8000-000000000042' });
+    other.send({ op: 'subscribe', topic: 'training/00000000-0000-4000-8000-000000000043' });
     const payload = { step: 7, histogram: Array.from({ length: 5000 }, (_, i) => Math.sin(i)) };
     const file = path.join(dataDir, 'payload.json');
     writeFileSync(file, JSON.stringify(payload));
     // Subscriptions are processed in order on each socket; give the server a moment before publishing.
     await new Promise((r) => setTimeout(r, 200));
-    const publisher = startProcess('scripts/testing/publish-event.ts', { DATABASE_URL: db.url }, ['training/run42', file]);
+    const publisher = startProcess('scripts/testing/publish-event.ts', { DATABASE_URL: db.url }, ['training/00000000-0000-4000-8000-000000000042', file]);
     expect(await publisher.exited).toBe(0);
-    const msg = await subscribed.next((m) => m.topic === 'training/run42', 'the large event');
+    const msg = await subscribed.next((m) => m.topic === 'training/00000000-0000-4000-8000-000000000042', 'the large event');
     expect(msg.data).toEqual(payload);
     await new Promise((r) => setTimeout(r, 300));
     expect(other.messages.filter((m) => m.topic.startsWith('training/'))).toEqual([]);
@@ -105,14 +105,16 @@ describe('events from a worker process reach WebSocket clients through the serve
     client.send('not json');
     client.send({ op: 'subscribe', topic: 'no/such/topic' });
     client.send({ op: 'dance', topic: 'system/cpu' });
-    const errors = await waitFor('three errors', () => {
+    client.send({ op: 'subscribe', topic: 'training/not-a-uuid' });
+    const errors = await waitFor('four errors', () => {
       const e = client.messages.filter((m) => m.topic === '$hub' && (m.data as { type: string }).type === 'error');
-      return e.length >= 3 ? e : undefined;
+      return e.length >= 4 ? e : undefined;
     });
     const texts = errors.map((e) => (e.data as { message: string }).message);
     expect(texts[0]).toMatch(/not valid JSON/);
     expect(texts[1]).toMatch(/unknown topic "no\/such\/topic"/);
     expect(texts[2]).toMatch(/op/);
+    expect(texts[3]).toMatch(/unknown topic "training\/not-a-uuid"/);
     expect(client.ws.readyState).toBe(WebSocket.OPEN);
     client.ws.close();
   });

@@ -11,7 +11,7 @@ import uWS from 'uWebSockets.js';
 import { POLICY } from '../models/config.ts';
 import { clientMessageSchema, HUB_TOPIC, isKnownTopic, type ServerMessage } from '../models/contracts/topics.ts';
 import { logger } from '../models/log.ts';
-import { checkAccess } from './auth.ts';
+import { checkAccess, isValidHostHeader } from './auth.ts';
 import { errorBody } from './errors.ts';
 
 const log = logger('hub');
@@ -58,53 +58,47 @@ export function startHub(opts: HubOptions): Promise<Hub> {
     // A client too slow to take 4 MiB of backlog is dropped; it reconnects and reloads history.
     maxBackpressure: 4 * 1024 * 1024,
     closeOnBackpressureLimit: 1,
+    // Every callback is guarded: an exception thrown inside a uWS callback is uncaught and ends the
+    // process, so one malformed upgrade could stop the server for everyone.
     upgrade: (res, req, context) => {
-      const headers = new Map<string, string>();
-      req.forEach((k, v) => headers.set(k, v));
-      const url = new URL(`http://${headers.get('host') ?? 'localhost'}${req.getUrl()}?${req.getQuery() ?? ''}`);
-      const access = checkAccess(opts.token, { get: (name) => headers.get(name) ?? null }, url);
-      if (!access.ok) {
+      let answered = false;
+      const refuse = (status: string, code: string, message: string) => {
+        answered = true;
         res.cork(() => {
-          res
-            .writeStatus(access.status === 401 ? '401 Unauthorized' : '403 Forbidden')
-            .writeHeader('content-type', 'application/json')
-            .end(JSON.stringify(errorBody(access.code, access.message)));
+          res.writeStatus(status).writeHeader('content-type', 'application/json').end(JSON.stringify(errorBody(code, message)));
         });
-        return;
+      };
+      try {
+        const headers = new Map<string, string>();
+        req.forEach((k, v) => headers.set(k, v));
+        const host = headers.get('host');
+        if (!isValidHostHeader(host)) return refuse('400 Bad Request', 'invalid_host', 'The Host header is missing or malformed');
+        // Only the query matters to the access check; the Host header never becomes part of a URL.
+        const url = new URL(`http://localhost/ws?${req.getQuery() ?? ''}`);
+        const access = checkAccess(opts.token, { get: (name) => headers.get(name) ?? null }, url);
+        if (!access.ok) return refuse(access.status === 401 ? '401 Unauthorized' : '403 Forbidden', access.code, access.message);
+        answered = true;
+        res.upgrade<SocketData>(
+          { id: nextId++, topics: new Set() },
+          headers.get('sec-websocket-key') ?? '',
+          headers.get('sec-websocket-protocol') ?? '',
+          headers.get('sec-websocket-extensions') ?? '',
+          context,
+        );
+      } catch (err) {
+        log.warn('WebSocket upgrade refused', { error: err instanceof Error ? err.message : String(err) });
+        if (!answered) refuse('400 Bad Request', 'bad_request', 'The WebSocket upgrade request is malformed');
       }
-      res.upgrade<SocketData>(
-        { id: nextId++, topics: new Set() },
-        headers.get('sec-websocket-key') ?? '',
-        headers.get('sec-websocket-protocol') ?? '',
-        headers.get('sec-websocket-extensions') ?? '',
-        context,
-      );
     },
     open: (ws) => {
       sockets.add(ws);
       ws.subscribe(HUB_TOPIC);
     },
     message: (ws, raw, isBinary) => {
-      const fail = (message: string) => send(ws, { topic: HUB_TOPIC, ts: Date.now(), data: { type: 'error', message } });
-      if (isBinary) return fail('binary messages are not accepted; send JSON text');
-      let parsed: unknown;
       try {
-        parsed = JSON.parse(decoder.decode(raw));
-      } catch {
-        return fail('message is not valid JSON; expected {"op":"subscribe","topic":"..."}');
-      }
-      const msg = clientMessageSchema.safeParse(parsed);
-      if (!msg.success) return fail(`invalid message: ${msg.error.issues.map((i) => `${i.path.join('.') || 'message'}: ${i.message}`).join('; ')}`);
-      const { op, topic } = msg.data;
-      const data = ws.getUserData();
-      if (op === 'subscribe') {
-        if (!isKnownTopic(topic)) return fail(`unknown topic "${topic}"`);
-        if (!data.topics.has(topic) && data.topics.size >= MAX_TOPICS_PER_SOCKET) return fail(`too many topics (at most ${MAX_TOPICS_PER_SOCKET})`);
-        data.topics.add(topic);
-        ws.subscribe(topic);
-      } else {
-        data.topics.delete(topic);
-        ws.unsubscribe(topic);
+        onMessage(ws, raw, isBinary);
+      } catch (err) {
+        log.warn('WebSocket message failed', { error: err instanceof Error ? err.message : String(err) });
       }
     },
     close: (ws) => {
@@ -114,6 +108,30 @@ export function startHub(opts: HubOptions): Promise<Hub> {
   app.any('/*', (res) => {
     res.writeStatus('404 Not Found').writeHeader('content-type', 'application/json').end(JSON.stringify(errorBody('not_found', 'WebSocket endpoint is /ws')));
   });
+
+  function onMessage(ws: uWS.WebSocket<SocketData>, raw: ArrayBuffer, isBinary: boolean): void {
+    const fail = (message: string) => send(ws, { topic: HUB_TOPIC, ts: Date.now(), data: { type: 'error', message } });
+    if (isBinary) return fail('binary messages are not accepted; send JSON text');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(decoder.decode(raw));
+    } catch {
+      return fail('message is not valid JSON; expected {"op":"subscribe","topic":"..."}');
+    }
+    const msg = clientMessageSchema.safeParse(parsed);
+    if (!msg.success) return fail(`invalid message: ${msg.error.issues.map((i) => `${i.path.join('.') || 'message'}: ${i.message}`).join('; ')}`);
+    const { op, topic } = msg.data;
+    const data = ws.getUserData();
+    if (op === 'subscribe') {
+      if (!isKnownTopic(topic)) return fail(`unknown topic "${topic}"`);
+      if (!data.topics.has(topic) && data.topics.size >= MAX_TOPICS_PER_SOCKET) return fail(`too many topics (at most ${MAX_TOPICS_PER_SOCKET})`);
+      data.topics.add(topic);
+      ws.subscribe(topic);
+    } else {
+      data.topics.delete(topic);
+      ws.unsubscribe(topic);
+    }
+  }
 
   return new Promise((resolve, reject) => {
     app.listen(opts.host, opts.port, (socket) => {

@@ -29,6 +29,7 @@ import { createExtractionStorage } from './extraction-storage.ts';
 import { createSaeStorage } from './sae-storage.ts';
 import { createFeatureStorage } from './feature-storage.ts';
 import { startHub } from './hub.ts';
+import { createGuardedServer } from './node-http.ts';
 import { inspectModel } from '../models/inspect.ts';
 
 const log = logger('server');
@@ -77,6 +78,7 @@ async function main(): Promise<void> {
     version: VERSION,
     token: config.token,
     hostname: hostname(),
+    dataDir: config.dataDir,
     startedAt,
     publicConfig: (requestUrl) => ({
       version: VERSION,
@@ -96,7 +98,7 @@ async function main(): Promise<void> {
     log.warn('web app not built (web/dist missing): only the API is served; `npm start` builds it');
   }
 
-  const http = serve({ fetch: app.fetch, hostname: config.host, port: config.port });
+  const http = serve({ fetch: app.fetch, hostname: config.host, port: config.port, createServer: createGuardedServer as typeof import('node:http').createServer });
   await new Promise<void>((resolve, reject) => {
     http.once('listening', resolve);
     http.once('error', (err: NodeJS.ErrnoException) =>

@@ -38,7 +38,7 @@ describe('feature contracts', () => {
   });
 
   it('give discovery/{id} the discovery schema', () => {
-    const schema = topicSchema('discovery/0f1e')!;
+    const schema = topicSchema('discovery/00000000-0000-4000-8000-00000000f1e0')!;
     const d = { id: 'd', saeId: 's', source: 'text', extractionId: null, datasetId: 'ds', text: { contextLength: 128, maxTokens: 1000 }, status: 'running', progress: { phase: 'scan', rowsDone: 1, rowsTotal: 9, featuresLabelled: 0, etaSeconds: null }, settings: { topK: 10, left: 16, right: 4 }, rows: null, error: null, warning: null, jobId: 'j', createdAt: 1, updatedAt: 2 };
     expect(schema.safeParse(d).success).toBe(true);
     expect(schema.safeParse({ ...d, status: 'paused' }).success).toBe(false);

@@ -175,16 +175,19 @@ export const TOPICS = {
   'system/workers': workerSchema,
 } as const;
 
+/** Every row and job id is a UUID (PostgreSQL `uuid`, pg-boss job ids). */
+const UUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
+
 /** Topic families with an id or index, as regular expressions over the topic name. */
 const FAMILIES: readonly [RegExp, z.ZodType][] = [
   [/^system\/gpu\/\d{1,3}$/, gpuSchema],
-  [/^model\/[A-Za-z0-9_-]{1,64}$/, modelProgressSchema],
-  [/^dataset\/[A-Za-z0-9_-]{1,64}$/, datasetProgressSchema],
-  [/^extraction\/[A-Za-z0-9_-]{1,64}$/, extractionProgressSchema],
-  [/^training\/[A-Za-z0-9_-]{1,64}$/, trainingEventSchema],
-  [/^discovery\/[A-Za-z0-9_-]{1,64}$/, discoverySchema],
+  [new RegExp(`^model/${UUID}$`), modelProgressSchema],
+  [new RegExp(`^dataset/${UUID}$`), datasetProgressSchema],
+  [new RegExp(`^extraction/${UUID}$`), extractionProgressSchema],
+  [new RegExp(`^training/${UUID}$`), trainingEventSchema],
+  [new RegExp(`^discovery/${UUID}$`), discoverySchema],
   // Other job families: payloads are defined by their issues; until then any JSON object.
-  [/^(training|job)\/[A-Za-z0-9_-]{1,64}$/, z.record(z.string(), z.unknown())],
+  [new RegExp(`^(training|job)/${UUID}$`), z.record(z.string(), z.unknown())],
 ];
 
 export type TopicPayloads = {

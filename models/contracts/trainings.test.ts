@@ -33,7 +33,7 @@ describe('training contracts', () => {
   });
 
   it('give training/{id} a schema: progress and metric batches pass, anything else does not', () => {
-    const schema = topicSchema('training/0f1e')!;
+    const schema = topicSchema('training/00000000-0000-4000-8000-00000000f1e0')!;
     const progress = { type: 'progress', id: 't', status: 'running', phase: 'training', step: 3, totalSteps: 9, tokens: 30, totalTokens: 90, tokensPerSecond: 10, etaSeconds: 6, resumedAt: 0, checkpoints: [{ hook: 'h', step: 2, at: 1 }], stopped: false, error: null, ts: 1 };
     expect(schema.safeParse(progress).success).toBe(true);
     const point = { hook: 'h', step: 5, tokens: 50, ts: 1, train: null, eval: { density: { edges: [-1, 0], counts: [2], dead: 1, tokens: 50 }, ceLossClean: null, ceLossSpliced: null, ceLossZero: null, ceLossRecovered: null } };

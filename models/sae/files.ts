@@ -47,10 +47,10 @@ export function isInside(root: string, dir: string): boolean {
 export async function checkSaeFolder(dir: string): Promise<string | undefined> {
   if (!path.isAbsolute(dir)) return 'must be an absolute path';
   if (dir.split(/[\\/]/).includes('..')) return 'must not contain ".."';
+  // One answer whatever is missing: the API must not tell a caller which paths exist on the server.
   const s = await fs.stat(dir).catch(() => undefined);
-  if (!s) return `${dir} does not exist`;
-  if (!s.isDirectory()) return `${dir} is not a folder`;
-  for (const f of SAELENS_FILES) if (!(await fs.stat(path.join(dir, f)).catch(() => undefined))?.isFile()) return `${dir} has no ${f}`;
+  const files = s?.isDirectory() ? await Promise.all(SAELENS_FILES.map((f) => fs.stat(path.join(dir, f)).catch(() => undefined))) : [];
+  if (files.length === 0 || !files.every((f) => f?.isFile())) return `${dir} is not a SAELens folder the server can read (a folder holding ${SAELENS_FILES.join(' and ')})`;
   return undefined;
 }
 

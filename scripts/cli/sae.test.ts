@@ -64,7 +64,7 @@ describe('loupe sae', () => {
   it('reports the server\'s refusal (exit 1), an unreachable server (exit 1) and bad usage (exit 2)', async () => {
     const missing = await loupe(['sae', 'import', path.join(tmp, 'nowhere'), '--server', base]);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/loupe sae: Invalid request body: path: .*nowhere does not exist/);
+    expect(missing.stderr).toMatch(/loupe sae: Invalid request body: path: .*nowhere is not a SAELens folder/);
     const gone = await loupe(['sae', 'export', '00000000-0000-4000-8000-000000000001', path.join(tmp, 'x'), '--server', base]);
     expect(gone.code).toBe(1);
     expect(gone.stderr).toMatch(/No SAE 00000000-0000-4000-8000-000000000001/);

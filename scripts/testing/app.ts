@@ -45,6 +45,7 @@ export async function createTestApp(db: TestDatabase, dataDir: string, opts: { u
     version: '0.0.0-test',
     token: undefined,
     hostname: 'test-host',
+    dataDir,
     startedAt: Date.now(),
     publicConfig: (u) => ({ version: '0.0.0-test', host: 'test-host', wsUrl: `ws://${u.hostname}:1/ws`, authRequired: false, systemSampleMs: 2000 }),
   };

@@ -287,7 +287,8 @@ export function registerDatasetRoutes(app: App): void {
       await deps.datasets.remove(id);
       if (err instanceof DatasetError && err.code === 'too_large') throw tooLarge('the file');
       if (err instanceof DatasetError && err.code === 'unsupported') throw fieldError('filename', err.message, where);
-      if (err instanceof DatasetError && err.code === 'cancelled') throw new AppError('cancelled', 400, 'The upload was cancelled');
+      // A client that goes away mid-upload is not a server error, whatever the stream threw.
+      if ((err instanceof DatasetError && err.code === 'cancelled') || c.req.raw.signal.aborted) throw new AppError('cancelled', 400, 'The upload was cancelled');
       throw err;
     }
     if (saved.bytes === 0) {

@@ -82,7 +82,8 @@ describe('models API', () => {
     expect(relative.message).toMatch(/absolute/);
     const noConfig = path.join(dataDir, 'no-config');
     mkdirSync(noConfig);
-    expect((await fieldsOf(await post({ source: { kind: 'local', path: noConfig } }))).message).toMatch(/no config.json/);
+    // under DATA_DIR: the message names the folder without saying where the data directory is
+    expect((await fieldsOf(await post({ source: { kind: 'local', path: noConfig } }))).message).toMatch(/DATA_DIR\/no-config is not a model folder the server can read/);
 
     const notJson = await t.request('/api/models', { method: 'POST', body: '{nope' });
     expect(notJson.status).toBe(400);

@@ -95,14 +95,14 @@ describe('SAEs API', () => {
 
   it('refuses what is not a readable SAELens folder, naming the field', async () => {
     expect(await problem(await importSae({ path: 'relative/dir' }))).toMatchObject({ fields: ['path'], message: expect.stringMatching(/must be an absolute path/) });
-    expect((await problem(await importSae({ path: path.join(src, 'missing') }))).message).toMatch(/does not exist/);
+    expect((await problem(await importSae({ path: path.join(src, 'missing') }))).message).toMatch(/is not a SAELens folder the server can read/);
     expect((await problem(await importSae({ path: `${src}/../x` }))).message).toMatch(/must not contain/);
     const bad = path.join(src, 'bad');
     await saeLens5(bad);
     writeFileSync(path.join(bad, 'cfg.json'), JSON.stringify({ architecture: 'gated', d_in: 4, d_sae: 6, hook_name: 'x' }));
     expect(await problem(await importSae({ path: bad }))).toMatchObject({ fields: ['path'], message: expect.stringMatching(/cfg\.json: architecture "gated" is not supported/) });
     rmSync(path.join(bad, 'sae_weights.safetensors'));
-    expect((await problem(await importSae({ path: bad }))).message).toMatch(/has no sae_weights\.safetensors/);
+    expect((await problem(await importSae({ path: bad }))).message).toMatch(/is not a SAELens folder the server can read/);
     expect((await problem(await importSae({ path: src, modelId: '00000000-0000-4000-8000-000000000001' }))).fields).toEqual(['modelId']);
     expect((await problem(await importSae({ path: src, extra: 1 }))).fields).toEqual(['(root)']);
     // nothing was kept of the refused imports
