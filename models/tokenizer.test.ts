@@ -106,6 +106,10 @@ describe('tokenizer: GPT-2 demo model (byte-level BPE)', async () => {
     expect([...tok.encode('日')]).toEqual([163, 246, 99]);
     expect(tok.tokenStrings([163, 246, 99])).toEqual(['\\xE6', '\\x97', '\\xA5']);
     expect(tok.tokenStrings([8192, -1, 1.5])).toEqual(['\uFFFD', '\uFFFD', '\uFFFD']);
+    // byte 0 ('Ā') decodes to NUL, which PostgreSQL cannot store and a screen does not show: displayed as ␀
+    expect(tok.idToToken(189)).toBe('Ā');
+    expect(tok.tokenStrings([189])).toEqual(['␀']);
+    expect(tok.decode([189])).toBe('\u0000');
     expect(tok.decode([265, 99999, 265])).toBe(' the\uFFFD the');
     expect(tok.decode([])).toBe('');
   });

@@ -24,6 +24,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { safeText } from './safe-text.ts';
 
 export interface EncodeOptions {
   /** Prepend BOS when the model has one. Default: what the model's tokenizer does ({@link Tokenizer.addsBosByDefault}). */
@@ -66,7 +67,8 @@ export interface Tokenizer {
    * only part of are shown as hex escapes (`\xE4`), so for text whose
    * characters never straddle tokens the strings join back to the text. Added
    * and special tokens show as their content; ids outside the vocabulary as
-   * '\uFFFD'. Never throws.
+   * '\uFFFD'. NUL shows as '␀' and a lone surrogate as '\uFFFD'
+   * (models/safe-text.ts), so a display string can be stored. Never throws.
    */
   tokenStrings(ids: ArrayLike<number>): string[];
   /** The vocabulary entry of id (raw, e.g. 'Ġthe' or '▁the'), or null. */
@@ -412,6 +414,8 @@ class HfBackedTokenizer implements Tokenizer {
       s = token;
       for (const [from, to] of this.replacements) s = s.replaceAll(from, to);
     }
+    // NUL (byte-level 'Ā') shows as ␀ and a lone surrogate as �, as they are stored (models/safe-text.ts)
+    s = safeText(s);
     this.display[id] = s;
     return s;
   }
@@ -458,6 +462,12 @@ export async function loadTokenizer(dir: string): Promise<Tokenizer> {
   // The library wants every component key present (null when absent) and an added_tokens list.
   const json: Json = { normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, ...tokenizerJson };
   if (!Array.isArray(json.added_tokens)) json.added_tokens = [];
+  // Each added token becomes a vocabulary entry: one without a string content or an id would be a hole the library fills with anything.
+  (json.added_tokens as unknown[]).forEach((t, i) => {
+    if (!isObject(t) || typeof t.content !== 'string' || !Number.isSafeInteger(t.id) || (t.id as number) < 0) {
+      throw new TokenizerError(file, `added_tokens[${i}] must be {id: a non-negative integer, content: a string, ...}`);
+    }
+  });
   // The library cleans up " ." → "." etc. unless told otherwise; transformers' default is now not to.
   const config: Json = { ...(tokenizerConfig ?? {}) };
   config.clean_up_tokenization_spaces = tokenizerConfig?.clean_up_tokenization_spaces === true;
@@ -467,7 +477,15 @@ export async function loadTokenizer(dir: string): Promise<Tokenizer> {
   } catch (err) {
     throw new TokenizerError(file, `cannot be built (${(err as Error).message})`);
   }
-  return new HfBackedTokenizer(dir, hf, tokenizerJson, tokenizerConfig, specialTokensMap, modelConfig);
+  try {
+    const tokenizer = new HfBackedTokenizer(dir, hf, tokenizerJson, tokenizerConfig, specialTokensMap, modelConfig);
+    // The library builds some malformed tokenizers (a post-processor template that is not a list) that then fail
+    // on every text: find out here, with the file named, rather than in the middle of a dataset import.
+    tokenizer.decode(tokenizer.encode('Loupe probe: text, 123 é 日本 😀\n', { addBos: true, addEos: true }));
+    return tokenizer;
+  } catch (err) {
+    throw new TokenizerError(file, `cannot be used (${(err as Error)?.message ?? String(err)})`);
+  }
 }
 
 /**

@@ -7,7 +7,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { HTTPException } from 'hono/http-exception';
 import type { ZodError } from 'zod';
 import type { ErrorBody } from '../models/contracts/api.ts';
-import { logger } from '../models/log.ts';
+import { errorForLog, logger } from '../models/log.ts';
 
 const log = logger('http');
 
@@ -27,7 +27,12 @@ export class AppError extends Error {
 
 /** Turns zod issues into `{field, message}` pairs naming the offending field. */
 export function zodDetails(error: ZodError): { field: string; message: string }[] {
-  return error.issues.map((issue) => ({ field: issue.path.join('.') || '(root)', message: issue.message }));
+  return error.issues.flatMap((issue) =>
+    // an unknown field (a strict schema) is named itself, not the object that holds it
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ field: [...issue.path, key].join('.'), message: `unknown field "${key}"` }))
+      : [{ field: issue.path.join('.') || '(root)', message: issue.message }],
+  );
 }
 
 /** A 400 for input that failed validation, naming each bad field. */
@@ -76,6 +81,7 @@ export function onError(err: Error, c: Context): Response {
     const details = err.status === 400 ? [{ field: /content-type/i.test(message) ? 'content-type' : '(root)', message }] : undefined;
     return c.json(errorBody(code, message, details, requestId), err.status as ContentfulStatusCode);
   }
-  log.error('unhandled error', { requestId, error: err.stack ?? String(err) });
+  // errorForLog: a failed query's parameters (an LLM key being saved…) stay out of the log
+  log.error('unhandled error', { requestId, error: errorForLog(err, { stack: true }) });
   return c.json(errorBody('internal', `Internal error (request ${requestId ?? 'unknown'}); the server log has the details`, undefined, requestId), 500);
 }

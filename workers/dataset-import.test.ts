@@ -104,6 +104,12 @@ describe('dataset.import in-process', () => {
     expect(res.status, await res.clone().text()).toBe(202);
     return createdDatasetSchema.parse(await res.json());
   };
+  /** Waits until the folder of a completed import holds only the tokenized files: raw/ and files/ go just after the row says completed. */
+  const onlyTokens = (id: string) =>
+    waitFor(`raw/ and files/ of ${id} to go`, () => {
+      const names = readdirSync(path.join(dataDir, 'datasets', id)).sort();
+      return names.join() === 'docs.bin,meta.json,stats.json,tokens.bin' ? true : undefined;
+    }, 5000, 20);
   /** Tokens of texts with one EOS each (GPT-2's rule), counted by the tokenizer directly. */
   const tokensOf = (texts: string[]) => texts.reduce((n, s) => n + tokenizer.encode(s).length + 1, 0);
 
@@ -149,7 +155,7 @@ describe('dataset.import in-process', () => {
     expect(done.stats).toMatchObject({ documents: 120, tokens: tokensOf(demoLines.slice(0, 120).map((d) => d.text)) });
     const asked = hub.requests.filter((r) => r.url.startsWith('/datasets/loupe-test/mixed/resolve/')).map((r) => decodeURIComponent(r.url.split('/resolve/')[1]!.split('/').slice(1).join('/')));
     expect([...new Set(asked)]).toEqual(['data/train-00000-of-00001.parquet']);
-    expect(readdirSync(path.join(dataDir, 'datasets', queued.id)).sort()).toEqual(['docs.bin', 'meta.json', 'stats.json', 'tokens.bin']);
+    await onlyTokens(queued.id);
     const downloading = events(queued.id).filter((e) => e.phase === 'downloading');
     expect(downloading.length).toBeGreaterThan(0);
 
@@ -194,7 +200,7 @@ describe('dataset.import in-process', () => {
     const done = await until(queued.id, ['completed', 'failed']);
     expect(done.error).toBeNull();
     expect(done.stats).toMatchObject({ documents: 40, tokens: tokensOf(demoLines.slice(0, 40).map((d) => d.text)) });
-    expect(readdirSync(path.join(dataDir, 'datasets', queued.id)).sort()).toEqual(['docs.bin', 'meta.json', 'stats.json', 'tokens.bin']);
+    await onlyTokens(queued.id);
     expect(events(queued.id).some((e) => e.phase === 'extracting')).toBe(true);
   });
 

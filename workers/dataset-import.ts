@@ -15,15 +15,18 @@
  * `dataset/{id}` and the job's progress record a few times a second: phase,
  * bytes, documents, tokens, tokens/s, ETA.
  *
- * Endings: completed (`raw/` and `files/` removed; statistics, settings used
- * and size recorded); failed — reader, archive and tokenizer errors at once,
- * with a message naming the file, line or archive entry and the rule, and the
- * folder removed; network errors after pg-boss's retries; cancelled (the
+ * Endings: completed (statistics, settings used and size recorded; `raw/`
+ * and `files/` removed only once that is committed, so an attempt that fails
+ * before finds the upload again); failed — reader, archive and tokenizer
+ * errors at once, with a message naming the file, line or archive entry and
+ * the rule, and the folder removed; a database error that a retry would hit
+ * again (a data exception, a constraint) at once too, named by PostgreSQL's
+ * message (no SQL); network errors after pg-boss's retries; cancelled (the
  * folder removed); a worker shutdown leaves the files and the job is retried.
  * An attempt whose job was taken over ({@link JobLostError}) stops and
  * touches neither the folder nor the row.
  */
-import { rm } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { DatasetSettings, DatasetSource } from '../models/contracts/datasets.ts';
 import { datasetImportDataSchema, JOB_QUEUES, type DatasetImportData } from '../models/contracts/jobs.ts';
@@ -38,6 +41,7 @@ import { extractZip } from '../models/datasets/zip.ts';
 import { downloadFiles, HubError, listRepoFiles } from '../models/hub.ts';
 import { loadTokenizer, TokenizerError, type Tokenizer } from '../models/tokenizer.ts';
 import { throttle } from '../models/transfer.ts';
+import { isDeterministicDbError, isQueryError, queryErrorMessage } from '../db/errors.ts';
 import { getDataset, updateDataset, type DatasetRow, type DatasetStatus, type DatasetUpdate } from '../db/queries/datasets.ts';
 import { setJobProgress } from '../db/queries/jobs.ts';
 import { getModel } from '../db/queries/models.ts';
@@ -148,8 +152,12 @@ function createReporter(ctx: JobContext, id: string, jobId: string) {
       active = false;
       tick.cancel();
     },
-    /** Ends the ticks, writes the row (guarded by `onlyIf`) and sends a final event when it changed. */
-    async finish(status: DatasetStatus, set: DatasetUpdate, onlyIf: DatasetStatus[]): Promise<DatasetRow | undefined> {
+    /**
+     * Ends the ticks, writes the row (guarded by `onlyIf`) and, when it
+     * changed, runs `afterCommit` (removing what the row no longer needs)
+     * and then sends a final event, so that a listener hears it last.
+     */
+    async finish(status: DatasetStatus, set: DatasetUpdate, onlyIf: DatasetStatus[], afterCommit?: () => Promise<void>): Promise<DatasetRow | undefined> {
       active = false;
       tick.cancel();
       await tick.flush();
@@ -157,7 +165,11 @@ function createReporter(ctx: JobContext, id: string, jobId: string) {
       // The final progress goes in before the row's status, so that whoever reads a finished row reads its final progress with it.
       await setJobProgress(ctx.database.db, jobId, 'dataset.import', state).catch((err) => ctx.log.warn('progress not recorded', { id, error: String(err) }));
       const row = await updateDataset(ctx.database.db, id, { ...set, status }, onlyIf);
-      if (row) await send();
+      if (row) {
+        // the row is final: a failed cleanup is worth a warning, not a failed import
+        await afterCommit?.().catch((err: unknown) => ctx.log.warn('cleanup after the import failed', { id, error: String(err) }));
+        await send();
+      }
       return row;
     },
   };
@@ -175,6 +187,9 @@ function classify(err: unknown, archive?: string): Error {
   }
   if (err instanceof TokenizerError || err instanceof TypeError || err instanceof RangeError) return new PermanentJobError(err.message, { cause: err });
   if (err instanceof HubError && PERMANENT_HUB_CODES.has(err.code)) return new PermanentJobError(err.message, { cause: err });
+  // A failed query is named by PostgreSQL's message, never its SQL and values; one that would fail again (a value
+  // PostgreSQL refuses, a constraint) is not retried.
+  if (isQueryError(err)) return isDeterministicDbError(err) ? new PermanentJobError(queryErrorMessage(err), { cause: err }) : new Error(queryErrorMessage(err), { cause: err });
   return err instanceof Error ? err : new Error(String(err));
 }
 
@@ -227,6 +242,9 @@ async function fetchHubFiles(ctx: JobContext, source: Extract<DatasetSource, { k
 /** The uploaded file, or the data files of an uploaded zip extracted into `files/`. */
 async function uploadedFiles(ctx: JobContext, source: Extract<DatasetSource, { kind: 'upload' }>, id: string, report: Reporter): Promise<DataFile[]> {
   const file = path.join(datasetRawDir(ctx.config.dataDir, id), source.fileName);
+  // Kept until an import commits: missing means it went some other way, and no retry brings it back.
+  const there = await stat(file).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? null : Promise.reject(err)));
+  if (!there) throw new PermanentJobError(`${source.fileName}: the uploaded file is gone; upload it again`);
   if (!source.fileName.toLowerCase().endsWith('.zip')) return [{ path: file, name: source.fileName }];
   const dest = datasetFilesDir(ctx.config.dataDir, id);
   // An earlier attempt may have left its extraction: start over.
@@ -304,14 +322,17 @@ export const datasetImport: JobKind<DatasetImportData> = {
       });
       signal.throwIfAborted();
 
-      // The tokens are in: the source files are not needed any more.
-      await rm(datasetRawDir(ctx.config.dataDir, datasetId), { recursive: true, force: true });
-      await rm(datasetFilesDir(ctx.config.dataDir, datasetId), { recursive: true, force: true });
-      const sizeBytes = await folderBytes(dir);
+      // raw/ and files/ stay until the row says completed: an attempt failing before (writing the statistics) finds them again.
+      const sources = (await folderBytes(datasetRawDir(ctx.config.dataDir, datasetId))) + (await folderBytes(datasetFilesDir(ctx.config.dataDir, datasetId)));
+      const sizeBytes = (await folderBytes(dir)) - sources;
       const { counts } = result.meta;
       const stats = { ...result.stats, emptyDocuments: counts.emptyDocuments, skippedRows: counts.skippedRows, bytesRead: counts.bytesRead, truncated: counts.truncated };
       const used: DatasetSettings = { ...settings, addBos: result.meta.settings.addBos, addEos: result.meta.settings.addEos };
-      const done = await report.finish('completed', { stats, settings: used, sizeBytes, error: null }, ['running']);
+      const done = await report.finish('completed', { stats, settings: used, sizeBytes, error: null }, ['running'], async () => {
+        // Committed: the source files are not needed any more (before the final event, which says the folder is done).
+        await rm(datasetRawDir(ctx.config.dataDir, datasetId), { recursive: true, force: true });
+        await rm(datasetFilesDir(ctx.config.dataDir, datasetId), { recursive: true, force: true });
+      });
       if (!done) {
         // Cancelled (or deleted) while the last files were written: what was written goes too.
         await rm(dir, { recursive: true, force: true });

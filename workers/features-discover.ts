@@ -296,7 +296,8 @@ export const featuresDiscover: JobKind<DiscoverJobData> = {
         });
         if (r.error) {
           warning = `LLM labels stopped after ${done} of ${wanted.length} features (${r.error.message}); the others keep their heuristic label`;
-          ctx.log.warn('LLM labels failed', { id, error: r.error.message });
+          // the warning is shown to users: the error's message, never the endpoint's answer (that goes to the log only)
+          ctx.log.warn('LLM labels failed', { id, error: r.error.message, status: r.error.status, code: r.error.code, answer: r.error.detail });
         }
       }
       signal.throwIfAborted();

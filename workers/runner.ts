@@ -13,14 +13,15 @@
  */
 import type PgBoss from 'pg-boss';
 import { POLICY, type Config } from '../models/config.ts';
-import { logger, type Logger } from '../models/log.ts';
+import { errorForLog, logger, type Logger } from '../models/log.ts';
 import type { Database } from '../db/client.ts';
+import { recordableError } from '../db/errors.ts';
 import { createQueues } from '../db/queues.ts';
 import { listenChannel, type EventListener, type Events } from '../db/events.ts';
 import { claimJob, disableRetries, JOB_CANCEL_CHANNEL, jobStates, setJobProgress } from '../db/queries/jobs.ts';
 import type { JobState } from '../models/contracts/jobs.ts';
 import { throttle } from '../models/transfer.ts';
-import { JobCancelledError, JobLostError, PermanentJobError, WorkerShutdownError, type JobContext, type JobKind } from './job.ts';
+import { isPermanentFailure, JobCancelledError, JobLostError, WorkerShutdownError, type JobContext, type JobKind } from './job.ts';
 
 export interface RunnerOptions {
   boss: PgBoss;
@@ -50,7 +51,8 @@ export interface JobRunner {
 }
 
 function errorText(err: unknown): string {
-  return err instanceof Error ? (err.stack ?? err.message) : String(err);
+  // a failed query's parameters stay out of the log
+  return errorForLog(err, { stack: true });
 }
 
 /**
@@ -164,7 +166,7 @@ export async function startJobRunner(opts: RunnerOptions): Promise<JobRunner> {
         last = p;
         writeProgress();
       },
-      willRetry: (err) => !(err instanceof PermanentJobError) && !cancelled() && job.retryCount < job.retryLimit,
+      willRetry: (err) => !isPermanentFailure(err) && !cancelled() && job.retryCount < job.retryLimit,
     };
     jobLog.debug('started', { id: job.id, attempt: job.retryCount + 1 });
     try {
@@ -179,14 +181,15 @@ export async function startJobRunner(opts: RunnerOptions): Promise<JobRunner> {
         return undefined;
       }
       if (lost()) return await endLost();
-      if (err instanceof PermanentJobError) await disableRetries(database.db, kind.name, job.id).catch((e) => jobLog.warn('could not disable retries', { error: errorText(e) }));
+      if (isPermanentFailure(err)) await disableRetries(database.db, kind.name, job.id).catch((e) => jobLog.warn('could not disable retries', { error: errorText(e) }));
       const retry = ctx.willRetry(err);
       (ac.signal.reason instanceof WorkerShutdownError ? jobLog.info : retry ? jobLog.warn : jobLog.error)(retry ? 'attempt failed; pg-boss retries it' : 'failed', {
         id: job.id,
         attempt: job.retryCount + 1,
         error: errorText(err),
       });
-      throw err;
+      // pg-boss records what is thrown as the job's output: no SQL, no parameters, nothing jsonb refuses
+      throw recordableError(err);
     } finally {
       // Only this attempt's entry: a later attempt of the same job may have started here meanwhile.
       if (running.get(job.id)?.ac === ac) running.delete(job.id);

@@ -7,6 +7,7 @@
  */
 import { and, eq, gt, lte, sql } from 'drizzle-orm';
 import type { AnalysisKind } from '../../models/contracts/features.ts';
+import { safeJson } from '../../models/safe-text.ts';
 import type { Db } from '../client.ts';
 import { analysisCache } from '../schema.ts';
 import { BOSS_SCHEMA } from './jobs.ts';
@@ -35,10 +36,10 @@ export async function getCachedAnalysis(db: Db, key: string, now = new Date()): 
   return row ? { result: row.result, computedAt: row.createdAt.getTime() } : undefined;
 }
 
-/** Stores (or replaces) a result, fresh for `ttlMs`. */
+/** Stores (or replaces) a result, fresh for `ttlMs`; its strings (token texts) made storable by {@link safeJson} (NUL as ␀). */
 export async function putCachedAnalysis(db: Db, e: { key: string; kind: AnalysisKind; saeId: string; featureIndex: number; result: unknown; ttlMs: number; now?: Date }): Promise<void> {
   const now = e.now ?? new Date();
-  const row = { key: e.key, kind: e.kind, saeId: e.saeId, featureIndex: e.featureIndex, result: e.result, createdAt: now, expiresAt: new Date(now.getTime() + e.ttlMs) };
+  const row = { key: e.key, kind: e.kind, saeId: e.saeId, featureIndex: e.featureIndex, result: safeJson(e.result), createdAt: now, expiresAt: new Date(now.getTime() + e.ttlMs) };
   await db
     .insert(analysisCache)
     .values(row)

@@ -9,6 +9,7 @@
 import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { DatasetSettings, DatasetSource, DatasetStatsBody } from '../../models/contracts/datasets.ts';
 import type { DatasetProgress } from '../../models/contracts/topics.ts';
+import { safeJson } from '../../models/safe-text.ts';
 import type { Database, Db } from '../client.ts';
 import { datasets, jobProgress } from '../schema.ts';
 
@@ -139,7 +140,8 @@ export interface DatasetUpdate {
  */
 export async function updateDataset(db: Db, id: string, set: DatasetUpdate, onlyIf?: DatasetStatus[]): Promise<DatasetRow | undefined> {
   const where = onlyIf ? and(eq(datasets.id, id), inArray(datasets.status, onlyIf)) : eq(datasets.id, id);
-  const [row] = await db.update(datasets).set({ ...set, updatedAt: new Date() }).where(where).returning();
+  // stats hold token texts, the error may quote a file: NUL and lone surrogates made storable (models/safe-text.ts)
+  const [row] = await db.update(datasets).set({ ...safeJson(set), updatedAt: new Date() }).where(where).returning();
   return reread(db, row);
 }
 

@@ -7,6 +7,7 @@
  */
 import { and, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Discovery, DiscoveryProgress, DiscoverySettings, DiscoveryStatus, DiscoveryText } from '../../models/contracts/features.ts';
+import { safeJson } from '../../models/safe-text.ts';
 import type { Db } from '../client.ts';
 import { discoveries, extractions, models, saes, trainings } from '../schema.ts';
 
@@ -73,14 +74,16 @@ export interface DiscoveryUpdate {
 
 /**
  * Updates a discovery, only while its status is one of `onlyIf` (when
- * given): a late progress write must not overwrite a cancellation. Returns
+ * given): a late progress write must not overwrite a cancellation. The error
+ * and warning (which may quote an LLM or a file) are made storable
+ * (models/safe-text.ts). Returns
  * the row when it changed.
  */
 export async function updateDiscovery(db: Db, id: string, set: DiscoveryUpdate, onlyIf?: DiscoveryStatus[]): Promise<DiscoveryRow | undefined> {
   const where = onlyIf ? and(eq(discoveries.id, id), inArray(discoveries.status, onlyIf)) : eq(discoveries.id, id);
   const [row] = await db
     .update(discoveries)
-    .set({ ...set, updatedAt: new Date() })
+    .set({ ...safeJson(set), updatedAt: new Date() })
     .where(where)
     .returning();
   return row ? toRow(row) : undefined;

@@ -16,6 +16,7 @@ import { and, asc, desc, eq, gte, inArray, lte, sql, type SQL } from 'drizzle-or
 import type { DiscoveryProgress, FeatureListQuery, FeatureSort, LabelSource } from '../../models/contracts/features.ts';
 import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
 import type { ExampleRecord, FeatureRecord, TopToken } from '../../models/features/records.ts';
+import { safeJson, safeJsonText, safeText } from '../../models/safe-text.ts';
 import type { Db } from '../client.ts';
 import { analysisCache, discoveries, featureExamples, features, saes } from '../schema.ts';
 
@@ -199,12 +200,12 @@ export async function patchFeature(db: Db, saeId: string, index: number, p: { la
       set.label = sql`coalesce(${features.llmLabel}, ${features.heuristicLabel})`;
       set.labelSource = sql`CASE WHEN ${features.llmLabel} IS NOT NULL THEN 'llm' WHEN ${features.heuristicLabel} IS NOT NULL THEN 'heuristic' END`;
     } else {
-      set.label = p.label;
+      set.label = safeText(p.label);
       set.labelSource = 'user';
     }
   }
   if (p.favourite !== undefined) set.favourite = p.favourite;
-  if (p.notes !== undefined) set.notes = p.notes === '' ? null : p.notes;
+  if (p.notes !== undefined) set.notes = p.notes === '' || p.notes === null ? null : safeText(p.notes);
   const rows = await db
     .update(features)
     .set(set)
@@ -214,7 +215,9 @@ export async function patchFeature(db: Db, saeId: string, index: number, p: { la
 }
 
 /** Records an LLM label of one feature; it becomes the shown label unless a user's label is there. False when no such feature. */
-export async function setLlmLabel(db: Db, saeId: string, index: number, label: string): Promise<boolean> {
+export async function setLlmLabel(db: Db, saeId: string, index: number, answer: string): Promise<boolean> {
+  // an LLM's answer may hold anything, NUL included
+  const label = safeText(answer);
   const rows = await db
     .update(features)
     .set({
@@ -239,6 +242,7 @@ const EXAMPLE_BATCH = 4000;
  * user labels of the indices written are kept; the SAE's cached analyses
  * are dropped. Nothing is written (false)
  * when the discovery is not running any more (cancelled or deleted meanwhile).
+ * Labels, token texts and the warning are made storable (models/safe-text.ts).
  * `onBatch` is told the features written so far.
  */
 export async function replaceFeatures(
@@ -288,7 +292,7 @@ export async function replaceFeatures(
         INSERT INTO ${features} (sae_id, index, discovery_id, frequency, max_activation, mean_activation, histogram, label, label_source, score,
           heuristic_label, heuristic_score, heuristic_kind, llm_label, peak_tokens, top_tokens, favourite, notes, updated_at)
         SELECT ${saeId}::uuid, r.i, ${discoveryId}::uuid, r.fq, r.mx, r.mn, r.h, r.l, r.ls, r.sc, r.hl, r.sc, r.hk, r.ll, r.pt, r.tt, r.fav, r.n, now()
-        FROM json_to_recordset(${JSON.stringify(batch)}::json)
+        FROM json_to_recordset(${safeJsonText(batch)}::json)
           AS r(i integer, fq real, mx real, mn real, h jsonb, l text, ls text, sc real, hl text, hk text, ll text, pt integer[], tt jsonb, fav boolean, n text)`);
       onBatch?.(i + batch.length);
     }
@@ -312,7 +316,7 @@ export async function replaceFeatures(
     await tx.delete(analysisCache).where(eq(analysisCache.saeId, saeId));
     await tx
       .update(discoveries)
-      .set({ status: 'completed', progress: done.progress, rows: done.rows, warning: done.warning, error: null, updatedAt: new Date() })
+      .set({ status: 'completed', progress: safeJson(done.progress), rows: done.rows, warning: done.warning === null ? null : safeText(done.warning), error: null, updatedAt: new Date() })
       .where(eq(discoveries.id, discoveryId));
     return true;
   });

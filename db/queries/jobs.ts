@@ -11,6 +11,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { FINISHED_JOB_STATES, type JobState } from '../../models/contracts/jobs.ts';
+import { safeJson } from '../../models/safe-text.ts';
 import type { Database, Db } from '../client.ts';
 import * as schema from '../schema.ts';
 import { jobProgress } from '../schema.ts';
@@ -106,8 +107,9 @@ export function isFinished(state: JobState): boolean {
   return FINISHED_JOB_STATES.includes(state);
 }
 
-/** Records a job's latest progress (one row per job, overwritten). */
-export async function setJobProgress(db: Db, jobId: string, kind: string, progress: unknown): Promise<void> {
+/** Records a job's latest progress (one row per job, overwritten), its strings made storable (models/safe-text.ts). */
+export async function setJobProgress(db: Db, jobId: string, kind: string, value: unknown): Promise<void> {
+  const progress = safeJson(value);
   await db
     .insert(jobProgress)
     .values({ jobId, kind, progress, updatedAt: new Date() })

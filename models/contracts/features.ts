@@ -356,7 +356,7 @@ export const llmSettingsSchema = z.object({ url: z.string(), model: z.string(), 
 export const settingsSchema = z.object({ llm: llmSettingsSchema.nullable() });
 export type Settings = z.infer<typeof settingsSchema>;
 
-/** An OpenAI-compatible endpoint: base URL (…/v1), model, key. `apiKey` left out keeps the stored key; null removes it. */
+/** An OpenAI-compatible endpoint: base URL (…/v1), model, key. `apiKey` left out keeps the stored key (for the same endpoint only); null removes it. */
 export const llmSettingsInputSchema = z
   .object({
     url: z
@@ -364,7 +364,9 @@ export const llmSettingsInputSchema = z
       .trim()
       .max(2000)
       .url('expected an http(s) URL such as http://localhost:11434/v1')
-      .refine((u) => /^https?:\/\//i.test(u), 'expected an http(s) URL such as http://localhost:11434/v1'),
+      .refine((u) => /^https?:\/\//i.test(u), 'expected an http(s) URL such as http://localhost:11434/v1')
+      // credentials in the URL would be returned by GET /api/settings and logged with it: they go in apiKey
+      .refine((u) => !/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(u), 'no user or password in the URL: give the key as apiKey'),
     model: z.string().trim().min(1).max(200),
     apiKey: z.string().max(1000).nullable().optional(),
   })

@@ -63,7 +63,10 @@ describe('LLM labels over HTTP', () => {
     expect(err).toBeInstanceOf(LlmError);
     expect((err as LlmError).status).toBe(401);
     expect((err as LlmError).message).toContain(`POST ${server.url}/chat/completions: 401`);
-    expect((err as LlmError).message).toContain('Incorrect API key');
+    // the status and the endpoint's error code, never its body (that goes to the log, as `detail`)
+    expect((err as LlmError).message).toBe(`POST ${server.url}/chat/completions: 401 Unauthorized (invalid_request_error): the endpoint refused the key`);
+    expect((err as LlmError).code).toBe('invalid_request_error');
+    expect((err as LlmError).detail).toContain('Incorrect API key');
     expect(server.requests).toHaveLength(1);
 
     server.requests.length = 0;

@@ -5,11 +5,16 @@
  * is set. The client bounds the requests in flight (shared by every caller),
  * times each one out, and retries 429s, 5xxs, timeouts and network errors
  * with exponential backoff (honouring `Retry-After`); any other answer is an
- * {@link LlmError} at once. Every error names the endpoint.
+ * {@link LlmError} at once. Every error names the endpoint and says what went
+ * wrong in its own words (the HTTP status, the endpoint's JSON error code):
+ * it never quotes what the endpoint answered, which may be another service's
+ * page or echo the key; that excerpt, the key cut out, is the error's
+ * `detail`, for the server log only.
  *
  * The prompt shows a feature's top examples, the token where each peaks
  * marked `[[like this]]`, and asks for a label of a few words.
  */
+import { STATUS_CODES } from 'node:http';
 import type { Example } from './discover.ts';
 
 /** Where to ask: the base URL (…/v1), the model name, and the key (null: no Authorization header). */
@@ -41,17 +46,55 @@ export interface ChatMessage {
   content: string;
 }
 
-/** A failed request to the endpoint: `status` is the HTTP status (undefined for a timeout or network error). */
+/**
+ * A failed request to the endpoint: `status` is the HTTP status (undefined
+ * for a timeout or network error), `code` the endpoint's JSON error code
+ * (`error.code` or `error.type`, when it is a short identifier). The message
+ * never quotes the endpoint's answer and may be shown to a user; `detail`, an
+ * excerpt of that answer with the key cut out, is for the server log only.
+ */
 export class LlmError extends Error {
+  readonly code: string | undefined;
+  readonly detail: string | undefined;
   constructor(
     readonly endpoint: string,
     message: string,
     readonly status?: number,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; code?: string; detail?: string },
   ) {
-    super(`${endpoint}: ${message}`, options);
+    super(`${endpoint}: ${message}`, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'LlmError';
+    this.code = options?.code;
+    this.detail = options?.detail;
   }
+}
+
+/** Characters of an endpoint's answer kept in {@link LlmError.detail}. */
+const DETAIL_CHARS = 500;
+
+/** A short identifier: what an endpoint's error code may look like to be repeated (`invalid_api_key`, `model_not_found`). */
+const ERROR_CODE = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** The JSON error code of an error answer (`{error: {code|type}}`), when there is a readable one. */
+function remoteCode(text: string): string | undefined {
+  try {
+    const j = JSON.parse(text) as { error?: { code?: unknown; type?: unknown } };
+    const e = j?.error;
+    if (!e || typeof e !== 'object') return undefined;
+    const code = [e.code, e.type].find((c): c is string => typeof c === 'string' && ERROR_CODE.test(c));
+    return code;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What an HTTP error status means for a chat endpoint, in a few words. */
+function statusReason(status: number): string {
+  if (status === 401 || status === 403) return 'the endpoint refused the key';
+  if (status === 404) return 'no such endpoint or model';
+  if (status === 429) return 'rate limited';
+  if (status >= 500) return 'the endpoint failed';
+  return 'the endpoint refused the request';
 }
 
 export interface LlmClient {
@@ -128,6 +171,11 @@ export function createLlmClient(endpoint: LlmEndpoint, options: LlmClientOptions
   const o = { ...LLM_DEFAULTS, ...options };
   const url = chatCompletionsUrl(endpoint.url);
   const where = `POST ${url}`;
+  /** An excerpt of an answer for the log, the key cut out (an endpoint may echo it). */
+  const excerpt = (text: string): string => {
+    const cut = text.slice(0, DETAIL_CHARS);
+    return endpoint.apiKey ? cut.split(endpoint.apiKey).join('(key)') : cut;
+  };
   const gate = semaphore(Math.max(1, o.concurrency));
 
   /** One attempt; throws LlmError with `retry` telling whether another attempt may succeed. */
@@ -156,24 +204,21 @@ export function createLlmClient(endpoint: LlmEndpoint, options: LlmClientOptions
       return { error: new LlmError(where, timeout.aborted ? `no complete answer within ${o.timeoutMs} ms` : 'the answer was cut off', res.status, { cause: err }), retry: true };
     }
     if (!res.ok) {
-      let detail = text.slice(0, 300);
-      try {
-        const j = JSON.parse(text) as { error?: { message?: string } | string };
-        detail = typeof j.error === 'string' ? j.error : (j.error?.message ?? detail);
-      } catch {
-        // not JSON: the text as it is
-      }
+      // The status and the code, never the body: a URL may point at another service, whose page must not come back to the caller.
+      const code = remoteCode(text);
       const retry = res.status === 429 || res.status >= 500;
-      return { error: new LlmError(where, `${res.status} ${res.statusText}${detail ? `: ${detail}` : ''}`, res.status), retry, waitMs: retryAfterMs(res.headers.get('retry-after')) };
+      const message = `${res.status} ${STATUS_CODES[res.status] ?? 'HTTP error'}${code ? ` (${code})` : ''}: ${statusReason(res.status)}`;
+      return { error: new LlmError(where, message, res.status, { code, detail: excerpt(text) }), retry, waitMs: retryAfterMs(res.headers.get('retry-after')) };
     }
+    let j: { choices?: { message?: { content?: unknown } }[] } | null;
     try {
-      const j = JSON.parse(text) as { choices?: { message?: { content?: unknown } }[] };
-      const content = j.choices?.[0]?.message?.content;
-      if (typeof content !== 'string') throw new Error('no choices[0].message.content');
-      return { text: content };
-    } catch (err) {
-      return { error: new LlmError(where, `not a chat completion answer (${err instanceof Error ? err.message : String(err)}): ${text.slice(0, 200)}`, res.status), retry: false };
+      j = JSON.parse(text) as typeof j;
+    } catch {
+      return { error: new LlmError(where, 'not a chat completion answer (not JSON)', res.status, { detail: excerpt(text) }), retry: false };
     }
+    const content = j?.choices?.[0]?.message?.content;
+    if (typeof content !== 'string') return { error: new LlmError(where, 'not a chat completion answer (no choices[0].message.content)', res.status, { detail: excerpt(text) }), retry: false };
+    return { text: content };
   };
 
   return {
@@ -239,7 +284,7 @@ export function parseLabel(answer: string, max = 200): string | null {
 export async function llmLabel(client: LlmClient, examples: readonly Pick<Example, 'tokens' | 'position' | 'start'>[], show: (id: number) => string, signal?: AbortSignal): Promise<string> {
   const answer = await client.chat(labelPrompt(examples, show), { maxTokens: 40, signal });
   const label = parseLabel(answer);
-  if (!label) throw new LlmError(client.endpoint, `the answer held no label: ${JSON.stringify(answer.slice(0, 100))}`);
+  if (!label) throw new LlmError(client.endpoint, 'the answer held no label', undefined, { detail: answer.slice(0, DETAIL_CHARS) });
   return label;
 }
 

@@ -304,10 +304,11 @@ describe('features API', () => {
     const text = await res.text();
     expect(text).not.toContain('sk-secret');
     expect(settingsSchema.parse(JSON.parse(text))).toEqual({ llm: { url: 'http://127.0.0.1:1/v1', model: 'labeller', apiKeySet: true } });
-    // the key left out is kept; null removes it
-    res = await put({ llm: { url: 'http://127.0.0.1:2/v1', model: 'labeller-2' } });
+    // the key left out is kept for the same endpoint; another endpoint must give its own (or null); null removes it
+    res = await put({ llm: { url: 'http://127.0.0.1:1/v1/', model: 'labeller-2' } });
     expect(settingsSchema.parse(await res.json()).llm).toMatchObject({ model: 'labeller-2', apiKeySet: true });
-    expect((await get('/api/settings')).body).toEqual({ llm: { url: 'http://127.0.0.1:2/v1', model: 'labeller-2', apiKeySet: true } });
+    expect(await bad('/api/settings', { method: 'PUT', body: JSON.stringify({ llm: { url: 'http://127.0.0.1:2/v1', model: 'labeller-2' } }) })).toEqual(['llm.apiKey']);
+    expect((await get('/api/settings')).body).toEqual({ llm: { url: 'http://127.0.0.1:1/v1/', model: 'labeller-2', apiKeySet: true } });
     res = await put({ llm: { url: 'http://127.0.0.1:2/v1', model: 'labeller-2', apiKey: null } });
     expect(settingsSchema.parse(await res.json()).llm?.apiKeySet).toBe(false);
     // nobody listens there: the test names the endpoint
@@ -329,7 +330,8 @@ describe('features API', () => {
       const test = (body?: unknown) => t.request('/api/settings/llm/test', { method: 'POST', ...(body ? { body: JSON.stringify(body) } : {}) });
       const wrong = await test({ llm: { url: llm.url, model: 'labeller', apiKey: 'sk-wrong' } });
       expect(wrong.status).toBe(502);
-      expect(errorBodySchema.parse(await wrong.json()).error.message).toMatch(/chat\/completions: 401 .*Incorrect API key/);
+      // the status and the endpoint's error code, not its answer
+      expect(errorBodySchema.parse(await wrong.json()).error).toMatchObject({ code: 'llm_failed', message: expect.stringMatching(/chat\/completions: 401 Unauthorized \(invalid_request_error\): the endpoint refused the key$/) });
       const right = await test({ llm: { url: llm.url, model: 'labeller', apiKey: 'sk-right' } });
       expect(right.status).toBe(200);
       expect(await right.json()).toMatchObject({ ok: true, model: 'labeller', sample: expect.any(String) });

@@ -46,6 +46,7 @@ import { featureLabels, getFeature, listFeatures, patchFeature, saeOfFeatures, s
 import { getJob } from '../../db/queries/jobs.ts';
 import { getLlmSettings } from '../../db/queries/settings.ts';
 import { AppError } from '../errors.ts';
+import { llmFailure } from '../llm-errors.ts';
 import type { App, AppDeps } from '../app.ts';
 
 const ANALYZE = ANALYZE_QUEUE satisfies keyof typeof JOB_QUEUES;
@@ -104,7 +105,7 @@ const labelRouteDef = createRoute({
     400: error('No LLM endpoint in Settings (`llm_not_configured`), or invalid id'),
     404: error('No such feature'),
     409: error('The feature has no examples to show the LLM'),
-    502: error("The endpoint failed (its error in the message)"),
+    502: error("The endpoint failed: its HTTP status and a generic reason (never its answer's body)"),
   },
 });
 
@@ -115,7 +116,7 @@ const analysisResponses = <R extends z.ZodType>(schema: R) => ({
   400: error('Invalid id or query (the details name the field)'),
   404: error('No such SAE or feature'),
   409: error('What the analysis needs is missing (a model, stored activations, top examples: run a discovery)'),
-  500: error('The analysis failed'),
+  500: error('The analysis failed: the reason when it is one you can act on (e.g. no model), else a generic message with the job id (the details are in the worker log)'),
 });
 
 const lensRouteDef = createRoute({
@@ -227,8 +228,11 @@ async function analysis(deps: AppDeps, kind: AnalysisKind, saeId: string, index:
     if (done) return { result: done.result as Record<string, unknown>, cached: false, computedAt: done.computedAt };
     const job = await getJob(deps.db, jobId);
     if (job?.state === 'failed' || job?.state === 'cancelled') {
-      const out = job.output as { message?: unknown } | null;
-      const message = typeof out?.message === 'string' ? out.message : `the analysis job ${job.state === 'failed' ? 'failed' : 'was cancelled'}`;
+      const out = job.output as { name?: unknown; message?: unknown } | null;
+      // A PermanentJobError says what to change (no model, no examples); any other failure (a database or runtime
+      // fault) stays in the worker log: its message may quote SQL or internals.
+      const message =
+        job.state === 'cancelled' ? 'the analysis job was cancelled' : out?.name === 'PermanentJobError' && typeof out.message === 'string' ? out.message : `the analysis job failed; the worker log has the details (job ${jobId})`;
       throw new AppError('analysis_failed', 500, `${kind} of feature ${featureId(saeId, index)}: ${message}`, { jobId });
     }
     if (job?.state === 'completed') {
@@ -288,7 +292,7 @@ export function registerFeatureRoutes(app: App): void {
     try {
       label = await llmLabel(createLlmClient(llm, { retries: 1 }), row.examples, (t) => show([t])[0]!, c.req.raw.signal);
     } catch (err) {
-      if (err instanceof LlmError) throw new AppError('llm_failed', 502, err.message, { endpoint: err.endpoint, status: err.status ?? null });
+      if (err instanceof LlmError) throw llmFailure(err, c.get('requestId'));
       throw err;
     }
     await setLlmLabel(deps.db, sae.id, index, label);

@@ -3,15 +3,21 @@
  * endpoint that labels features: URL, model and key — the key is stored but
  * never returned), and `POST /api/settings/llm/test`, which tries one chat
  * completion with the given (or stored) settings and answers the endpoint's
- * own error when it fails.
+ * status when it fails (never its answer: server/llm-errors.ts).
+ *
+ * The stored key is bound to the endpoint it was saved with (origin and
+ * path, db/queries/settings.ts keyScope): settings naming another endpoint
+ * without a key are refused with a 400 naming `llm.apiKey`, rather than
+ * sending the stored key to a URL the request chose.
  */
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { errorBodySchema } from '../../models/contracts/api.ts';
 import { llmTestBodySchema, llmTestResultSchema, putSettingsSchema, settingsSchema, type Settings } from '../../models/contracts/features.ts';
 import { createLlmClient, LlmError, type LlmEndpoint } from '../../models/features/llm.ts';
-import { getLlmSettings, putLlmSettings, resolveLlmSettings } from '../../db/queries/settings.ts';
+import { getLlmSettings, LlmKeyScopeError, putLlmSettings, resolveLlmSettings } from '../../db/queries/settings.ts';
 import { AppError } from '../errors.ts';
+import { llmFailure } from '../llm-errors.ts';
 import type { App } from '../app.ts';
 
 const error = (description: string) => ({ description, content: { 'application/json': { schema: errorBodySchema } } });
@@ -27,31 +33,43 @@ const getRouteDef = createRoute({
 const putRouteDef = createRoute({
   method: 'put',
   path: '/api/settings',
-  summary: 'Saves the settings. `llm`: the endpoint\'s base URL (…/v1), model and key (left out: the stored key is kept; null: removed); `llm: null` turns LLM labels off',
+  summary:
+    'Saves the settings. `llm`: the endpoint\'s base URL (…/v1), model and key (null: none). The key left out keeps the stored key only for the same endpoint (origin and path): for another URL it must be given again (or null), else a 400 names `llm.apiKey`, so a stored key never goes to a new host. `llm: null` turns LLM labels off',
   request: { body: { required: true, content: { 'application/json': { schema: putSettingsSchema } } } },
-  responses: { 200: json('The settings saved', settingsSchema), 400: error('Invalid body (the details name the field)') },
+  responses: { 200: json('The settings saved', settingsSchema), 400: error('Invalid body, or `llm.apiKey` left out for a new endpoint (the details name the field)') },
 });
 
 const testRouteDef = createRoute({
   method: 'post',
   path: '/api/settings/llm/test',
-  summary: 'Tries the LLM endpoint with one short chat completion: the settings in the body, or the stored ones',
+  summary:
+    'Tries the LLM endpoint with one short chat completion: the settings in the body, or the stored ones. The stored key is used only for the stored endpoint: a body naming another URL must give its own key (or null), else a 400 names `llm.apiKey`',
   request: { body: { required: false, content: { 'application/json': { schema: llmTestBodySchema } } } },
   responses: {
     200: json('The endpoint answered', llmTestResultSchema),
-    400: error('No settings given or stored, or invalid body'),
-    502: error('The endpoint failed: its status and message'),
+    400: error('No settings given or stored, invalid body, or `llm.apiKey` left out for another endpoint than the stored one'),
+    502: error("The endpoint failed: its HTTP status, a generic reason and at most its JSON error code (never its answer's body, which goes to the server log)"),
   },
 });
 
 const view = (llm: LlmEndpoint | null): Settings => ({ llm: llm ? { url: llm.url, model: llm.model, apiKeySet: llm.apiKey !== null } : null });
+
+/** Settings naming a new endpoint without its key, as a 400 naming `llm.apiKey`. */
+async function keyScoped<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof LlmKeyScopeError) throw new AppError('invalid_request', 400, `Invalid request body: llm.apiKey: ${err.message}`, [{ field: 'llm.apiKey', message: err.message }]);
+    throw err;
+  }
+}
 
 export function registerSettingsRoutes(app: App): void {
   app.openapi(getRouteDef, async (c) => c.json(view(await getLlmSettings(c.get('deps').db)), 200));
 
   app.openapi(putRouteDef, async (c) => {
     const body = c.req.valid('json');
-    return c.json(view(await putLlmSettings(c.get('deps').db, body.llm)), 200);
+    return c.json(view(await keyScoped(() => putLlmSettings(c.get('deps').db, body.llm))), 200);
   });
 
   app.openapi(testRouteDef, async (c) => {
@@ -70,14 +88,15 @@ export function registerSettingsRoutes(app: App): void {
       if (!parsed.success) throw new AppError('invalid_request', 400, `Invalid request body: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`, parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(root)', message: i.message })));
       body = parsed.data;
     }
-    const llm = body.llm ? await resolveLlmSettings(db, body.llm) : await getLlmSettings(db);
+    const given = body.llm;
+    const llm = given ? await keyScoped(() => resolveLlmSettings(db, given)) : await getLlmSettings(db);
     if (!llm) throw new AppError('llm_not_configured', 400, 'No LLM endpoint is set: give one in the body or save it in Settings first', [{ field: 'llm', message: 'required when none is stored' }]);
     const client = createLlmClient(llm, { retries: 0, timeoutMs: 30_000 });
     try {
       const sample = await client.chat([{ role: 'user', content: 'Reply with the single word: ready' }], { maxTokens: 10, signal: c.req.raw.signal });
       return c.json({ ok: true as const, model: llm.model, sample: sample.slice(0, 200) }, 200);
     } catch (err) {
-      if (err instanceof LlmError) throw new AppError('llm_failed', 502, err.message, { endpoint: err.endpoint, status: err.status ?? null });
+      if (err instanceof LlmError) throw llmFailure(err, c.get('requestId'));
       throw err;
     }
   });
