@@ -341,6 +341,8 @@ export const workers = pgTable('workers', {
   pid: integer('pid').notNull(),
   concurrency: integer('concurrency').notNull(),
   queues: text('queues').array().notNull().default(sql`'{}'::text[]`),
+  /** memory of the worker's host (or its cgroup limit), bytes; null for workers that did not report it */
+  memoryBytes: bigint('memory_bytes', { mode: 'number' }),
   startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }).notNull(),
   /** the worker's own clock at its last heartbeat (shown to users) */
   lastSeen: timestamp('last_seen', { withTimezone: true, mode: 'date' }).notNull(),

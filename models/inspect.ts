@@ -2,10 +2,13 @@
  * What a model folder holds, without loading its weights: the architecture
  * from config.json, exact parameter counts from the safetensors headers, the
  * bytes its weights take at each dtype, and every hook point with its shape.
+ * The config is checked against bounds before anything is sized from it, and
+ * the weights against the config (models/model-check.ts): a bad model is a
+ * ModelFormatError naming the field, file or tensor, never a giant allocation.
  */
 import { hookPoints, type HookPoint } from './architectures/decoder.ts';
 import { familyOf } from './architectures/index.ts';
-import { openWeights } from './architectures/weights.ts';
+import { checkOpenWeights, openModelWeights } from './model-check.ts';
 import { readModelConfig } from './model-files.ts';
 import { MODEL_DTYPES, weightBytes, type ModelDtype } from './quantize.ts';
 
@@ -34,11 +37,18 @@ export interface ArchitectureInfo {
 const EMBEDDING = /(^|\.)(wte|wpe|embed_tokens|embed_positions|embed_in)\.weight$/;
 const LAYER = /(^|\.)(h|layers)\.(\d+)\./;
 
+/**
+ * The architecture of the model folder `dir` (config.json and safetensors
+ * headers; no weight is read).
+ * @throws ModelFormatError (config out of bounds, weights that do not match it, a malformed file) or UnsupportedArchitectureError
+ */
 export async function inspectModel(dir: string): Promise<ArchitectureInfo> {
   const config = await readModelConfig(dir);
   const spec = familyOf(config).spec(config);
-  const src = await openWeights(dir);
+  const src = await openModelWeights(dir);
   try {
+    // the tensors the architecture reads, with the shapes config.json implies (headers only)
+    await checkOpenWeights(src, spec, config);
     const perLayer = new Array<number>(spec.nLayers).fill(0);
     let embedding = 0;
     let other = 0;

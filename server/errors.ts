@@ -30,7 +30,7 @@ export function zodDetails(error: ZodError): { field: string; message: string }[
   return error.issues.flatMap((issue) =>
     // an unknown field (a strict schema) is named itself, not the object that holds it
     issue.code === 'unrecognized_keys'
-      ? issue.keys.map((key) => ({ field: [...issue.path, key].join('.'), message: `unknown field "${key}"` }))
+      ? issue.keys.map((key) => ({ field: [...issue.path, key === '' ? '""' : key].join('.'), message: `unknown field "${key}"` }))
       : [{ field: issue.path.join('.') || '(root)', message: issue.message }],
   );
 }

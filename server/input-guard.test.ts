@@ -84,6 +84,7 @@ describe('the API edge', () => {
     expect(unsafeTextReason('emoji \ud83d\ude00 ok')).toBeUndefined();
     expect(findUnsafeText({ a: [1, { b: 'x\u0000' }] })).toEqual({ field: 'a.1.b', message: expect.stringMatching(/NUL/) });
     expect(findUnsafeText({ ['k\u0000']: 1 })?.field).toBe('k\u0000');
+    expect(findUnsafeText(JSON.parse('['.repeat(100_000) + ']'.repeat(100_000)))?.message).toMatch(/nested deeper than 64/);
   });
 
   it('refuses NUL and lone surrogates in bodies, queries and paths with a 400 naming the field', async () => {
@@ -104,6 +105,9 @@ describe('the API edge', () => {
   });
 
   it('answers malformed JSON with details, and a body over the limit with 413 before reading it whole', async () => {
+    // Nesting that would exhaust a recursive walk's stack is refused, not a 500.
+    const deep = await problem(await post('/api/models', '['.repeat(50_000) + ']'.repeat(50_000)));
+    expect(deep.message).toMatch(/nested deeper than 64 levels/);
     const bad = await problem(await post('/api/models', '{"source": {'));
     expect(bad.fields).toEqual(['(root)']);
     expect(bad.message).toMatch(/not valid JSON/);

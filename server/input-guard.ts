@@ -30,30 +30,37 @@ export function unsafeTextReason(s: string): string | undefined {
   return undefined;
 }
 
+/** Deepest nesting of arrays and objects accepted in a JSON body; no request of the API needs more than a few levels. */
+export const MAX_JSON_DEPTH = 64;
+
 /**
  * The first string (or object key) in a JSON value that PostgreSQL cannot
  * store, as `{field, message}` with the field as a dotted path (`llm.url`,
- * `items.2.name`), or undefined when there is none.
+ * `items.2.name`), or undefined when there is none. A value nested deeper
+ * than {@link MAX_JSON_DEPTH} is refused too (walked with an explicit stack,
+ * so no body can exhaust the call stack).
  */
-export function findUnsafeText(value: unknown, path: (string | number)[] = []): { field: string; message: string } | undefined {
-  const at = (p: (string | number)[]) => p.join('.') || '(root)';
-  if (typeof value === 'string') {
-    const reason = unsafeTextReason(value);
-    return reason ? { field: at(path), message: reason } : undefined;
-  }
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const found = findUnsafeText(value[i], [...path, i]);
-      if (found) return found;
+export function findUnsafeText(value: unknown): { field: string; message: string } | undefined {
+  const at = (p: readonly (string | number)[]) => p.join('.') || '(root)';
+  const stack: { value: unknown; path: readonly (string | number)[] }[] = [{ value, path: [] }];
+  while (stack.length > 0) {
+    const { value: v, path } = stack.pop()!;
+    if (typeof v === 'string') {
+      const reason = unsafeTextReason(v);
+      if (reason) return { field: at(path), message: reason };
+      continue;
     }
-    return undefined;
-  }
-  if (value !== null && typeof value === 'object') {
-    for (const [key, v] of Object.entries(value)) {
-      const keyReason = unsafeTextReason(key);
-      if (keyReason) return { field: at([...path, key]), message: `its name ${keyReason}` };
-      const found = findUnsafeText(v, [...path, key]);
-      if (found) return found;
+    if (v === null || typeof v !== 'object') continue;
+    if (path.length >= MAX_JSON_DEPTH) return { field: at(path.slice(0, 8)), message: `nested deeper than ${MAX_JSON_DEPTH} levels` };
+    // pushed in reverse, so the first offending field in document order is the one named
+    const entries: [string | number, unknown][] = Array.isArray(v) ? v.map((x, i) => [i, x]) : Object.entries(v);
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [key, child] = entries[i]!;
+      if (typeof key === 'string') {
+        const keyReason = unsafeTextReason(key);
+        if (keyReason) return { field: at([...path, key]), message: `its name ${keyReason}` };
+      }
+      stack.push({ value: child, path: [...path, key] });
     }
   }
   return undefined;

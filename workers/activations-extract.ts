@@ -17,7 +17,11 @@
  * neither the folder nor the row.
  */
 import fs from 'node:fs/promises';
-import { ExtractionSettingsError, statsSummary } from '../models/activations/plan.ts';
+import { ExtractionSettingsError, resolveHooks, rowShape, statsSummary } from '../models/activations/plan.ts';
+import { hookPoints } from '../models/architectures/decoder.ts';
+import { checkFits, estimateExtractionMemory } from '../models/memory.ts';
+import { checkedSpec } from '../models/model-check.ts';
+import { hostMemoryBytes } from '../models/system/proc.ts';
 import { activationsDir, runExtraction, type RunProgress } from '../models/activations/run.ts';
 import { POLICY } from '../models/config.ts';
 import { extractionJobDataSchema, type ExtractionJobData, type HookStatsSummary } from '../models/contracts/extractions.ts';
@@ -114,6 +118,12 @@ export const activationsExtract: JobKind<ExtractionJobData> = {
       const dataset = await getDataset(db, row.datasetId);
       if (!dataset?.path || dataset.status !== 'completed') throw new PermanentJobError(`dataset ${row.datasetId} is ${dataset ? dataset.status : 'gone'}`);
       if (job.retryCount > 0) ctx.log.info('resuming', { id: extractionId, attempt: job.retryCount + 1 });
+      if (model.config) {
+        // before anything is loaded: a config out of bounds or a run this host cannot hold fails at once, not on an allocation
+        const spec = checkedSpec(model.config);
+        const widths = resolveHooks(hookPoints(spec), row.hookPoints).map((h) => rowShape(h).reduce((a, b) => a * b, 1));
+        checkFits(estimateExtractionMemory(spec, row.settings, widths), hostMemoryBytes(), 'This extraction', "this worker's host");
+      }
 
       const result = await runExtraction({
         modelDir: model.path,

@@ -8,6 +8,8 @@ import type { Database } from '../db/client.ts';
 import type { Events } from '../db/events.ts';
 import type { Config } from '../models/config.ts';
 import type { Logger } from '../models/log.ts';
+import { InsufficientMemoryError, isAllocationFailure } from '../models/memory.ts';
+import { isPermanentModelError } from '../models/model-check.ts';
 
 /** What a handler gets besides its job. */
 export interface JobContext {
@@ -47,7 +49,7 @@ export interface JobKind<Data extends object = object> {
   concurrency?: number;
   /**
    * Runs one job. Throwing fails the attempt (pg-boss retries it unless the
-   * error is a {@link PermanentJobError} or retries are used up); returning
+   * error is permanent, {@link isPermanentFailure}, or retries are used up); returning
    * after the signal aborted with {@link JobCancelledError} leaves the job
    * cancelled.
    */
@@ -60,6 +62,17 @@ export class PermanentJobError extends Error {
     super(message, options);
     this.name = 'PermanentJobError';
   }
+}
+
+/**
+ * True for a failure no retry can fix, whatever the job kind: a
+ * {@link PermanentJobError}, a model whose config or weights are wrong
+ * (ModelFormatError, SafetensorsError, an unsupported architecture), a job
+ * estimated too large for this host (InsufficientMemoryError), or an
+ * allocation that failed (the next attempt asks for the same memory).
+ */
+export function isPermanentFailure(err: unknown): boolean {
+  return err instanceof PermanentJobError || err instanceof InsufficientMemoryError || isPermanentModelError(err) || isAllocationFailure(err);
 }
 
 /** The abort reason of a job a user cancelled (or that left the active state while it ran). */

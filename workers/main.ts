@@ -17,6 +17,7 @@ import PgBoss from 'pg-boss';
 import { ConfigError, loadConfig, POLICY } from '../models/config.ts';
 import { onShutdown } from '../models/lifecycle.ts';
 import { logger, setLogLevel } from '../models/log.ts';
+import { hostMemoryBytes } from '../models/system/proc.ts';
 import { startSampler } from '../models/system/sampler.ts';
 import { snapshotPoints } from '../models/system/types.ts';
 import { openDatabase } from '../db/client.ts';
@@ -64,6 +65,8 @@ async function main(): Promise<void> {
     pid: process.pid,
     concurrency: config.workerConcurrency,
     queues: JOB_KINDS.map((k) => k.name),
+    // the server sizes jobs against it before queueing them (models/memory.ts)
+    memoryBytes: hostMemoryBytes(),
     startedAt: Date.now(),
     lastSeen: Date.now(),
   };

@@ -3,8 +3,11 @@
  * the files a model needs (config, tokenizer, safetensors), from a hub
  * repository or a local folder, and checks its architecture.
  *
- * config.json comes first and its `model_type` is checked before the weights
- * are fetched, so an unsupported model fails in a second, not after gigabytes.
+ * config.json comes first and its `model_type` and bounds are checked before
+ * the weights are fetched, so an unsupported or absurd model fails in a
+ * second, not after gigabytes; once the files are in, the safetensors headers
+ * and the tensors the architecture reads are checked (models/model-check.ts),
+ * so a bad checkpoint ends failed with the file and tensor named.
  * Progress goes to topic `model/{id}` and the row a few times a second.
  *
  * Endings: completed; failed (permanent errors at once; network errors after
@@ -17,12 +20,13 @@
  * attempt that finds its job taken over ({@link JobLostError}) stops and
  * touches neither the files nor the row, which belong to the next attempt.
  */
-import { modelTypeOf, UnsupportedArchitectureError } from '../models/architectures/index.ts';
+import { modelTypeOf } from '../models/architectures/index.ts';
 import type { ModelSource } from '../models/contracts/api.ts';
 import { JOB_QUEUES, modelDownloadDataSchema, type ModelDownloadData } from '../models/contracts/jobs.ts';
 import type { ModelProgress } from '../models/contracts/topics.ts';
 import { POLICY } from '../models/config.ts';
 import { downloadFiles, HubError, listRepoFiles, type HubFile } from '../models/hub.ts';
+import { checkedSpec, checkImpliedSize, checkModelWeights, isPermanentModelError, ModelFormatError } from '../models/model-check.ts';
 import { copyModelFiles, describeModelFolder, hasSafetensors, isModelFile, listModelFiles, modelDir, readModelConfig, removeModelDir, type ModelFile } from '../models/model-files.ts';
 import { throttle, TransferTracker } from '../models/transfer.ts';
 import { getModel, updateModel, type ModelRow, type ModelStatus, type ModelUpdate } from '../db/queries/models.ts';
@@ -34,21 +38,31 @@ const PERMANENT_HUB_CODES = new Set(['not_found', 'unauthorized', 'bad_response'
 /** The error as this job reports it: permanent ones wrapped in {@link PermanentJobError}. */
 function classify(err: unknown): Error {
   if (err instanceof PermanentJobError) return err;
-  if (err instanceof UnsupportedArchitectureError || err instanceof TypeError) return new PermanentJobError(err.message, { cause: err });
+  if (isPermanentModelError(err) || err instanceof TypeError) return new PermanentJobError((err as Error).message, { cause: err });
   if (err instanceof HubError && PERMANENT_HUB_CODES.has(err.code)) return new PermanentJobError(err.message, { cause: err });
   return err instanceof Error ? err : new Error(String(err));
 }
 
-/** Reads config.json in `dir` and checks its architecture; returns the config and its model_type. */
-async function checkArchitecture(dir: string): Promise<{ config: Record<string, unknown>; architecture: string }> {
+/**
+ * Reads config.json in `dir` and checks its architecture and its bounds
+ * (models/architectures/limits.ts), and that weights files of
+ * `safetensorsBytes` can hold what it describes; returns the config and its
+ * model_type. Runs before the weights are fetched.
+ */
+async function checkArchitecture(dir: string, safetensorsBytes: number): Promise<{ config: Record<string, unknown>; architecture: string }> {
   let config: Record<string, unknown>;
   try {
     config = await readModelConfig(dir);
   } catch (err) {
     throw new PermanentJobError(err instanceof Error ? err.message : String(err));
   }
-  return { config, architecture: modelTypeOf(config) };
+  const architecture = modelTypeOf(config);
+  checkImpliedSize(checkedSpec(config), safetensorsBytes);
+  return { config, architecture };
 }
+
+/** Bytes of the safetensors files among `files`. */
+const safetensorsBytesOf = (files: readonly { path: string; size: number }[]) => files.filter((f) => f.path.endsWith('.safetensors')).reduce((n, f) => n + f.size, 0);
 
 /** Files to fetch, config.json first; refuses a source without config.json or safetensors weights. */
 function plan<F extends { path: string }>(all: readonly F[], where: string): F[] {
@@ -139,7 +153,7 @@ export const modelDownload: JobKind<ModelDownloadData> = {
         await report.begin(files);
         const onProgress = (p: { file: string; fileBytes: number; fileTotal: number }) => report.update(p.file, p.fileBytes, p.fileTotal);
         await downloadFiles(listing, dest, { ...hub, files: (f) => f.path === 'config.json', signal, onProgress });
-        ({ config, architecture } = await checkArchitecture(dest));
+        ({ config, architecture } = await checkArchitecture(dest, safetensorsBytesOf(files)));
         await downloadFiles(listing, dest, { ...hub, files: (f) => isModelFile(f.path) && f.path !== 'config.json', signal, onProgress });
       } else {
         const all: ModelFile[] = await listModelFiles(source.path).catch((err: NodeJS.ErrnoException) => {
@@ -147,10 +161,18 @@ export const modelDownload: JobKind<ModelDownloadData> = {
         });
         const files = plan(all, source.path);
         await report.begin(files);
-        ({ config, architecture } = await checkArchitecture(source.path));
+        ({ config, architecture } = await checkArchitecture(source.path, safetensorsBytesOf(files)));
+        // the source's own headers first (the message names the user's file), then the copy's below
+        await checkModelWeights(source.path, checkedSpec(config), config);
         await copyModelFiles(source.path, dest, files, { signal, onProgress: (p) => report.update(p.file, p.fileBytes, p.fileTotal) });
       }
       signal.throwIfAborted();
+      // headers, and every tensor the architecture reads with the shape config.json implies: a bad checkpoint ends failed, not completed
+      await checkModelWeights(dest, checkedSpec(config), config).catch((err: unknown) => {
+        // name the files as the user knows them (the repository's), not by where the data directory is
+        if (source.kind === 'hub' && err instanceof ModelFormatError) throw new ModelFormatError(err.message.split(dest).join(`${source.repo}@${source.revision}`), err.where, { cause: err });
+        throw err;
+      });
       const folder = await describeModelFolder(dest);
       await report.finish('completed', { architecture, config, sizeBytes: folder.sizeBytes, error: null }, ['running']);
       ctx.log.info('model ready', { id: modelId, architecture, files: folder.files.length, bytes: folder.sizeBytes });

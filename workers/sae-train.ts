@@ -27,7 +27,10 @@ import path from 'node:path';
 import { loadConfig, POLICY } from '../models/config.ts';
 import { JOB_QUEUES } from '../models/contracts/jobs.ts';
 import { trainingJobDataSchema, type EvalValues, type MetricPoint, type TrainingJobData, type TrainingProgress, type TrainingStatus } from '../models/contracts/trainings.ts';
+import { readManifest } from '../models/activations/store.ts';
+import { checkFits, estimateTrainingMemory } from '../models/memory.ts';
 import { toTrainConfig, TrainSettingsError } from '../models/sae/config.ts';
+import { hostMemoryBytes } from '../models/system/proc.ts';
 import { openCeEvaluator, type CeEvaluator } from '../models/sae/evaluate.ts';
 import { trainingDir, trainingHookDir } from '../models/sae/files.ts';
 import { trainSaes, totalStepsOf, type EvalPoint, type TrainMetrics, type TrainProgress, type StopRequest } from '../models/sae/train.ts';
@@ -194,6 +197,12 @@ export const saeTrain: JobKind<TrainingJobData> = {
       const extraction = await getExtraction(db, row.extractionId);
       if (!extraction?.path || extraction.status !== 'completed') throw new PermanentJobError(`extraction ${row.extractionId} is ${extraction ? extraction.status : 'gone'}`);
       if (job.retryCount > 0) ctx.log.info('resuming', { id: trainingId, attempt: job.retryCount + 1 });
+      // before anything is allocated: a run this host cannot hold fails at once, not on an allocation (and is not retried)
+      const manifest = await readManifest(extraction.path);
+      if (manifest) {
+        const hooks = row.hookPoints.flatMap((h) => (manifest.hooks[h] ? [{ d: manifest.hooks[h].d, rows: manifest.hooks[h].rows, shards: manifest.hooks[h].shards.length }] : []));
+        checkFits(estimateTrainingMemory(row.config, hooks), hostMemoryBytes(), 'This training', "this worker's host");
+      }
       const model = await getModel(db, extraction.modelId);
       const dataset = await getDataset(db, extraction.datasetId);
       const config = row.config;

@@ -13,6 +13,8 @@ export interface WorkerInfo {
   pid: number;
   concurrency: number;
   queues: string[];
+  /** memory of its host (or its cgroup limit), bytes; absent or null when not reported */
+  memoryBytes?: number | null;
   startedAt: number;
   lastSeen: number;
 }
@@ -23,7 +25,7 @@ export async function upsertWorker(db: Db, w: WorkerInfo): Promise<void> {
   await db
     .insert(workers)
     .values(row)
-    .onConflictDoUpdate({ target: workers.id, set: { lastSeen: row.lastSeen, heartbeatAt: sql`now()`, queues: row.queues, concurrency: row.concurrency } });
+    .onConflictDoUpdate({ target: workers.id, set: { lastSeen: row.lastSeen, heartbeatAt: sql`now()`, queues: row.queues, concurrency: row.concurrency, memoryBytes: row.memoryBytes ?? null } });
 }
 
 /** Removes a worker that shut down cleanly. */
@@ -39,4 +41,15 @@ export async function listActiveWorkers(db: Db, withinMs: number, now = Date.now
     .where(gt(workers.lastSeen, new Date(now - withinMs)))
     .orderBy(desc(workers.lastSeen));
   return rows.map(({ heartbeatAt: _, ...r }) => ({ ...r, startedAt: r.startedAt.getTime(), lastSeen: r.lastSeen.getTime() }));
+}
+
+/**
+ * The memory, bytes, of the largest host among the workers seen within
+ * `withinMs` that serve `queue` and reported it; null when none did (no
+ * worker is running, or only ones that predate the report).
+ */
+export async function largestWorkerMemory(db: Db, queue: string, withinMs: number, now = Date.now()): Promise<number | null> {
+  const list = await listActiveWorkers(db, withinMs, now);
+  const known = list.filter((w) => w.queues.includes(queue) && typeof w.memoryBytes === 'number' && w.memoryBytes > 0).map((w) => w.memoryBytes!);
+  return known.length ? Math.max(...known) : null;
 }

@@ -38,8 +38,10 @@ function spec(config: Record<string, unknown>): ArchSpec {
 /** Splits the per-head interleaved query_key_value into q, k and v. */
 function splitPerHead(qkv: Linear, heads: number, dHead: number): [Linear, Linear, Linear] {
   const inF = qkv.inFeatures;
-  const parts = [0, 1, 2].map(() => ({ w: new Float32Array(heads * dHead * inF), b: qkv.b ? new Float32Array(heads * dHead) : undefined }));
-  for (let h = 0; h < heads; h++) {
+  // empty when a shape-only source hands empty arrays (models/model-check.ts): nothing to split
+  const empty = qkv.w.length === 0;
+  const parts = [0, 1, 2].map(() => ({ w: new Float32Array(empty ? 0 : heads * dHead * inF), b: qkv.b ? new Float32Array(empty ? 0 : heads * dHead) : undefined }));
+  for (let h = 0; h < (empty ? 0 : heads); h++) {
     for (let part = 0; part < 3; part++) {
       const srcRow = h * 3 * dHead + part * dHead;
       const dstRow = h * dHead;

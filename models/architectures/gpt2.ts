@@ -41,9 +41,11 @@ export async function splitConv1D(src: WeightSource, prefix: string, inF: number
   const b = src.has(`${prefix}.bias`) ? await src.get(`${prefix}.bias`, [total]) : undefined;
   const out: Linear[] = [];
   let at = 0;
+  // rows of the data: inF, or 0 when a shape-only source hands empty arrays (models/model-check.ts)
+  const rows = w.length / total;
   for (const n of parts) {
-    const part = new Float32Array(inF * n);
-    for (let i = 0; i < inF; i++) part.set(w.subarray(i * total + at, i * total + at + n), i * n);
+    const part = new Float32Array(rows * n);
+    for (let i = 0; i < rows; i++) part.set(w.subarray(i * total + at, i * total + at + n), i * n);
     out.push({ w: part, layout: 'in_out', inFeatures: inF, outFeatures: n, b: b?.slice(at, at + n) });
     at += n;
   }

@@ -4,13 +4,14 @@
  * `model_type`.
  */
 import { gemma2 } from './gemma2.ts';
+import { checkConfigBounds, checkSpec, ModelFormatError } from './limits.ts';
 import { gpt2 } from './gpt2.ts';
 import { gptNeo } from './gpt-neo.ts';
 import { gptNeox } from './gpt-neox.ts';
 import { llama } from './llama.ts';
 import { opt } from './opt.ts';
 import { phi3 } from './phi3.ts';
-import type { Family } from './spec.ts';
+import type { ArchSpec, Family } from './spec.ts';
 
 const FAMILIES: readonly Family[] = [gpt2, gptNeo, gptNeox, llama, gemma2, phi3, opt];
 
@@ -40,10 +41,28 @@ export function modelTypeOf(config: Record<string, unknown>): ModelType {
   return t;
 }
 
-/** The family that builds graphs for a config. */
+/**
+ * The family that builds graphs for a config. Its `spec` checks the config
+ * against models/architectures/limits.ts before the family reads it, and the
+ * spec after: anything wrong in config.json is a {@link ModelFormatError}.
+ */
 export function familyOf(config: Record<string, unknown>): Family {
   const t = modelTypeOf(config);
   const f = FAMILIES.find((x) => x.modelTypes.includes(t));
   if (!f) throw new UnsupportedArchitectureError(t);
-  return f;
+  return { ...f, spec: (c) => checkedSpec(f, c) };
+}
+
+/** A family's spec of `config`, checked before (raw numbers) and after (derived ones). */
+function checkedSpec(f: Family, config: Record<string, unknown>): ArchSpec {
+  checkConfigBounds(config);
+  let spec: ArchSpec;
+  try {
+    spec = f.spec(config);
+  } catch (err) {
+    // a missing field, an unsupported activation or rope type: the config is what is wrong, on every attempt
+    throw new ModelFormatError(err instanceof Error ? err.message : String(err), {}, { cause: err });
+  }
+  checkSpec(spec);
+  return spec;
 }

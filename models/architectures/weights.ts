@@ -5,7 +5,8 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { openSafetensors, toFloat32, type SafetensorsFile, type TensorInfo } from '../safetensors.ts';
+import { openSafetensors, toFloat32, type Dtype, type SafetensorsFile, type TensorInfo } from '../safetensors.ts';
+import { ModelFormatError } from './limits.ts';
 import type { Linear, Norm } from './spec.ts';
 
 export interface WeightSource {
@@ -16,8 +17,14 @@ export interface WeightSource {
   /** The first name present among candidates (checkpoints differ in prefixes). */
   pick(...names: string[]): string;
   names(): string[];
+  /** The file that holds a tensor, and its stored element type. */
+  fileOf(name: string): string;
+  dtypeOf(name: string): Dtype;
   close(): Promise<void>;
 }
+
+/** Element types a weight may be stored as (read as float32). */
+export const FLOAT_DTYPES: ReadonlySet<Dtype> = new Set(['F32', 'F16', 'BF16', 'F64']);
 
 export async function openWeights(dir: string): Promise<WeightSource> {
   const index = path.join(dir, 'model.safetensors.index.json');
@@ -48,7 +55,7 @@ export async function openWeights(dir: string): Promise<WeightSource> {
   }
   const entry = (name: string) => {
     const e = where.get(name);
-    if (!e) throw new Error(`${dir}: the checkpoint has no parameter "${name}"`);
+    if (!e) throw new ModelFormatError(`${dir}: the checkpoint has no parameter "${name}"`, { tensor: name });
     return e;
   };
   return {
@@ -57,16 +64,19 @@ export async function openWeights(dir: string): Promise<WeightSource> {
     async get(name, shape) {
       const { file, info } = entry(name);
       if (shape && (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i]))) {
-        throw new Error(`${dir}: parameter "${name}" has shape [${info.shape.join(', ')}], expected [${shape.join(', ')}] from config.json`);
+        throw new ModelFormatError(`${file.path}: parameter "${name}" has shape [${info.shape.join(', ')}], expected [${shape.join(', ')}] from config.json`, { file: file.path, tensor: name });
       }
+      if (!FLOAT_DTYPES.has(info.dtype)) throw new ModelFormatError(`${file.path}: parameter "${name}" is ${info.dtype}; model weights must be F32, F16, BF16 or F64`, { file: file.path, tensor: name });
       return toFloat32(info.dtype, await file.read(name));
     },
     pick(...names) {
       const found = names.find((n) => where.has(n));
-      if (!found) throw new Error(`${dir}: the checkpoint has none of the parameters ${names.map((n) => `"${n}"`).join(', ')}`);
+      if (!found) throw new ModelFormatError(`${dir}: the checkpoint has none of the parameters ${names.map((n) => `"${n}"`).join(', ')}`, { tensor: names[0] });
       return found;
     },
     names: () => [...where.keys()],
+    fileOf: (name) => entry(name).file.path,
+    dtypeOf: (name) => entry(name).info.dtype,
     close: async () => {
       await Promise.all(opened.map((f) => f.close()));
     },
@@ -103,7 +113,7 @@ export async function readNorm(src: WeightSource, name: string, d: number, opts:
 /** The output projection, or null when it is tied to the embedding (absent or equal). */
 export async function readUnembed(src: WeightSource, name: string, embed: Float32Array, vocab: number, d: number, tied: boolean): Promise<Linear | null> {
   if (!src.has(`${name}.weight`)) {
-    if (!tied) throw new Error(`the checkpoint has no "${name}.weight" and tie_word_embeddings is false`);
+    if (!tied) throw new ModelFormatError(`the checkpoint has no "${name}.weight" and tie_word_embeddings is false`, { tensor: `${name}.weight` });
     return null;
   }
   const l = await readLinear(src, name, vocab, d);

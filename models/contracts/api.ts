@@ -161,12 +161,12 @@ export const modelSourceSchema = z.discriminatedUnion('kind', [
       .regex(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, 'expected a branch, tag or commit (letters, digits, . _ / -)')
       .refine((r) => !r.split('/').includes('..'), 'must not contain ".."')
       .default('main'),
-  }),
+  }).strict(),
   z.object({
     kind: z.literal('local'),
     /** absolute path of a folder with config.json and safetensors weights */
     path: z.string().min(1).max(4096),
-  }),
+  }).strict(),
 ]);
 export type ModelSource = z.infer<typeof modelSourceSchema>;
 
@@ -177,7 +177,7 @@ export const createModelSchema = z.object({
   name: z.string().trim().min(1).max(200).optional(),
   /** the model's default load dtype */
   dtype: z.enum(MODEL_DTYPES).default('fp32'),
-});
+}).strict();
 export type CreateModel = z.input<typeof createModelSchema>;
 
 /** `{id}` of the model routes. */

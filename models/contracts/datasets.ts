@@ -51,7 +51,7 @@ export const hubDatasetSourceSchema = z.object({
   textColumn: textColumnSchema.default('text'),
   /** exactly these repository files instead of the split's (each must be a format Loupe reads) */
   files: z.array(repoPathSchema).min(1).max(1000).optional(),
-});
+}).strict();
 export type HubDatasetSource = z.infer<typeof hubDatasetSourceSchema>;
 
 /** Where a dataset came from: the hub, a file uploaded through the API, or the demo dataset shipped with Loupe. */
@@ -110,7 +110,7 @@ export const createDatasetSchema = z.object({
   addBos: z.boolean().optional(),
   /** append EOS to every document; default: when no BOS is added and the tokenizer has an EOS */
   addEos: z.boolean().optional(),
-});
+}).strict();
 export type CreateDataset = z.input<typeof createDatasetSchema>;
 
 /** A boolean in a query string. */

@@ -61,9 +61,15 @@ async function* chunksOf(body: AsyncIterable<Uint8Array> | ReadableStream<Uint8A
     const reader = body.getReader();
     try {
       for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return;
-        yield value;
+        let next: ReadableStreamReadResult<Uint8Array>;
+        try {
+          next = await reader.read();
+        } catch (err) {
+          // The request body broke off (a client gone, a malformed chunked body): the upload ends, not the server.
+          throw new DatasetError('cancelled', `upload cancelled: the request body could not be read (${(err as Error)?.message ?? String(err)})`, { cause: err });
+        }
+        if (next.done) return;
+        yield next.value;
       }
     } finally {
       // Stops the source when the upload is refused part-way.

@@ -76,6 +76,10 @@ export function fromSaeLensCfg(file: string, raw: Record<string, unknown>): SaeC
   const kwargs = (raw.activation_fn_kwargs ?? {}) as Record<string, unknown>;
   const k = typeof raw.k === 'number' ? raw.k : typeof kwargs.k === 'number' ? kwargs.k : null;
   if (architecture === 'topk' && k === null) throw new SaeFormatError(file, 'a topk SAE needs "k"');
+  const dIn = num('d_in');
+  const dSae = num('d_sae');
+  // A k the encoder cannot use (TopK of 0, -1, 1.5 or more features than there are) is refused here, not at the first encode.
+  if (k !== null && !(Number.isSafeInteger(k) && k >= 1 && k <= dSae)) throw new SaeFormatError(file, `"k" must be a whole number from 1 to d_sae (${dSae}), not ${k}`);
   const hookName = pick('hook_name');
   if (typeof hookName !== 'string' || !hookName) throw new SaeFormatError(file, '"hook_name" is missing');
   const norm = String(raw.normalize_activations ?? 'none');
@@ -84,13 +88,14 @@ export function fromSaeLensCfg(file: string, raw: Record<string, unknown>): SaeC
   const ctx = pick('context_size');
   return {
     architecture,
-    dIn: num('d_in'),
-    dSae: num('d_sae'),
+    dIn,
+    dSae,
     k,
     hookName,
-    hookLayer: typeof layer === 'number' && layer >= 0 ? layer : layerOf(hookName),
+    // hook_layer -1 (SAELens' "unknown") or anything but a layer number: taken from the hook name
+    hookLayer: Number.isSafeInteger(layer) && (layer as number) >= 0 ? (layer as number) : layerOf(hookName),
     modelName: String(pick('model_name') ?? ''),
-    contextSize: typeof ctx === 'number' ? ctx : null,
+    contextSize: Number.isSafeInteger(ctx) && (ctx as number) > 0 ? (ctx as number) : null,
     prependBos: pick('prepend_bos') !== false,
     normalizeActivations: norm as SaeConfig['normalizeActivations'],
     extra: raw,
@@ -98,7 +103,7 @@ export function fromSaeLensCfg(file: string, raw: Record<string, unknown>): SaeC
 }
 
 function layerOf(hook: string): number | null {
-  const m = /^blocks\.(\d+)\./.exec(hook);
+  const m = /^blocks\.(\d{1,9})\./.exec(hook);
   return m ? Number(m[1]) : null;
 }
 

@@ -91,8 +91,16 @@ export async function createStepper(o: StepperOptions, init: SaeWeights, resume?
     const make = () => Object.fromEntries(names.map((n) => [n, new Float32Array(size(n))])) as Params;
     return { p: make(), m: make(), u: make() };
   };
-  let cur = fresh();
-  let next = fresh();
+  let cur: State;
+  let next: State;
+  try {
+    cur = fresh();
+    next = fresh();
+  } catch (err) {
+    // six copies of the parameters may not fit: the session must not outlive the stepper that was never made
+    await session.release();
+    throw err;
+  }
   for (const n of names) {
     cur.p[n]!.set(init[n]!);
     if (resume) {

@@ -703,6 +703,8 @@ export async function trainSaes(o: TrainSaesOptions): Promise<TrainResult> {
     return { outcome: request === 'stop' ? 'stopped' : 'completed', steps: step, totalSteps, resumedAt, hooks: results };
   } finally {
     await Promise.all(runs.map((r) => r.stepper.release()));
+    // the parameters, moments and tracking arrays go with the runs, even if a callback still holds this closure
+    runs.length = 0;
   }
 }
 

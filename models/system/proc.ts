@@ -224,6 +224,17 @@ export async function readLoadavg(): Promise<[number, number, number]> {
   return parseLoadavg(await readText('/proc/loadavg'));
 }
 
+/**
+ * Memory this process may use, bytes: the host's (os.totalmem()), or the
+ * cgroup limit when a container sets a lower one. What a worker reports,
+ * and what jobs size themselves against (models/memory.ts).
+ */
+export function hostMemoryBytes(): number {
+  const total = os.totalmem();
+  const limit = typeof process.constrainedMemory === 'function' ? (process.constrainedMemory() ?? 0) : 0;
+  return limit > 0 && limit < total ? limit : total;
+}
+
 /** Memory and swap of this host, bytes: /proc/meminfo, or os.totalmem()/os.freemem() (no swap) without /proc. */
 export async function readMemory(): Promise<MemInfo> {
   const meminfo = HAS_PROC ? parseMeminfo(await readText('/proc/meminfo')) : undefined;

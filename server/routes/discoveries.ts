@@ -14,7 +14,10 @@ import { ExtractionSettingsError } from '../../models/activations/plan.ts';
 import { hookPoints as hookPointsOf } from '../../models/architectures/decoder.ts';
 import { familyOf } from '../../models/architectures/index.ts';
 import { createDiscoverySchema, discoveryIdParamSchema, discoveryListQuerySchema, discoveryListSchema, discoverySchema, FEATURE_LIMITS, type DiscoveryText } from '../../models/contracts/features.ts';
-import { planText } from '../../models/features/sources.ts';
+import { planText, textSettings } from '../../models/features/sources.ts';
+import type { ArchSpec } from '../../models/architectures/spec.ts';
+import { estimateDiscoveryMemory } from '../../models/memory.ts';
+import type { ModelDtype } from '../../models/quantize.ts';
 import { sameTokenizer } from '../../models/tokenizer.ts';
 import { JOB_QUEUES } from '../../models/contracts/jobs.ts';
 import type { Db } from '../../db/client.ts';
@@ -27,6 +30,7 @@ import { getModel } from '../../db/queries/models.ts';
 import { getSae, type SaeRow } from '../../db/queries/saes.ts';
 import { getTraining } from '../../db/queries/trainings.ts';
 import { AppError } from '../errors.ts';
+import { checkJobMemory } from '../job-memory.ts';
 import type { App, AppDeps } from '../app.ts';
 import { featureStorage } from './features.ts';
 import { cancelJob } from './jobs.ts';
@@ -46,6 +50,7 @@ const createRouteDef = createRoute({
   responses: {
     202: json('The queued discovery', discoverySchema),
     400: error('Invalid body (extractionId and datasetId both given, maxTokens or contextLength without datasetId), an SAE without a usable extraction, an extraction without its hook, a dataset not tokenized with the SAE\'s model\'s tokenizer, or windows the model or dataset cannot hold (the details name the field)'),
+    422: error('The discovery would need more memory than the largest worker has (`insufficient_memory`; the details name the field to lower)'),
     503: error('The job could not be queued'),
   },
 });
@@ -128,7 +133,7 @@ async function queue(deps: AppDeps, d: Parameters<typeof insertDiscovery>[1]): P
  * model has the SAE's hook with d_in values a token, the windows fit the
  * model and the dataset. Returns the window settings with their defaults.
  */
-async function checkText(deps: AppDeps, sae: SaeRow, datasetId: string, body: { maxTokens?: number | undefined; contextLength?: number | undefined }): Promise<DiscoveryText> {
+async function checkText(deps: AppDeps, sae: SaeRow, datasetId: string, body: { maxTokens?: number | undefined; contextLength?: number | undefined }): Promise<{ text: DiscoveryText; model: { spec: ArchSpec; dtype: ModelDtype } }> {
   const dataset = await getDataset(deps.db, datasetId);
   if (!dataset) throw fieldError('datasetId', `no dataset ${datasetId}`);
   if (dataset.status !== 'completed' || !dataset.stats || !dataset.path) throw fieldError('datasetId', `${dataset.name} is ${dataset.status}: discover features over its text once it is tokenized`);
@@ -140,7 +145,13 @@ async function checkText(deps: AppDeps, sae: SaeRow, datasetId: string, body: { 
   if (tokenizer.id !== model.id && !(await sameTokenizer(tokenizer.path, model.path))) {
     throw fieldError('datasetId', `${dataset.name} was tokenized with ${tokenizer.name}'s tokenizer; the SAE's model ${model.name} has another: tokenize the dataset with ${model.name}`);
   }
-  const spec = familyOf(model.config).spec(model.config);
+  let spec: ArchSpec;
+  try {
+    // checked against models/architectures/limits.ts before anything is sized from it
+    spec = familyOf(model.config).spec(model.config);
+  } catch (err) {
+    throw fieldError('saeId', `${model.name}, the SAE's model: ${err instanceof Error ? err.message : String(err)}`);
+  }
   const saeContext = typeof sae.cfg.context_size === 'number' && Number.isInteger(sae.cfg.context_size) && sae.cfg.context_size >= 2 ? sae.cfg.context_size : null;
   const contextLength = body.contextLength ?? Math.min(saeContext ?? FEATURE_LIMITS.DEFAULT_TEXT_CONTEXT, spec.contextLength);
   const text: DiscoveryText = { contextLength, maxTokens: body.maxTokens ?? FEATURE_LIMITS.DEFAULT_TEXT_TOKENS };
@@ -157,7 +168,13 @@ async function checkText(deps: AppDeps, sae: SaeRow, datasetId: string, body: { 
     if (err instanceof ExtractionSettingsError) throw fieldError(err.field, err.message.slice(err.field.length + 2));
     throw fieldError('saeId', `${model.name}: ${err instanceof Error ? err.message : String(err)}`);
   }
-  return text;
+  return { text, model: { spec, dtype: model.dtype } };
+}
+
+/** A 422 when the discovery cannot fit in the largest worker's memory (over text, with its model's forward pass). */
+async function checkMemory(deps: AppDeps, sae: SaeRow, settings: { topK: number; left: number; right: number }, text: { text: DiscoveryText; model: { spec: ArchSpec; dtype: ModelDtype } } | null): Promise<void> {
+  const model = text ? { spec: text.model.spec, dtype: text.model.dtype, batchSize: textSettings(text.text, text.model.dtype).batchSize, contextLength: text.text.contextLength } : null;
+  await checkJobMemory(deps.db, DISCOVER, estimateDiscoveryMemory({ dIn: sae.dIn, dSae: sae.dSae, ...settings }, model), 'This discovery');
 }
 
 export function registerDiscoveryRoutes(app: App): void {
@@ -168,8 +185,9 @@ export function registerDiscoveryRoutes(app: App): void {
     if (!sae) throw fieldError('saeId', `no SAE ${body.saeId}`);
     const settings = { topK: body.topK, left: body.left, right: body.right };
     if (body.datasetId) {
-      const text = await checkText(deps, sae, body.datasetId, body);
-      return c.json(await queue(deps, { saeId: sae.id, datasetId: body.datasetId, text, settings }), 202);
+      const checked = await checkText(deps, sae, body.datasetId, body);
+      await checkMemory(deps, sae, settings, checked);
+      return c.json(await queue(deps, { saeId: sae.id, datasetId: body.datasetId, text: checked.text, settings }), 202);
     }
     let extractionId = body.extractionId;
     if (!extractionId) {
@@ -185,6 +203,7 @@ export function registerDiscoveryRoutes(app: App): void {
     const hook = summary.hooks.find((h) => h.hook === sae.hookPoint);
     if (!hook) throw fieldError('extractionId', `extraction ${extraction.id} has no activations at ${sae.hookPoint}, the SAE's hook point (it has ${summary.hooks.map((h) => h.hook).join(', ')})`);
     if (hook.d !== sae.dIn) throw fieldError('extractionId', `extraction ${extraction.id} stores ${hook.d} values a row at ${sae.hookPoint}; the SAE takes ${sae.dIn}`);
+    await checkMemory(deps, sae, settings, null);
 
     return c.json(await queue(deps, { saeId: sae.id, extractionId: extraction.id, settings }), 202);
   });

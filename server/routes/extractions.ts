@@ -15,6 +15,7 @@ import { hookPoints as hookPointsOf } from '../../models/architectures/decoder.t
 import { familyOf } from '../../models/architectures/index.ts';
 import { checkAgainstModel, ExtractionSettingsError, planWindows, resolveHooks, resolveSettings, rowShape } from '../../models/activations/plan.ts';
 import { errorBodySchema } from '../../models/contracts/api.ts';
+import { estimateExtractionMemory, type MemoryEstimate } from '../../models/memory.ts';
 import {
   createdExtractionSchema,
   createExtractionSchema,
@@ -40,6 +41,7 @@ import { cancelExtractionOfJob, deleteExtraction, getExtraction, insertExtractio
 import { getJob, isFinished } from '../../db/queries/jobs.ts';
 import { getModel } from '../../db/queries/models.ts';
 import { AppError } from '../errors.ts';
+import { checkJobMemory } from '../job-memory.ts';
 import type { App, AppDeps } from '../app.ts';
 import { cancelJob } from './jobs.ts';
 
@@ -71,6 +73,7 @@ const createRouteDef = createRoute({
   responses: {
     202: json('The queued extraction and its job', createdExtractionSchema),
     400: error('Invalid body, or settings the model or dataset cannot satisfy (the details name the field)'),
+    422: error('The extraction would need more memory than the largest worker has (`insufficient_memory`; the details name the field to lower)'),
     503: error('The job could not be queued'),
   },
 });
@@ -228,7 +231,9 @@ export function registerExtractionRoutes(app: App): void {
     if (dataset.status !== 'completed' || !dataset.stats) throw fieldError('datasetId', `${dataset.name} is ${dataset.status}: extract once it is tokenized`);
 
     let settings;
+    let memory: MemoryEstimate;
     try {
+      // checked against models/architectures/limits.ts before anything is sized from it: a bad config is a 400 naming modelId
       const spec = familyOf(model.config).spec(model.config);
       const resolved = resolveHooks(hookPointsOf(spec), hooks);
       if (dataset.stats.vocabSize > spec.vocabSize) {
@@ -239,10 +244,12 @@ export function registerExtractionRoutes(app: App): void {
       settings = resolveSettings(merged, { modelDtype: model.dtype, widestRow: Math.max(...resolved.map((h) => rowShape(h).reduce((a, b) => a * b, 1))) });
       checkAgainstModel(settings, spec);
       planWindows(settings, dataset.stats.tokens, dataset.settings.addBos ?? false);
+      memory = estimateExtractionMemory(spec, settings, resolved.map((h) => rowShape(h).reduce((a, b) => a * b, 1)));
     } catch (err) {
       if (err instanceof ExtractionSettingsError) throw fieldError(err.field, err.message.slice(err.field.length + 2));
       throw fieldError('modelId', `${model.name}: ${err instanceof Error ? err.message : String(err)}`);
     }
+    await checkJobMemory(deps.db, EXTRACT, memory, 'This extraction');
 
     const row = await insertExtraction(deps.db, { modelId, datasetId, hookPoints: hooks, settings });
     let jobId: string | null;

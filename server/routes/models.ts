@@ -17,6 +17,8 @@ import {
 } from '../../models/contracts/api.ts';
 import { JOB_QUEUES } from '../../models/contracts/jobs.ts';
 import type { ModelProgress } from '../../models/contracts/topics.ts';
+import { UnsupportedArchitectureError } from '../../models/architectures/index.ts';
+import { ModelFormatError } from '../../models/architectures/limits.ts';
 import { validateRepoId } from '../../models/hub.ts';
 import type { Events } from '../../db/events.ts';
 import { getJob, isFinished } from '../../db/queries/jobs.ts';
@@ -37,7 +39,7 @@ const createRouteDef = createRoute({
   request: { body: { required: true, content: { 'application/json': { schema: createModelSchema } } } },
   responses: {
     202: { description: 'The queued model and its job', content: { 'application/json': { schema: createdModelSchema } } },
-    400: error('Invalid body (the details name the field)'),
+    400: error('Invalid body (the details name the field), or a local folder whose config.json or weights Loupe refuses (`source.path`)'),
   },
 });
 
@@ -70,6 +72,7 @@ const architectureRouteDef = createRoute({
     400: error('Invalid id'),
     404: error('No such model'),
     409: error('The model has no files yet (download not completed) or they cannot be read'),
+    422: error('The model\'s config.json is out of bounds, or its weights do not match it (`invalid_model`)'),
   },
 });
 
@@ -137,6 +140,10 @@ export function registerModelRoutes(app: App): void {
     } else {
       const problem = await deps.storage.checkLocalFolder(source.path);
       if (problem) throw fieldError('source.path', problem);
+      // config bounds, safetensors headers and the tensors the architecture reads (headers only): a bad model is refused here, not registered
+      await deps.storage.inspect(source.path).catch((err: unknown) => {
+        throw fieldError('source.path', err instanceof Error ? err.message : String(err));
+      });
     }
     const row = await insertModel(deps.db, { name: body.name ?? defaultName(source), source, dtype: body.dtype, path: null });
     let jobId: string | null;
@@ -172,7 +179,10 @@ export function registerModelRoutes(app: App): void {
     try {
       return c.json(await deps.storage.inspect(row.path), 200);
     } catch (err) {
-      throw new AppError('unreadable', 409, `${row.name}: ${err instanceof Error ? err.message : String(err)}`, { field: 'id' });
+      const message = `${row.name}: ${err instanceof Error ? err.message : String(err)}`;
+      // a config out of bounds or weights that do not match it: the model itself is wrong, on every request
+      if (err instanceof ModelFormatError || err instanceof UnsupportedArchitectureError) throw new AppError('invalid_model', 422, message, [{ field: 'id', message }]);
+      throw new AppError('unreadable', 409, message, { field: 'id' });
     }
   });
 

@@ -138,7 +138,7 @@ describe('trainings API', () => {
     expect((await fieldsOf(await extra({ beta2: 1 }))).fields).toEqual(['config.beta2']);
     expect((await fieldsOf(await extra({ batchSize: 0, seed: 1.5 }))).fields).toEqual(['config.batchSize', 'config.seed']);
     expect((await fieldsOf(await extra({ bDecInit: 'median' }))).fields).toEqual(['config.bDecInit']);
-    expect((await fieldsOf(await extra({ learningRate: 1 }))).fields).toEqual(['config']);
+    expect((await fieldsOf(await extra({ learningRate: 1 }))).fields).toEqual(['config.learningRate']);
     expect((await fieldsOf(await extra({ lrDecayFraction: 2, denseThreshold: 0 }))).fields).toEqual(['config.denseThreshold', 'config.lrDecayFraction']);
     // against the stored activations
     const k = await fieldsOf(await extra({ dSae: 16, k: 16 }));

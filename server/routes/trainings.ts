@@ -37,6 +37,7 @@ import {
 } from '../../models/contracts/trainings.ts';
 import { checkAgainstStore, defaultTrainingName, resolveTrainConfig, toTrainConfig, TrainSettingsError } from '../../models/sae/config.ts';
 import { resolveDSae, totalStepsOf } from '../../models/sae/train.ts';
+import { estimateTrainingMemory } from '../../models/memory.ts';
 import type { Db } from '../../db/client.ts';
 import type { Events } from '../../db/events.ts';
 import { getExtraction } from '../../db/queries/extractions.ts';
@@ -59,6 +60,7 @@ import {
   type TrainingStatus,
 } from '../../db/queries/trainings.ts';
 import { AppError } from '../errors.ts';
+import { checkJobMemory } from '../job-memory.ts';
 import type { App, AppDeps } from '../app.ts';
 import type { ManifestSummary } from './extractions.ts';
 import { cancelJob } from './jobs.ts';
@@ -79,6 +81,7 @@ const createRouteDef = createRoute({
   responses: {
     202: json('The queued training and its job', createdTrainingSchema),
     400: error('Invalid body, or config the activations cannot satisfy (the details name the field)'),
+    422: error('The training would need more memory than the largest worker has (`insufficient_memory`; the details name the field to lower)'),
     503: error('The job could not be queued'),
   },
 });
@@ -283,6 +286,8 @@ export function registerTrainingRoutes(app: App): void {
     let config;
     try {
       config = resolveTrainConfig([body.config, template?.settings.config], Math.min(...hooks.map((h) => h.rows)));
+      // before the store's limits: a size that cannot fit in memory is the first thing to change
+      await checkJobMemory(deps.db, TRAIN, estimateTrainingMemory(config, hooks), 'This training');
       checkAgainstStore(
         config,
         hooks.map((h) => ({ hook: h.hook, d: h.d, rows: h.rows, shards: h.shards })),
