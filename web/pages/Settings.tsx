@@ -145,7 +145,7 @@ export default function SettingsPage() {
                 </span>
               </Show>
             </span>
-            <input type="password" autocomplete="off" placeholder={keySet() ? 'stored; type to replace' : 'none (optional)'} value={apiKey()} onInput={(e) => setApiKey(e.currentTarget.value)} data-testid="llm-key" />
+            <input type="password" autocomplete="off" placeholder={keySet() ? 'stored for this URL only; type to replace' : 'none (optional)'} value={apiKey()} onInput={(e) => setApiKey(e.currentTarget.value)} data-testid="llm-key" />
             <FieldError errors={errors()} field="apiKey" />
             <Show when={keySet()}>
               <span class="inline small">
