@@ -127,8 +127,18 @@ export async function listenChannel(
     };
     c.on('error', lost);
     c.on('end', () => lost());
-    await c.connect();
-    await c.query(`LISTEN ${c.escapeIdentifier(channel)}`);
+    try {
+      await c.connect();
+      await c.query(`LISTEN ${c.escapeIdentifier(channel)}`);
+    } catch (err) {
+      // a half-made connection (connected, LISTEN refused) is not left open behind the retry
+      await c.end().catch(() => undefined);
+      throw err;
+    }
+    if (closed) {
+      await c.end().catch(() => undefined);
+      return;
+    }
     client = c;
   };
 

@@ -7,7 +7,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,8 +20,8 @@ const run = promisify(execFile);
 export interface EmbeddedPostgres {
   /** connection string of the `loupe` database */
   url: string;
-  /** process id of the postmaster */
-  pid: number;
+  /** process id of the postmaster (a new one after a restart) */
+  readonly pid: number;
   /** true when a postmaster left running by an earlier launcher was taken over */
   adopted: boolean;
   /** fast shutdown (SIGINT), waiting until the postmaster has exited */
@@ -37,7 +37,25 @@ export interface EmbeddedPostgresOptions {
   /** database to create and connect to */
   database?: string;
   onLog?: (message: string) => void;
+  /**
+   * When given, a postmaster that exits without `stop()` (killed, crashed) is
+   * started again, with backoff, until it runs; each step is reported here.
+   */
+  supervise?: (event: PostgresEvent) => void;
 }
+
+/** What the supervision of a cluster saw (see {@link EmbeddedPostgresOptions.supervise}). */
+export type PostgresEvent =
+  /** the postmaster exited without being told to; a restart follows in `retryInMs` */
+  | { kind: 'exited'; pid: number; code: number | null; signal: string | null; retryInMs: number }
+  /** a restart did not come up; the next one follows in `retryInMs` */
+  | { kind: 'restart-failed'; attempt: number; error: string; retryInMs: number }
+  /** answering again, after `attempts` starts and `downMs` without a postmaster */
+  | { kind: 'restarted'; pid: number; attempts: number; downMs: number };
+
+/** Backoff of the restarts of a supervised cluster, ms: the first, and the longest. */
+const RESTART_FIRST_MS = 500;
+const RESTART_MAX_MS = 10_000;
 
 interface Binaries {
   postgres: string;
@@ -91,6 +109,45 @@ function alive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/**
+ * Whether the System V shared memory segment that a postmaster.pid names
+ * (line 7: key and id) is gone or has no process attached; undefined when it
+ * cannot be told (no such line, no /proc/sysvipc).
+ */
+function sharedMemoryFree(pidFileText: string): boolean | undefined {
+  const id = pidFileText.split('\n')[6]?.trim().split(/\s+/)[1];
+  if (!id || !/^\d+$/.test(id)) return undefined;
+  let table: string;
+  try {
+    table = readFileSync('/proc/sysvipc/shm', 'utf8');
+  } catch {
+    return undefined;
+  }
+  // columns: key shmid perms size cpid lpid nattch …
+  const row = table.split('\n').map((l) => l.trim().split(/\s+/)).find((cols) => cols[1] === id);
+  return row ? row[6] === '0' : true;
+}
+
+/**
+ * After the postmaster `deadPid` died unasked, its postmaster.pid stays. While
+ * that pid is free, PostgreSQL sees the file as stale by itself, and refuses to
+ * start as long as backends of the dead server are still attached to its shared
+ * memory (they exit within moments; the restart is retried meanwhile). But once
+ * another process has taken the pid, PostgreSQL takes it for a live postmaster
+ * and never starts: only then is the file removed, and only when no process is
+ * attached to the shared memory it names (the check PostgreSQL itself makes).
+ */
+function removeRecycledPidFile(pidFile: string, deadPid: number): void {
+  let text: string;
+  try {
+    text = readFileSync(pidFile, 'utf8');
+  } catch {
+    return;
+  }
+  if (Number(text.split('\n')[0]) !== deadPid || !alive(deadPid)) return;
+  if (sharedMemoryFree(text) === true) rmSync(pidFile, { force: true });
 }
 
 async function canConnect(url: string): Promise<boolean> {
@@ -167,17 +224,13 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   let pid: number;
   let adopted = false;
   const pidFile = path.join(dir, 'postmaster.pid');
-  const previous = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : NaN;
-  if (Number.isInteger(previous) && previous > 0 && alive(previous) && (await canConnect(adminUrl))) {
-    // A launcher that was killed (SIGKILL, crash) left its PostgreSQL running: take it over.
-    pid = previous;
-    adopted = true;
-    opts.onLog?.(`adopted running PostgreSQL (pid ${pid})`);
-  } else {
+
+  /** Starts a postmaster and waits until it accepts connections; throws (with the log's last lines) when it exits or does not answer. */
+  const spawnPostmaster = async (): Promise<{ child: ChildProcess; pid: number }> => {
     await fs.mkdir(path.dirname(opts.logFile), { recursive: true });
     const logFd = openSync(opts.logFile, 'a');
     if (ids) await fs.chown(opts.logFile, ids.uid, ids.gid).catch(() => undefined);
-    child = spawn(bins.postgres, ['-D', dir, '-p', String(opts.port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'], {
+    const c = spawn(bins.postgres, ['-D', dir, '-p', String(opts.port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'], {
       ...ids,
       // Own process group: a Ctrl-C in the terminal reaches the launcher, which
       // stops PostgreSQL last, after the server and worker have closed their connections.
@@ -187,13 +240,25 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     });
     closeSync(logFd);
     let exited = false;
-    child.once('exit', () => (exited = true));
+    c.once('exit', () => (exited = true));
     const ready = await waitUntil(async () => exited || (await canConnect(adminUrl)), 60_000, 150);
     if (exited || !ready) {
-      if (!exited) child.kill('SIGKILL');
+      if (!exited) c.kill('SIGKILL');
       throw new Error(`PostgreSQL did not start (port ${opts.port}, data ${dir}; set PG_PORT if the port is taken). Last lines of ${opts.logFile}:\n${tail(opts.logFile)}`);
     }
-    pid = child.pid!;
+    return { child: c, pid: c.pid! };
+  };
+
+  const previous = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : NaN;
+  if (Number.isInteger(previous) && previous > 0 && alive(previous) && (await canConnect(adminUrl))) {
+    // A launcher that was killed (SIGKILL, crash) left its PostgreSQL running: take it over.
+    pid = previous;
+    adopted = true;
+    opts.onLog?.(`adopted running PostgreSQL (pid ${pid})`);
+  } else {
+    // left by a postmaster killed with the machine or by kill -9, its pid since taken by another process
+    if (Number.isInteger(previous) && previous > 0) removeRecycledPidFile(pidFile, previous);
+    ({ child, pid } = await spawnPostmaster());
   }
 
   const admin = new pg.Client({ connectionString: adminUrl });
@@ -205,12 +270,79 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     await admin.end();
   }
 
+  // Supervision: a postmaster that exits unasked is started again. A kill -9 leaves postmaster.pid (naming the dead
+  // process) and, while its orphaned backends wind down, its shared memory in use: PostgreSQL refuses to start until
+  // they are gone, so the starts are retried with backoff.
+  let stopRequested = false;
+  let watchTimer: NodeJS.Timeout | undefined;
+  let wake: (() => void) | undefined;
+  let restarting: Promise<void> | undefined;
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  const restart = async (deadPid: number, code: number | null, signal: string | null) => {
+    const downSince = Date.now();
+    let delay = RESTART_FIRST_MS;
+    opts.supervise?.({ kind: 'exited', pid: deadPid, code, signal, retryInMs: delay });
+    for (let attempt = 1; !stopRequested; attempt++) {
+      await pause(delay);
+      if (stopRequested) return;
+      try {
+        removeRecycledPidFile(pidFile, deadPid);
+        ({ child, pid } = await spawnPostmaster());
+        opts.supervise?.({ kind: 'restarted', pid, attempts: attempt, downMs: Date.now() - downSince });
+        watch();
+        return;
+      } catch (err) {
+        delay = Math.min(delay * 2, RESTART_MAX_MS);
+        opts.supervise?.({ kind: 'restart-failed', attempt, error: err instanceof Error ? err.message : String(err), retryInMs: delay });
+      }
+    }
+  };
+  const watch = () => {
+    if (!opts.supervise) return;
+    const watched = pid;
+    const exited = (code: number | null, signal: string | null) => {
+      if (stopRequested || pid !== watched || restarting) return;
+      restarting = restart(watched, code, signal).finally(() => (restarting = undefined));
+    };
+    if (child) {
+      child.once('exit', exited);
+    } else {
+      // an adopted postmaster is not our child: its exit is seen by polling
+      watchTimer = setInterval(() => {
+        if (alive(watched)) return;
+        clearInterval(watchTimer);
+        exited(null, null);
+      }, 500);
+      watchTimer.unref();
+    }
+  };
+  watch();
+
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
+      stopRequested = true;
+      clearInterval(watchTimer);
+      wake?.();
+      // a restart under way finishes first, so that the postmaster it started is stopped too
+      await restarting;
       if (!alive(pid)) return;
       process.kill(pid, 'SIGINT'); // fast shutdown: roll back open transactions, checkpoint, exit
       if (!(await waitUntil(() => !alive(pid), 30_000, 100))) process.kill(pid, 'SIGQUIT');
     })());
-  return { url, pid, adopted, stop };
+  return {
+    url,
+    get pid() {
+      return pid;
+    },
+    adopted,
+    stop,
+  };
 }

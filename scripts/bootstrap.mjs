@@ -19,10 +19,14 @@ const fail = (msg) => {
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 20 || (major === 20 && minor < 19)) fail(`Node ${process.versions.node} is too old: Loupe needs Node 20.19 or newer.`);
 
-// Dependencies: (re)install when package.json or the lockfile changed since the last install.
+// Dependencies: (re)install when the lockfile or package.json changed since the last install,
+// package.json without its "scripts" (editing a script must not reinstall node_modules).
 const stampFile = path.join(root, 'node_modules', '.loupe-install');
+const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+delete pkg.scripts;
 const hash = createHash('sha256');
-for (const f of ['package.json', 'package-lock.json']) hash.update(readFileSync(path.join(root, f)));
+hash.update(JSON.stringify(pkg));
+hash.update(readFileSync(path.join(root, 'package-lock.json')));
 const wanted = hash.digest('hex');
 const have = existsSync(stampFile) ? readFileSync(stampFile, 'utf8').trim() : '';
 if (have !== wanted) {

@@ -2,8 +2,11 @@
  * `npm start`: the one-command launcher. Builds the web app when it is
  * missing or stale, starts an embedded PostgreSQL (unless DATABASE_URL is
  * set), applies migrations, then runs the server and one worker as child
- * processes and prints the URL. Ctrl-C (SIGINT) or SIGTERM stops the
- * children, then PostgreSQL, and leaves no process behind.
+ * processes and prints the URL. Ctrl-C (SIGINT), SIGTERM or SIGHUP stops the
+ * children, then PostgreSQL, and leaves no process behind; so does the end of
+ * the `npm start` that ran it (npm dies of a SIGHUP without passing it on).
+ * An embedded PostgreSQL that dies (kill -9, a crash) is started again with
+ * backoff; the server and worker wait it out (db/outage.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -54,20 +57,8 @@ async function waitForWorker(url: string, token: string | undefined, timeoutMs: 
 async function main(): Promise<void> {
   const t0 = Date.now();
   const config = loadConfig();
-  await ensureWebBuilt();
-
   let pg: EmbeddedPostgres | undefined;
-  let databaseUrl = config.databaseUrl;
-  if (!databaseUrl) {
-    pg = await startEmbeddedPostgres({
-      dir: path.join(config.dataDir, 'pg'),
-      port: config.pgPort,
-      logFile: path.join(config.dataDir, 'logs', 'postgres.log'),
-    });
-    databaseUrl = pg.url;
-    log.info(pg.adopted ? 'PostgreSQL already running, taken over' : 'PostgreSQL started', { port: config.pgPort, data: path.join(config.dataDir, 'pg') });
-  }
-
+  let pgStarting: Promise<EmbeddedPostgres | undefined> = Promise.resolve(undefined);
   const children: Supervised[] = [];
   let stopping = false;
   const stopAll = async (code: number) => {
@@ -87,15 +78,51 @@ async function main(): Promise<void> {
           }),
       ),
     );
-    if (pg) {
-      await pg.stop();
+    // a stop during PostgreSQL's start waits for it, and stops it too
+    const cluster = pg ?? (await pgStarting.catch(() => undefined));
+    if (cluster) {
+      await cluster.stop();
       log.info('PostgreSQL stopped');
     }
     process.exit(code);
   };
-  process.on('SIGINT', () => void stopAll(0));
-  process.on('SIGTERM', () => void stopAll(0));
-  process.on('SIGHUP', () => void stopAll(0));
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      if (!stopping) log.info(`${signal}: stopping Loupe`);
+      void stopAll(0);
+    });
+  }
+  // npm passes SIGINT and SIGTERM on to this process, but dies of a SIGHUP (or a SIGKILL) and leaves it behind,
+  // re-parented. Under `npm start`, npm going away stops Loupe as the signal would have.
+  if (process.env.npm_lifecycle_event === 'start' && process.ppid > 1) {
+    const parent = process.ppid;
+    setInterval(() => {
+      if (process.ppid === parent || stopping) return;
+      log.info('npm start has gone away: stopping Loupe');
+      void stopAll(0);
+    }, 500).unref();
+  }
+
+  await ensureWebBuilt();
+  if (stopping) return;
+  let databaseUrl = config.databaseUrl;
+  if (!databaseUrl) {
+    const logFile = path.join(config.dataDir, 'logs', 'postgres.log');
+    const starting = startEmbeddedPostgres({
+      dir: path.join(config.dataDir, 'pg'),
+      port: config.pgPort,
+      logFile,
+      supervise: (e) => {
+        if (e.kind === 'exited') log.error(`PostgreSQL exited unexpectedly; restarting in ${e.retryInMs} ms`, { pid: e.pid, code: e.code ?? undefined, signal: e.signal ?? undefined, log: logFile });
+        else if (e.kind === 'restart-failed') log.warn(`PostgreSQL restart ${e.attempt} failed; trying again in ${e.retryInMs} ms`, { error: e.error.split('\n').slice(-3).join(' | ') });
+        else log.info('PostgreSQL restarted', { pid: e.pid, attempts: e.attempts, downS: Math.round(e.downMs / 100) / 10 });
+      },
+    });
+    pgStarting = starting;
+    pg = await starting;
+    databaseUrl = pg.url;
+    log.info(pg.adopted ? 'PostgreSQL already running, taken over' : 'PostgreSQL started', { port: config.pgPort, data: path.join(config.dataDir, 'pg') });
+  }
 
   try {
     await runMigrations(databaseUrl);
@@ -104,6 +131,7 @@ async function main(): Promise<void> {
     await stopAll(1);
     return;
   }
+  if (stopping) return;
 
   const env = { ...process.env, DATABASE_URL: databaseUrl, DATA_DIR: config.dataDir };
   const launch = (s: Supervised, script: string, extraEnv: Record<string, string>) => {

@@ -8,6 +8,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ZodError } from 'zod';
 import type { ErrorBody } from '../models/contracts/api.ts';
 import { errorForLog, logger } from '../models/log.ts';
+import { isDatabaseUnavailable, unavailableReason } from '../db/outage.ts';
 
 const log = logger('http');
 
@@ -69,6 +70,12 @@ export function errorBody(code: string, message: string, details?: unknown, requ
  */
 export function onError(err: Error, c: Context): Response {
   const requestId = c.get('requestId' as never) as string | undefined;
+  // PostgreSQL down or restarting: a 503 the client can retry, not a 500 (an AppError that is a 4xx stays one)
+  if (!(err instanceof AppError && err.status < 500) && isDatabaseUnavailable(err)) {
+    log.warn('database unavailable', { requestId, reason: unavailableReason(err) });
+    c.header('Retry-After', '5');
+    return c.json(errorBody('database_unavailable', 'The database cannot be reached right now; try again in a few seconds', undefined, requestId), 503);
+  }
   if (err instanceof AppError) {
     if (err.status >= 500) log.error(err.message, { requestId, code: err.code, cause: err.cause });
     const dataDir = (c.get('deps' as never) as { dataDir?: string } | undefined)?.dataDir;

@@ -21,6 +21,7 @@ import { startSampler } from '../models/system/sampler.ts';
 import { snapshotPoints } from '../models/system/types.ts';
 import { openDatabase } from '../db/client.ts';
 import { createEvents, listenEvents } from '../db/events.ts';
+import { guardAgainstOutages, isDatabaseUnavailable, outageLogger, retryAtStart } from '../db/outage.ts';
 import { runMigrations } from '../db/migrate.ts';
 import { recordSystemSnapshot } from '../db/system-recorder.ts';
 import { createApp } from './app.ts';
@@ -48,14 +49,18 @@ async function main(): Promise<void> {
   setLogLevel(config.logLevel);
   if (!config.databaseUrl) throw new ConfigError('DATABASE_URL', 'the server needs a PostgreSQL connection string (`npm start` provides one)');
   const startedAt = Date.now();
-  await runMigrations(config.databaseUrl);
+  // PostgreSQL going away (restarted by `npm start`, a network cut) is waited out, not a crash: routes answer 503 meanwhile.
+  guardAgainstOutages(log);
+  // a database not up yet (restarting, or started after this process) is waited for
+  await retryAtStart(() => runMigrations(config.databaseUrl!), log);
   const database = openDatabase(config.databaseUrl, { onError: (err) => log.warn('idle database connection failed', { error: err }) });
   const events = createEvents(database.pool);
 
   // pg-boss for sending and cancelling jobs: no maintenance or cron here (workers do that), but it
   // installs its schema when the server is the first to start, and creates the queues it sends to.
   const boss = new PgBoss({ connectionString: config.databaseUrl, application_name: 'loupe-server', supervise: false, schedule: false, max: 4 });
-  boss.on('error', (err) => log.error('pg-boss error', { error: err }));
+  const bossOutage = outageLogger(log, 'pg-boss');
+  boss.on('error', (err) => (isDatabaseUnavailable(err) ? bossOutage.failed(err) : log.error('pg-boss error', { error: err })));
   await boss.start();
   await createQueues(database.pool, boss, Object.entries(JOB_QUEUES).map(([name, options]) => ({ ...options, name })));
 

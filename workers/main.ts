@@ -22,6 +22,7 @@ import { startSampler } from '../models/system/sampler.ts';
 import { snapshotPoints } from '../models/system/types.ts';
 import { openDatabase } from '../db/client.ts';
 import { createEvents } from '../db/events.ts';
+import { guardAgainstOutages, isDatabaseUnavailable, outageLogger, retryAtStart } from '../db/outage.ts';
 import { runMigrations } from '../db/migrate.ts';
 import { removeWorker, upsertWorker, type WorkerInfo } from '../db/queries/workers.ts';
 import { recordSystemSnapshot } from '../db/system-recorder.ts';
@@ -51,12 +52,18 @@ async function main(): Promise<void> {
   if (!config.databaseUrl) {
     throw new ConfigError('DATABASE_URL', 'a worker needs the PostgreSQL that the server uses, e.g. DATABASE_URL=postgres://user:pass@dbhost:5432/loupe (`npm start` sets it for its own worker)');
   }
-  await runMigrations(config.databaseUrl);
+  // PostgreSQL going away (restarted by `npm start`, a network cut) is waited out, not a crash: pg-boss polls again,
+  // heartbeats resume, and running jobs keep their writes until it is back (db/outage.ts).
+  guardAgainstOutages(log);
+  // a database not up yet (restarting, or started after this process) is waited for
+  await retryAtStart(() => runMigrations(config.databaseUrl!), log);
   const database = openDatabase(config.databaseUrl, { onError: (err) => log.warn('idle database connection failed', { error: err }) });
   const events = createEvents(database.pool);
 
   const boss = new PgBoss({ connectionString: config.databaseUrl, application_name: 'loupe-worker' });
-  boss.on('error', (err) => log.error('pg-boss error', { error: err }));
+  // Every queue's poll fails while the database is away: one line per outage, not one per poll.
+  const bossOutage = outageLogger(log, 'pg-boss');
+  boss.on('error', (err) => (isDatabaseUnavailable(err) ? bossOutage.failed(err) : log.error('pg-boss error', { error: err })));
   await boss.start();
 
   const info: WorkerInfo = {
@@ -82,12 +89,18 @@ async function main(): Promise<void> {
   const periodMs = heartbeatMs();
   const recovery = createJobRecovery({ boss, database, workerId: info.id, deadAfterMs: (POLICY.WORKER_DEAD_AFTER_MS / POLICY.WORKER_HEARTBEAT_MS) * periodMs, log });
   let beating: Promise<void> = Promise.resolve();
+  const beatOutage = outageLogger(log, 'heartbeat');
   const heartbeat = setInterval(() => {
     beating = beat()
       .then(
-        () => true,
+        () => {
+          beatOutage.restored();
+          bossOutage.restored();
+          return true;
+        },
         (err) => {
-          log.warn('heartbeat failed', { error: err });
+          if (isDatabaseUnavailable(err)) beatOutage.failed(err);
+          else log.warn('heartbeat failed', { error: err });
           return false;
         },
       )

@@ -18,6 +18,7 @@ import type { Database } from '../db/client.ts';
 import { recordableError } from '../db/errors.ts';
 import { createQueues } from '../db/queues.ts';
 import { listenChannel, type EventListener, type Events } from '../db/events.ts';
+import { untilReachable } from '../db/outage.ts';
 import { claimJob, disableRetries, JOB_CANCEL_CHANNEL, jobStates, setJobProgress } from '../db/queries/jobs.ts';
 import type { JobState } from '../models/contracts/jobs.ts';
 import { throttle } from '../models/transfer.ts';
@@ -75,6 +76,8 @@ export async function startJobRunner(opts: RunnerOptions): Promise<JobRunner> {
   /** job id → the abort controller and pg-boss retry_count of the attempt running here */
   const running = new Map<string, { ac: AbortController; attempt: number }>();
   let stopping = false;
+  /** aborted by stop(): ends the waits for an unreachable database */
+  const stopped = new AbortController();
 
   const abort = (id: string, reason: Error) => {
     const ac = running.get(id)?.ac;
@@ -193,6 +196,9 @@ export async function startJobRunner(opts: RunnerOptions): Promise<JobRunner> {
     } finally {
       // Only this attempt's entry: a later attempt of the same job may have started here meanwhile.
       if (running.get(job.id)?.ac === ac) running.delete(job.id);
+      // pg-boss records the outcome as soon as this returns, in a call nobody awaits: while the database is away
+      // that write would be lost and the job left active until it expires. So the outcome waits for the database.
+      await untilReachable(database.pool, { log: jobLog, signal: stopped.signal, what: `the outcome of job ${job.id} (kept for pg-boss)` });
       await writeProgress.flush();
     }
   };
@@ -216,6 +222,7 @@ export async function startJobRunner(opts: RunnerOptions): Promise<JobRunner> {
     async stop() {
       if (stopping) return;
       stopping = true;
+      stopped.abort();
       clearInterval(check);
       for (const id of running.keys()) abort(id, new WorkerShutdownError());
       await listener.close();

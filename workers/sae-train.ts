@@ -39,6 +39,7 @@ import { getDataset } from '../db/queries/datasets.ts';
 import { getExtraction } from '../db/queries/extractions.ts';
 import { getModel } from '../db/queries/models.ts';
 import { completeTraining, getTraining, getTrainingControl, updateTraining, upsertMetrics, type TrainedSae, type TrainingRow, type TrainingUpdate } from '../db/queries/trainings.ts';
+import { retryWhileUnavailable } from '../db/outage.ts';
 import { JobCancelledError, JobLostError, PermanentJobError, WorkerShutdownError, type JobContext, type JobKind } from './job.ts';
 
 /** How often a running training reads its row for a pause or stop, ms. */
@@ -227,8 +228,9 @@ export const saeTrain: JobKind<TrainingJobData> = {
         shouldStop: () => control.current(),
         onProgress: (p) => report.update(p),
         // Stored before the trainer goes on (and so before the next checkpoint): a crash never leaves a gap behind a checkpoint.
+        // While the database is away the trainer waits here, and the point is written once it is back (an upsert: never twice).
         onMetrics: async (m) => {
-          await upsertMetrics(db, trainingId, [{ hook: m.hook, step: m.step, tokens: m.tokens, train: metricValues(m) }]);
+          await retryWhileUnavailable(() => upsertMetrics(db, trainingId, [{ hook: m.hook, step: m.step, tokens: m.tokens, train: metricValues(m) }]), { what: 'metric point', log: ctx.log, signal });
           report.points([{ hook: m.hook, step: m.step, tokens: m.tokens, ts: Date.now(), train: metricValues(m), eval: null }]);
         },
         evaluate: async (e: EvalPoint) => {
@@ -249,7 +251,7 @@ export const saeTrain: JobKind<TrainingJobData> = {
             ceLossRecovered: ceLoss?.recovered ?? null,
           };
           evals.set(e.hook, values);
-          await upsertMetrics(db, trainingId, [{ hook: e.hook, step: e.step, tokens: e.tokens, eval: values }]);
+          await retryWhileUnavailable(() => upsertMetrics(db, trainingId, [{ hook: e.hook, step: e.step, tokens: e.tokens, eval: values }]), { what: 'evaluation', log: ctx.log, signal });
           report.points([{ hook: e.hook, step: e.step, tokens: e.tokens, ts: Date.now(), train: null, eval: values }]);
         },
         onCheckpoint: (step, hook) => report.checkpoint(hook, step),
@@ -279,7 +281,8 @@ export const saeTrain: JobKind<TrainingJobData> = {
         });
       }
       const progress = await report.settle({ status: 'completed', phase: 'done', step: result.steps, tokens: result.steps * config.batchSize, stopped, error: null });
-      if (await completeTraining(db, trainingId, { progress }, made)) await report.publishFinal();
+      // guarded by the status: a retry after a commit whose answer was lost changes nothing
+      if (await retryWhileUnavailable(() => completeTraining(db, trainingId, { progress }, made), { what: 'the completed training', log: ctx.log, signal })) await report.publishFinal();
       ctx.log.info(stopped ? 'training stopped' : 'training done', { id: trainingId, steps: result.steps, resumedAt: result.resumedAt, saes: made.length });
       return { outcome: result.outcome, steps: result.steps, resumedAt: result.resumedAt, hooks: row.hookPoints };
     } catch (raw) {

@@ -18,8 +18,14 @@ export const errorBodySchema = z.object({
 });
 export type ErrorBody = z.infer<typeof errorBodySchema>;
 
+/**
+ * `GET /api/health`. `status`: `ok`; `degraded` (the database answers, but the
+ * job queue is not installed or no worker beats), answered with 200;
+ * `unavailable` (the database cannot be reached: `database.error` says
+ * `unreachable: <reason>`), answered with 503.
+ */
 export const healthSchema = z.object({
-  status: z.enum(['ok', 'degraded']),
+  status: z.enum(['ok', 'degraded', 'unavailable']),
   version: z.string(),
   uptimeS: z.number(),
   database: z.object({ ok: z.boolean(), latencyMs: z.number().nullable(), error: z.string().optional() }),

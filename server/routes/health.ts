@@ -3,6 +3,8 @@ import { createRoute } from '@hono/zod-openapi';
 import { sql } from 'drizzle-orm';
 import { healthSchema, type Health } from '../../models/contracts/api.ts';
 import { POLICY } from '../../models/config.ts';
+import { isQueryError, queryErrorMessage, sqlState } from '../../db/errors.ts';
+import { isDatabaseUnavailable, unavailableReason } from '../../db/outage.ts';
 import { listActiveWorkers } from '../../db/queries/workers.ts';
 import type { App } from '../app.ts';
 
@@ -10,11 +12,16 @@ const route = createRoute({
   method: 'get',
   path: '/api/health',
   summary: 'Health of the database, the job queue and the workers seen in the last 30 s',
-  responses: { 200: { description: 'Health report (status "degraded" when a part is down)', content: { 'application/json': { schema: healthSchema } } } },
+  responses: {
+    200: { description: 'Health report (status "degraded" when the queue is not installed or no worker beats)', content: { 'application/json': { schema: healthSchema } } },
+    503: { description: 'The database cannot be reached (status "unavailable"); the same report, with a Retry-After header', content: { 'application/json': { schema: healthSchema } } },
+  },
 });
 
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+/** A failed check in words: why the database is unreachable, or PostgreSQL's message and SQLSTATE; never the SQL. */
+function failure(err: unknown): string {
+  if (isDatabaseUnavailable(err)) return `unreachable: ${unavailableReason(err)}`;
+  return isQueryError(err) ? queryErrorMessage(err) : 'the check failed';
 }
 
 export function registerHealthRoutes(app: App): void {
@@ -23,21 +30,33 @@ export function registerHealthRoutes(app: App): void {
     const t0 = performance.now();
     const database: Health['database'] = await db.execute(sql`SELECT 1`).then(
       () => ({ ok: true, latencyMs: Math.round((performance.now() - t0) * 100) / 100 }),
-      (err) => ({ ok: false, latencyMs: null, error: message(err) }),
+      (err) => ({ ok: false, latencyMs: null, error: failure(err) }),
     );
-    const queue: Health['queue'] = await db.execute<{ version: number }>(sql`SELECT version FROM pgboss.version`).then(
-      ({ rows }) => ({ ok: rows.length > 0, version: rows[0]?.version ?? null, ...(rows.length ? {} : { error: 'pg-boss schema has no version row' }) }),
-      () => ({ ok: false, version: null, error: 'pg-boss is not installed in this database yet: start a worker (npm run worker)' }),
-    );
+    // Nothing is known of the queue and the workers while the database is down: no hint about installing pg-boss then.
+    const queue: Health['queue'] = !database.ok
+      ? { ok: false, version: null, error: 'unknown: the database cannot be reached' }
+      : await db.execute<{ version: number }>(sql`SELECT version FROM pgboss.version`).then(
+          ({ rows }) => ({ ok: rows.length > 0, version: rows[0]?.version ?? null, ...(rows.length ? {} : { error: 'pg-boss schema has no version row' }) }),
+          (err) => ({
+            ok: false,
+            version: null,
+            // 3F000 no such schema, 42P01 no such table: the queue is not installed yet
+            error: sqlState(err) === '3F000' || sqlState(err) === '42P01' ? 'pg-boss is not installed in this database yet: start a worker (npm run worker)' : failure(err),
+          }),
+        );
     const list = database.ok ? await listActiveWorkers(db, POLICY.WORKER_SEEN_WINDOW_MS).catch(() => []) : [];
     const body: Health = {
-      status: database.ok && queue.ok && list.length > 0 ? 'ok' : 'degraded',
+      status: !database.ok ? 'unavailable' : queue.ok && list.length > 0 ? 'ok' : 'degraded',
       version,
       uptimeS: Math.round((Date.now() - startedAt) / 1000),
       database,
       queue,
       workers: { active: list.length, list: list.map(({ queues: _q, ...w }) => w) },
     };
+    if (!database.ok) {
+      c.header('Retry-After', '5');
+      return c.json(body, 503);
+    }
     return c.json(body, 200);
   });
 }
