@@ -10,6 +10,7 @@
  * processes wait out: the pools reconnect on their own once it answers again.
  */
 import type pg from 'pg';
+import { launcherGoneSignal } from '../models/lifecycle.ts';
 import { errorForLog, type Logger } from '../models/log.ts';
 
 /** Socket errors of a connection that was refused, reset or cut. */
@@ -146,18 +147,7 @@ export async function retryWhileUnavailable<T>(write: () => Promise<T>, opts: Re
  * away meanwhile (its stdin pipe closes), so that nothing is left behind.
  */
 export async function retryAtStart<T>(step: () => Promise<T>, log: Logger): Promise<T> {
-  const supervised = process.env.LOUPE_SUPERVISED === '1';
-  const launcherGone = new AbortController();
-  const gone = () => launcherGone.abort();
-  if (supervised) {
-    process.stdin.once('end', gone);
-    process.stdin.resume();
-  }
-  try {
-    return await retryWhileUnavailable(step, { what: 'start-up', log, signal: launcherGone.signal });
-  } finally {
-    if (supervised) process.stdin.off('end', gone);
-  }
+  return retryWhileUnavailable(step, { what: 'start-up', log, signal: launcherGoneSignal() });
 }
 
 /**

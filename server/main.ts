@@ -15,7 +15,7 @@ import { ConfigError, loadConfig } from '../models/config.ts';
 import { JOB_QUEUES } from '../models/contracts/jobs.ts';
 import { createQueues } from '../db/queues.ts';
 import { checkLocalModelFolder, removeModelDir } from '../models/model-files.ts';
-import { onShutdown } from '../models/lifecycle.ts';
+import { holdEarlySignals, onShutdown } from '../models/lifecycle.ts';
 import { logger, setLogLevel } from '../models/log.ts';
 import { startSampler } from '../models/system/sampler.ts';
 import { snapshotPoints } from '../models/system/types.ts';
@@ -45,6 +45,7 @@ function urlHost(host: string): string {
 }
 
 async function main(): Promise<void> {
+  holdEarlySignals(log);
   const config = loadConfig();
   setLogLevel(config.logLevel);
   if (!config.databaseUrl) throw new ConfigError('DATABASE_URL', 'the server needs a PostgreSQL connection string (`npm start` provides one)');

@@ -15,7 +15,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import PgBoss from 'pg-boss';
 import { ConfigError, loadConfig, POLICY } from '../models/config.ts';
-import { onShutdown } from '../models/lifecycle.ts';
+import { holdEarlySignals, onShutdown } from '../models/lifecycle.ts';
 import { logger, setLogLevel } from '../models/log.ts';
 import { hostMemoryBytes } from '../models/system/proc.ts';
 import { startSampler } from '../models/system/sampler.ts';
@@ -47,6 +47,7 @@ function heartbeatMs(): number {
 }
 
 async function main(): Promise<void> {
+  holdEarlySignals(log);
   const config = loadConfig();
   setLogLevel(config.logLevel);
   if (!config.databaseUrl) {
