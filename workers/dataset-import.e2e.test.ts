@@ -67,7 +67,9 @@ describe('dataset.import through real processes', () => {
       async () => {
         const dead = workers.find((w) => w.child.exitCode !== null);
         if (dead) throw new Error(`a worker exited (${dead.child.exitCode}):\n${dead.output()}`);
-        return healthSchema.parse(await (await fetch(`${base}/api/health`)).json()).workers.active === 2 ? true : undefined;
+        // counted by health from their first heartbeat, but started only once each has logged `ready` (the demo rows registered)
+        const ready = workers.every((w) => /\[worker\] ready /.test(w.output()));
+        return ready && healthSchema.parse(await (await fetch(`${base}/api/health`)).json()).workers.active === 2 ? true : undefined;
       },
       60_000,
       100,
