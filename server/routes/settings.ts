@@ -16,7 +16,7 @@ import { errorBodySchema } from '../../models/contracts/api.ts';
 import { llmTestBodySchema, llmTestResultSchema, putSettingsSchema, settingsSchema, type Settings } from '../../models/contracts/features.ts';
 import { createLlmClient, LlmError, type LlmEndpoint } from '../../models/features/llm.ts';
 import { getLlmSettings, LlmKeyScopeError, putLlmSettings, resolveLlmSettings } from '../../db/queries/settings.ts';
-import { AppError } from '../errors.ts';
+import { AppError, validationError } from '../errors.ts';
 import { llmFailure } from '../llm-errors.ts';
 import type { App } from '../app.ts';
 
@@ -85,7 +85,7 @@ export function registerSettingsRoutes(app: App): void {
         throw new AppError('invalid_request', 400, 'Invalid request body: not JSON', [{ field: '(root)', message: 'not JSON' }]);
       }
       const parsed = llmTestBodySchema.safeParse(value);
-      if (!parsed.success) throw new AppError('invalid_request', 400, `Invalid request body: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`, parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(root)', message: i.message })));
+      if (!parsed.success) throw validationError(parsed.error, 'request body');
       body = parsed.data;
     }
     const given = body.llm;
