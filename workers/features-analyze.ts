@@ -3,9 +3,8 @@
  * does the work), its result stored in `analysis_cache` under the job's key
  * with an expiry of ANALYSIS_TTL_HOURS; the server's request waits for it.
  *
- * - logit-lens: W_dec[f] through the model loaded with the lens intervention
- *   at its last hook_resid_post (final norm, unembedding): top and bottom
- *   tokens.
+ * - logit-lens: W_dec[f] through the model's head under the convention the
+ *   request names (models/features/lens.ts): top and bottom tokens.
  * - correlations: Pearson correlation with every other feature over the
  *   stored activations of the SAE's extraction (its latest discovery's, else
  *   its training's); the labels are added by the server when it answers, so
@@ -16,16 +15,17 @@
  *   every predicted token, the change per position, and the next-token
  *   probabilities that moved most.
  *
- * Loaded models are kept for the next jobs (at most {@link MODEL_CACHE}: a
- * lens model per model folder, an ablation model per SAE, whose weights it
- * bakes in), so a feature's second analysis skips building the graph.
+ * Loaded models are kept for the next jobs (at most {@link MODEL_CACHE}: an
+ * ablation model per SAE, whose weights it bakes in), so a feature's second
+ * analysis skips building the graph; so are the heads the lens reads (one
+ * per model folder, at most {@link MODEL_CACHE}).
  */
 import { JOB_QUEUES } from '../models/contracts/jobs.ts';
-import { analyzeJobDataSchema, FEATURE_LIMITS, type AnalyzeJobData } from '../models/contracts/features.ts';
-import { familyOf } from '../models/architectures/index.ts';
-import { ablate, ablationIntervention, correlations, lensIntervention, logitLens } from '../models/features/analysis.ts';
+import { analyzeJobDataSchema, FEATURE_LIMITS, logitLensQuerySchema, type AnalyzeJobData } from '../models/contracts/features.ts';
+import { ablate, ablationIntervention, correlations } from '../models/features/analysis.ts';
+import { logitLens, readUnembedding, type Unembedding } from '../models/features/lens.ts';
 import { loadModel, type LoadedModel } from '../models/model.ts';
-import { readModelConfig } from '../models/model-files.ts';
+import { ModelFormatError } from '../models/architectures/limits.ts';
 import { loadSae, SaeFormatError } from '../models/sae/saelens.ts';
 import { loadTokenizer, type Tokenizer } from '../models/tokenizer.ts';
 import { putCachedAnalysis } from '../db/queries/analysis.ts';
@@ -43,23 +43,24 @@ const CORRELATION_ROWS = 50_000;
 const MOVED = 10;
 
 const models = new Map<string, Promise<LoadedModel>>();
+const heads = new Map<string, Promise<Unembedding>>();
 const tokenizers = new Map<string, Promise<Tokenizer>>();
 
-/** A model from the cache, or loaded (the oldest entry closed when the cache is full). */
-function cachedModel(key: string, load: () => Promise<LoadedModel>): Promise<LoadedModel> {
-  const hit = models.get(key);
+/** An entry of `cache`, or loaded (the oldest entry dropped, and `close`d, when the cache is full). */
+function cached<T>(cache: Map<string, Promise<T>>, key: string, load: () => Promise<T>, close?: (x: T) => Promise<void>): Promise<T> {
+  const hit = cache.get(key);
   if (hit) {
-    models.delete(key);
-    models.set(key, hit);
+    cache.delete(key);
+    cache.set(key, hit);
     return hit;
   }
   const p = load();
-  p.catch(() => models.delete(key));
-  models.set(key, p);
-  while (models.size > MODEL_CACHE) {
-    const [oldest, m] = models.entries().next().value!;
-    models.delete(oldest);
-    void m.then((x) => x.close()).catch(() => undefined);
+  p.catch(() => cache.delete(key));
+  cache.set(key, p);
+  while (cache.size > MODEL_CACHE) {
+    const [oldest, m] = cache.entries().next().value!;
+    cache.delete(oldest);
+    if (close) void m.then(close).catch(() => undefined);
   }
   return p;
 }
@@ -108,22 +109,25 @@ export const featuresAnalyze: JobKind<AnalyzeJobData> = {
       if (!modelDir) throw new PermanentJobError(`SAE ${sae.id} has no model: import it with its model, or run a discovery on an extraction of that model`);
       const tok = await cachedTokenizer(modelDir);
       if (data.kind === 'logit-lens') {
-        const config = await readModelConfig(modelDir);
-        const spec = familyOf(config).spec(config);
-        const last = `blocks.${spec.nLayers - 1}.hook_resid_post`;
-        const model = await cachedModel(`lens:${modelDir}`, () => loadModel(modelDir, { device, interventions: { [last]: lensIntervention(spec.dModel) } }));
+        const head = await cached(heads, modelDir, () =>
+          readUnembedding(modelDir).catch((err: unknown) => {
+            throw err instanceof ModelFormatError ? new PermanentJobError(`the model of SAE ${sae.id}: ${err.message}`, { cause: err }) : err;
+          }),
+        );
+        if (head.dModel !== cfg.dIn) throw new PermanentJobError(`SAE ${sae.id} reads ${cfg.dIn}-wide activations, but its model's residual stream is ${head.dModel} wide`);
         const k = Number(data.params.k ?? FEATURE_LIMITS.DEFAULT_LENS_K);
-        const r = await logitLens(model, w.W_dec.slice(f * cfg.dIn, (f + 1) * cfg.dIn), k);
+        const norm = logitLensQuerySchema.shape.norm.parse(data.params.norm);
+        const r = logitLens(head, w.W_dec.subarray(f * cfg.dIn, (f + 1) * cfg.dIn), { k, norm });
         const withText = (xs: { token: number; value: number }[]) => {
           const t = texts(tok, xs.map((x) => x.token));
           return xs.map((x, i) => ({ token: x.token, text: t[i]!, value: x.value }));
         };
-        result = { top: withText(r.top), bottom: withText(r.bottom) };
+        result = { norm, top: withText(r.top), bottom: withText(r.bottom) };
       } else {
         const feature = await getFeature(db, sae.id, f);
         const examples = (feature?.examples ?? []).filter((e) => e.tokens.length >= 2).slice(0, Number(data.params.examples ?? FEATURE_LIMITS.DEFAULT_ABLATION_EXAMPLES));
         if (examples.length === 0) throw new PermanentJobError(`feature ${f} of SAE ${sae.id} has no top examples to ablate on: run a discovery first`);
-        const model = await cachedModel(`ablate:${modelDir}:${sae.id}:${sae.path}`, () => loadModel(modelDir, { device, interventions: { [sae.hookPoint]: ablationIntervention(cfg, w) } }));
+        const model = await cached(models, `${modelDir}:${sae.id}:${sae.path}`, () => loadModel(modelDir, { device, interventions: { [sae.hookPoint]: ablationIntervention(cfg, w) } }), (m) => m.close());
         const target = data.params.mode === 'clamp' ? Number(data.params.value) : 0;
         let sumBefore = 0;
         let sumAfter = 0;

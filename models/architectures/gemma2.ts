@@ -5,7 +5,7 @@
  * query_pre_attn_scalar^-1/2 and soft-capped, alternating sliding windows,
  * GeGLU (tanh GELU) MLP and soft-capped logits.
  */
-import { llamaLikeSpec, loadLlamaLike } from './llama.ts';
+import { headLlamaLike, llamaLikeSpec, loadLlamaLike } from './llama.ts';
 import { num, optNum, type ArchSpec, type Family } from './spec.ts';
 import { readNorm, type WeightSource } from './weights.ts';
 
@@ -31,4 +31,9 @@ function load(src: WeightSource, s: ArchSpec, config: Record<string, unknown>) {
   }));
 }
 
-export const gemma2: Family = { modelTypes: ['gemma2'], spec, load };
+export const gemma2: Family = {
+  modelTypes: ['gemma2'],
+  spec,
+  load,
+  head: (src, s, config) => headLlamaLike(src, s, config, (name) => readNorm(src, name, s.dModel, { plusOne: true })),
+};

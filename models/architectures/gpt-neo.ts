@@ -4,7 +4,7 @@
  * and local (sliding window) attention.
  */
 import { activationOf } from './llama.ts';
-import { type ArchSpec, type Family, num, optNum, SPEC_DEFAULTS } from './spec.ts';
+import { type ArchSpec, type Family, type HeadWeights, num, optNum, SPEC_DEFAULTS } from './spec.ts';
 import { readLinear, readNorm, readUnembed, type WeightSource } from './weights.ts';
 
 function spec(config: Record<string, unknown>): ArchSpec {
@@ -51,10 +51,14 @@ async function load(src: WeightSource, s: ArchSpec, config: Record<string, unkno
       down: await readLinear(src, `${p}.mlp.c_proj`, d, s.dMlp),
     });
   }
-  const embed = await src.get('transformer.wte.weight', [s.vocabSize, d]);
   const posEmbed = await src.get('transformer.wpe.weight', [s.contextLength, d]);
-  const unembed = await readUnembed(src, 'lm_head', embed, s.vocabSize, d, config.tie_word_embeddings !== false);
-  return { embed, posEmbed, blocks, finalNorm: await readNorm(src, 'transformer.ln_f', d), unembed };
+  return { ...(await head(src, s, config)), posEmbed, blocks };
 }
 
-export const gptNeo: Family = { modelTypes: ['gpt_neo'], spec, load };
+async function head(src: WeightSource, s: ArchSpec, config: Record<string, unknown>): Promise<HeadWeights> {
+  const embed = await src.get('transformer.wte.weight', [s.vocabSize, s.dModel]);
+  const unembed = await readUnembed(src, 'lm_head', embed, s.vocabSize, s.dModel, config.tie_word_embeddings !== false);
+  return { embed, finalNorm: await readNorm(src, 'transformer.ln_f', s.dModel), unembed };
+}
+
+export const gptNeo: Family = { modelTypes: ['gpt_neo'], spec, load, head };

@@ -5,7 +5,7 @@
  * embed_out unless tied.
  */
 import { activationOf } from './llama.ts';
-import { type ArchSpec, type Family, type Linear, num, optNum, ropeFromConfig, SPEC_DEFAULTS } from './spec.ts';
+import { type ArchSpec, type Family, type HeadWeights, type Linear, num, optNum, ropeFromConfig, SPEC_DEFAULTS } from './spec.ts';
 import { readLinear, readNorm, readUnembed, type WeightSource } from './weights.ts';
 
 function spec(config: Record<string, unknown>): ArchSpec {
@@ -69,9 +69,13 @@ async function load(src: WeightSource, s: ArchSpec, config: Record<string, unkno
       down: await readLinear(src, `${p}.mlp.dense_4h_to_h`, d, s.dMlp),
     });
   }
-  const embed = await src.get('gpt_neox.embed_in.weight', [s.vocabSize, d]);
-  const unembed = await readUnembed(src, 'embed_out', embed, s.vocabSize, d, config.tie_word_embeddings === true);
-  return { embed, blocks, finalNorm: await readNorm(src, 'gpt_neox.final_layer_norm', d), unembed };
+  return { ...(await head(src, s, config)), blocks };
 }
 
-export const gptNeox: Family = { modelTypes: ['gpt_neox'], spec, load };
+async function head(src: WeightSource, s: ArchSpec, config: Record<string, unknown>): Promise<HeadWeights> {
+  const embed = await src.get('gpt_neox.embed_in.weight', [s.vocabSize, s.dModel]);
+  const unembed = await readUnembed(src, 'embed_out', embed, s.vocabSize, s.dModel, config.tie_word_embeddings === true);
+  return { embed, finalNorm: await readNorm(src, 'gpt_neox.final_layer_norm', s.dModel), unembed };
+}
+
+export const gptNeox: Family = { modelTypes: ['gpt_neox'], spec, load, head };

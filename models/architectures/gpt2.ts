@@ -2,7 +2,7 @@
  * GPT-2 (model_type gpt2): learned positions, pre-LayerNorm, Conv1D weights
  * stored [in, out], fused c_attn = [q | k | v], gelu_new MLP, tied unembedding.
  */
-import { type ArchSpec, type Family, type Linear, num, optNum, SPEC_DEFAULTS } from './spec.ts';
+import { type ArchSpec, type Family, type HeadWeights, type Linear, num, optNum, SPEC_DEFAULTS } from './spec.ts';
 import type { WeightSource } from './weights.ts';
 
 function spec(config: Record<string, unknown>): ArchSpec {
@@ -52,10 +52,26 @@ export async function splitConv1D(src: WeightSource, prefix: string, inF: number
   return out;
 }
 
-async function load(src: WeightSource, s: ArchSpec) {
-  const p = src.has('transformer.wte.weight') ? 'transformer.' : '';
+const prefix = (src: WeightSource) => (src.has('transformer.wte.weight') ? 'transformer.' : '');
+const readGpt2Norm = async (src: WeightSource, name: string, d: number) => ({ w: await src.get(`${name}.weight`, [d]), b: await src.get(`${name}.bias`, [d]) });
+
+async function head(src: WeightSource, s: ArchSpec): Promise<HeadWeights> {
+  const p = prefix(src);
   const d = s.dModel;
-  const norm = async (name: string) => ({ w: await src.get(`${name}.weight`, [d]), b: await src.get(`${name}.bias`, [d]) });
+  const embed = await src.get(`${p}wte.weight`, [s.vocabSize, d]);
+  let unembed: Linear | null = null;
+  if (src.has('lm_head.weight')) {
+    const w = await src.get('lm_head.weight', [s.vocabSize, d]);
+    // a separate lm_head equal to wte is still tied; keep one copy
+    if (w.some((x, i) => x !== embed[i])) unembed = { w, layout: 'out_in', inFeatures: d, outFeatures: s.vocabSize };
+  }
+  return { embed, finalNorm: await readGpt2Norm(src, `${p}ln_f`, d), unembed };
+}
+
+async function load(src: WeightSource, s: ArchSpec) {
+  const p = prefix(src);
+  const d = s.dModel;
+  const norm = (name: string) => readGpt2Norm(src, name, d);
   const blocks = [];
   for (let l = 0; l < s.nLayers; l++) {
     const b = `${p}h.${l}`;
@@ -65,15 +81,8 @@ async function load(src: WeightSource, s: ArchSpec) {
     const [down] = (await splitConv1D(src, `${b}.mlp.c_proj`, s.dMlp, [d])) as [Linear];
     blocks.push({ ln1: await norm(`${b}.ln_1`), ln2: await norm(`${b}.ln_2`), q, k, v, o, up, down });
   }
-  const embed = await src.get(`${p}wte.weight`, [s.vocabSize, d]);
   const posEmbed = await src.get(`${p}wpe.weight`, [s.contextLength, d]);
-  let unembed: Linear | null = null;
-  if (src.has('lm_head.weight')) {
-    const w = await src.get('lm_head.weight', [s.vocabSize, d]);
-    // a separate lm_head equal to wte is still tied; keep one copy
-    if (w.some((x, i) => x !== embed[i])) unembed = { w, layout: 'out_in', inFeatures: d, outFeatures: s.vocabSize };
-  }
-  return { embed, posEmbed, blocks, finalNorm: await norm(`${p}ln_f`), unembed };
+  return { ...(await head(src, s)), posEmbed, blocks };
 }
 
-export const gpt2: Family = { modelTypes: ['gpt2'], spec, load };
+export const gpt2: Family = { modelTypes: ['gpt2'], spec, load, head };

@@ -3,7 +3,7 @@
  * llama): RMSNorm, rotary positions, grouped-query attention (q/k/v biases
  * for Qwen2), SwiGLU MLP, optional sliding windows.
  */
-import { type Activation, type ArchSpec, type BlockWeights, type Family, type ModelWeights, type Norm, num, optNum, ropeFromConfig, SPEC_DEFAULTS } from './spec.ts';
+import { type Activation, type ArchSpec, type BlockWeights, type Family, type HeadWeights, type ModelWeights, type Norm, num, optNum, ropeFromConfig, SPEC_DEFAULTS } from './spec.ts';
 import { readLinear, readNorm, readUnembed, type WeightSource } from './weights.ts';
 
 /** hidden_act / hidden_activation of config.json → our activation names. */
@@ -73,9 +73,14 @@ export async function loadLlamaLike(src: WeightSource, s: ArchSpec, config: Reco
     const p = `model.layers.${l}`;
     blocks.push({ ...(await blockNorms(p)), ...(await readLlamaProjections(src, s, p)) });
   }
+  return { ...(await headLlamaLike(src, s, config, norm)), blocks };
+}
+
+/** Embedding, final norm and unembedding of a Llama-style checkpoint. */
+export async function headLlamaLike(src: WeightSource, s: ArchSpec, config: Record<string, unknown>, norm: (name: string) => Promise<Norm>): Promise<HeadWeights> {
   const embed = await src.get('model.embed_tokens.weight', [s.vocabSize, s.dModel]);
   const unembed = await readUnembed(src, 'lm_head', embed, s.vocabSize, s.dModel, config.tie_word_embeddings !== false);
-  return { embed, blocks, finalNorm: await norm('model.norm'), unembed };
+  return { embed, finalNorm: await norm('model.norm'), unembed };
 }
 
 function load(src: WeightSource, s: ArchSpec, config: Record<string, unknown>) {
@@ -87,4 +92,5 @@ export const llama: Family = {
   modelTypes: ['llama', 'mistral', 'qwen2'],
   spec: (config) => llamaLikeSpec(config, String(config.model_type)),
   load,
+  head: (src, s, config) => headLlamaLike(src, s, config, (name) => readNorm(src, name, s.dModel)),
 };

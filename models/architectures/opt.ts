@@ -5,7 +5,7 @@
  * (word_embed_proj_dim ≠ hidden_size) are refused.
  */
 import { activationOf } from './llama.ts';
-import { type ArchSpec, type Family, num, SPEC_DEFAULTS } from './spec.ts';
+import { type ArchSpec, type Family, type HeadWeights, num, SPEC_DEFAULTS } from './spec.ts';
 import { readLinear, readNorm, readUnembed, type WeightSource } from './weights.ts';
 
 function spec(config: Record<string, unknown>): ArchSpec {
@@ -52,11 +52,15 @@ async function load(src: WeightSource, s: ArchSpec, config: Record<string, unkno
       down: await readLinear(src, `${p}.fc2`, d, s.dMlp),
     });
   }
-  const embed = await src.get('model.decoder.embed_tokens.weight', [s.vocabSize, d]);
   const posEmbed = await src.get('model.decoder.embed_positions.weight', [s.contextLength + 2, d]);
-  const unembed = await readUnembed(src, 'lm_head', embed, s.vocabSize, d, config.tie_word_embeddings !== false);
-  const finalNorm = config._remove_final_layer_norm === true ? null : await readNorm(src, 'model.decoder.final_layer_norm', d);
-  return { embed, posEmbed, blocks, finalNorm, unembed };
+  return { ...(await head(src, s, config)), posEmbed, blocks };
 }
 
-export const opt: Family = { modelTypes: ['opt'], spec, load };
+async function head(src: WeightSource, s: ArchSpec, config: Record<string, unknown>): Promise<HeadWeights> {
+  const embed = await src.get('model.decoder.embed_tokens.weight', [s.vocabSize, s.dModel]);
+  const unembed = await readUnembed(src, 'lm_head', embed, s.vocabSize, s.dModel, config.tie_word_embeddings !== false);
+  const finalNorm = config._remove_final_layer_norm === true ? null : await readNorm(src, 'model.decoder.final_layer_norm', s.dModel);
+  return { embed, finalNorm, unembed };
+}
+
+export const opt: Family = { modelTypes: ['opt'], spec, load, head };

@@ -4,7 +4,7 @@
  * and partial rotary embeddings.
  */
 import { llamaLikeSpec } from './llama.ts';
-import type { ArchSpec, Family } from './spec.ts';
+import type { ArchSpec, Family, HeadWeights } from './spec.ts';
 import { linearRows, readLinear, readNorm, readUnembed, type WeightSource } from './weights.ts';
 
 async function load(src: WeightSource, s: ArchSpec, config: Record<string, unknown>) {
@@ -28,9 +28,13 @@ async function load(src: WeightSource, s: ArchSpec, config: Record<string, unkno
       down: await readLinear(src, `${p}.mlp.down_proj`, d, s.dMlp),
     });
   }
-  const embed = await src.get('model.embed_tokens.weight', [s.vocabSize, d]);
-  const unembed = await readUnembed(src, 'lm_head', embed, s.vocabSize, d, config.tie_word_embeddings === true);
-  return { embed, blocks, finalNorm: await readNorm(src, 'model.norm', d), unembed };
+  return { ...(await head(src, s, config)), blocks };
 }
 
-export const phi3: Family = { modelTypes: ['phi3'], spec: (config) => llamaLikeSpec(config, 'phi3'), load };
+async function head(src: WeightSource, s: ArchSpec, config: Record<string, unknown>): Promise<HeadWeights> {
+  const embed = await src.get('model.embed_tokens.weight', [s.vocabSize, s.dModel]);
+  const unembed = await readUnembed(src, 'lm_head', embed, s.vocabSize, s.dModel, config.tie_word_embeddings === true);
+  return { embed, finalNorm: await readNorm(src, 'model.norm', s.dModel), unembed };
+}
+
+export const phi3: Family = { modelTypes: ['phi3'], spec: (config) => llamaLikeSpec(config, 'phi3'), load, head };

@@ -92,11 +92,16 @@ export interface ModelWeights {
   unembed: Linear | null;
 }
 
+/** What turns a last residual stream into logits: the final norm, the unembedding, and the embedding it may be tied to. */
+export type HeadWeights = Pick<ModelWeights, 'embed' | 'finalNorm' | 'unembed'>;
+
 /** One architecture family: which model_types it serves, its spec and its weights. */
 export interface Family {
   modelTypes: readonly string[];
   spec(config: Record<string, unknown>): ArchSpec;
   load(src: WeightSource, spec: ArchSpec, config: Record<string, unknown>): Promise<ModelWeights>;
+  /** The head alone (the part of `load` the logit lens needs), reading no block. */
+  head(src: WeightSource, spec: ArchSpec, config: Record<string, unknown>): Promise<HeadWeights>;
 }
 
 /** The usual values of the rarer fields (Gemma 2 and GPT-NeoX set their own). */

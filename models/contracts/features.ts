@@ -303,10 +303,21 @@ export type FeaturePatch = z.infer<typeof featurePatchSchema>;
 const cacheFields = { cached: z.boolean(), computedAt: z.number() };
 const tokenValueSchema = z.object({ token: z.number().int(), text: z.string(), value: z.number() });
 
+/**
+ * How the logit lens reads a decoder direction (models/features/lens.ts):
+ * `weight`, the final norm's gain applied (after centring, for LayerNorm
+ * families), or `none`, W_dec[f] · W_U exactly. Neither adds a bias.
+ */
+export const LENS_NORMS = ['weight', 'none'] as const;
+export type LensNorm = (typeof LENS_NORMS)[number];
+
 /** `GET /api/features/{id}/logit-lens` query. */
-export const logitLensQuerySchema = z.object({ k: z.coerce.number().int().min(1).max(FEATURE_LIMITS.MAX_ANALYSIS_K).default(FEATURE_LIMITS.DEFAULT_LENS_K) });
-/** Tokens the decoder direction promotes most (top) and suppresses most (bottom), in logits. */
-export const logitLensSchema = z.object({ top: z.array(tokenValueSchema), bottom: z.array(tokenValueSchema), ...cacheFields });
+export const logitLensQuerySchema = z.object({
+  k: z.coerce.number().int().min(1).max(FEATURE_LIMITS.MAX_ANALYSIS_K).default(FEATURE_LIMITS.DEFAULT_LENS_K),
+  norm: z.enum(LENS_NORMS).default('weight'),
+});
+/** Tokens the decoder direction promotes most (top) and suppresses most (bottom), in logits before any soft-cap, under the convention `norm`. */
+export const logitLensSchema = z.object({ norm: z.enum(LENS_NORMS), top: z.array(tokenValueSchema), bottom: z.array(tokenValueSchema), ...cacheFields });
 export type LogitLensResult = z.infer<typeof logitLensSchema>;
 
 /** `GET /api/features/{id}/correlations` query. */

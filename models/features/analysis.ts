@@ -1,10 +1,8 @@
 /**
- * The analyses of one feature, each through the model's own graph so that
- * every architecture (final norm, soft-capping, tied or not) is handled by
- * the code that runs it:
+ * The analyses of one feature over its activations and through the model's
+ * own graph (the logit lens, which reads only the model's head, is in
+ * lens.ts):
  *
- * - Logit lens: the decoder direction W_dec[f] put in place of the last
- *   residual stream, through the final norm and the unembedding.
  * - Correlations: Pearson correlation of the feature's activations with every
  *   other feature's over stored rows.
  * - Ablation: x ← x + (target − a_f(x)) · W_dec[f] at the hook (zero: target
@@ -21,27 +19,6 @@ import { ort } from '../runtime.ts';
 import { createEncoder, forEachActive } from '../sae/encode.ts';
 import type { SaeConfig } from '../sae/saelens.ts';
 import type { SaeWeights } from '../sae/stepper.ts';
-
-/** The intervention of the logit lens: the last block's output is replaced by the input `lens.direction` [batch, pos, d]. */
-export function lensIntervention(dModel: number): Intervention {
-  return (g) => g.input('lens.direction', DataType.FLOAT, ['batch', 'pos', dModel]);
-}
-
-export interface TokenScore {
-  token: number;
-  value: number;
-}
-
-/** Top and bottom tokens of W_dec[f] through a model loaded with {@link lensIntervention} at its last hook_resid_post. */
-export async function logitLens(model: LoadedModel, direction: Float32Array, k = 20): Promise<{ top: TokenScore[]; bottom: TokenScore[] }> {
-  const d = model.spec.dModel;
-  if (direction.length !== d) throw new Error(`the direction has ${direction.length} values, the model ${d}`);
-  const out = await model.forward(BigInt64Array.of(0n), [1, 1], ['logits'], { 'lens.direction': new ort.Tensor('float32', direction, [1, 1, d]) });
-  const logits = out.logits!.data;
-  const order = Array.from(logits.keys()).sort((a, b) => logits[b]! - logits[a]!);
-  const pick = (ids: number[]) => ids.map((token) => ({ token, value: logits[token]! }));
-  return { top: pick(order.slice(0, k)), bottom: pick(order.slice(-k).reverse()) };
-}
 
 export interface Correlation {
   feature: number;

@@ -29,6 +29,8 @@ import { loadTokenizer } from '../tokenizer.ts';
 import { tokenizeDemo } from '../../scripts/testing/tokenized.ts';
 import { discoverFeatures, type FeatureSummary } from './discover.ts';
 import { heuristicLabel, tokenKey, type Label } from './label.ts';
+import { lensLogits, readUnembedding } from './lens.ts';
+import { openSafetensors, toFloat32 } from '../safetensors.ts';
 
 /** Frequencies of the features whose examples are judged: rare enough to be specific, common enough to have ten good examples. */
 const BAND = { min: 0.0005, max: 0.02 };
@@ -182,4 +184,68 @@ describe('the demo SAE and its features', () => {
     expect(auc).toBeGreaterThanOrEqual(0.85);
     expect(topShare).toBeGreaterThanOrEqual(0.9);
   });
+
+  it("the logit lens reads each feature's own direction, not the final norm's bias: mean correlation with b·W_U below 0.05", async () => {
+    const head = await readUnembedding(DEMO_MODEL_DIR);
+    const ck = await openSafetensors(path.join(DEMO_MODEL_DIR, 'model.safetensors'));
+    const name = [...ck.tensors.keys()].find((n) => /(^|\.)ln_f\.bias$/.test(n))!;
+    const bias = toFloat32(ck.tensors.get(name)!.dtype, await ck.read(name));
+    await ck.close();
+    const d = head.dModel;
+    const gain = head.gain!;
+    // b·W_U, and the lens as it was (the whole final LayerNorm, bias and all, on W_dec[f]) for comparison
+    const biasOnly = lensLogits(head, bias, 'none');
+    const { W_dec } = sae.weights;
+    let sumNew = 0;
+    let worstNew = -1;
+    let sumOld = 0;
+    let nOld = 0;
+    const S = sae.cfg.dSae;
+    for (let f = 0; f < S; f++) {
+      const dir = W_dec.subarray(f * d, (f + 1) * d);
+      const r = pearson(lensLogits(head, dir, 'weight'), biasOnly);
+      sumNew += r;
+      worstNew = Math.max(worstNew, r);
+      if (f % 4 !== 0) continue;
+      // the old convention on every fourth feature
+      let mean = 0;
+      for (let i = 0; i < d; i++) mean += dir[i]!;
+      mean /= d;
+      let variance = 0;
+      for (let i = 0; i < d; i++) variance += (dir[i]! - mean) ** 2;
+      const sd = Math.sqrt(variance / d + 1e-5);
+      // LayerNorm(dir) = (dir − mean)/sd ⊙ γ + b, then W_U
+      const old = Float32Array.from(dir, (v, i) => ((v - mean) / sd) * gain[i]! + bias[i]!);
+      sumOld += pearson(lensLogits(head, old, 'none'), biasOnly);
+      nOld++;
+    }
+    const meanNew = sumNew / S;
+    const meanOld = sumOld / nOld;
+    console.log(`demo quality: logit lens correlation with b·W_U over ${S} features: mean ${meanNew.toFixed(3)} (highest ${worstNew.toFixed(3)}); through the whole final LayerNorm, bias included, it was ${meanOld.toFixed(3)} (every fourth feature)`);
+    expect(meanNew).toBeLessThan(0.05);
+    expect(meanOld).toBeGreaterThan(meanNew);
+  }, 120_000);
 });
+
+function pearson(a: Float32Array, b: Float32Array): number {
+  const n = a.length;
+  let ma = 0;
+  let mb = 0;
+  for (let i = 0; i < n; i++) {
+    ma += a[i]!;
+    mb += b[i]!;
+  }
+  ma /= n;
+  mb /= n;
+  let cov = 0;
+  let va = 0;
+  let vb = 0;
+  for (let i = 0; i < n; i++) {
+    const x = a[i]! - ma;
+    const y = b[i]! - mb;
+    cov += x * y;
+    va += x * x;
+    vb += y * y;
+  }
+  return cov / Math.sqrt(va * vb);
+}

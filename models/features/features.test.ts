@@ -21,7 +21,8 @@ import { loadTokenizer } from '../tokenizer.ts';
 import { discoverFeatures, type DiscoverCheckpoint, type FeatureSummary } from './discover.ts';
 import { readCheckpoint, writeCheckpoint, type StagedKey } from './staging.ts';
 import { heuristicLabel, tokenKey } from './label.ts';
-import { ablate, ablationIntervention, correlations, lensIntervention, logitLens } from './analysis.ts';
+import { ablate, ablationIntervention, correlations } from './analysis.ts';
+import { logitLens, readUnembedding } from './lens.ts';
 import { openSafetensors, toFloat32 } from '../safetensors.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -208,28 +209,30 @@ describe('a discovery interrupted and resumed from its checkpoint', () => {
 });
 
 describe('analysis', () => {
-  it('logit lens equals LayerNorm(W_dec[f]) · W_E computed from the checkpoint', async () => {
+  it("logit lens: (W_dec[f] − mean) ⊙ γ · W_E (norm=weight) and W_dec[f] · W_E (norm=none), from the checkpoint, with no bias", async () => {
     const f = [...features].sort((a, b) => b.frequency - a.frequency)[0]!.index;
     const dir = sae.weights.W_dec.slice(f * 256, (f + 1) * 256);
-    const model = await loadModel(DEMO, { device: 'cpu', interventions: { 'blocks.5.hook_resid_post': lensIntervention(256) } });
-    const got = await logitLens(model, dir, 5);
-    await model.close();
+    const head = await readUnembedding(DEMO);
     const ck = await openSafetensors(path.join(DEMO, 'model.safetensors'));
     const read = async (n: string) => toFloat32(ck.tensors.get(n)!.dtype, await ck.read(n));
     const names = [...ck.tensors.keys()];
     const pre = names.some((n) => n.startsWith('transformer.')) ? 'transformer.' : '';
     const gain = await read(`${pre}ln_f.weight`);
-    const bias = await read(`${pre}ln_f.bias`);
     const E = await read(`${pre}wte.weight`);
     await ck.close();
     const mean = dir.reduce((a, v) => a + v, 0) / 256;
-    const variance = dir.reduce((a, v) => a + (v - mean) ** 2, 0) / 256;
-    const normed = Array.from(dir, (v, i) => ((v - mean) / Math.sqrt(variance + 1e-5)) * gain[i]! + bias[i]!);
-    const logits = Array.from({ length: 8192 }, (_, t) => normed.reduce((a, v, i) => a + v * E[t * 256 + i]!, 0));
-    const order = logits.map((v, t) => [v, t] as const).sort((a, c) => c[0] - a[0]);
-    expect(got.top.map((x) => x.token)).toEqual(order.slice(0, 5).map((x) => x[1]));
-    got.top.forEach((x) => expect(x.value).toBeCloseTo(logits[x.token]!, 3));
-    expect(got.bottom[0]!.token).toBe(order.at(-1)![1]);
+    const expected = {
+      weight: Array.from(dir, (v, i) => (v - mean) * gain[i]!),
+      none: Array.from(dir),
+    };
+    for (const norm of ['weight', 'none'] as const) {
+      const got = logitLens(head, dir, { k: 20, norm });
+      const logits = Array.from({ length: 8192 }, (_, t) => expected[norm].reduce((a, v, i) => a + v * E[t * 256 + i]!, 0));
+      const order = logits.map((v, t) => [v, t] as const).sort((a, c) => c[0] - a[0]);
+      expect(got.top.map((x) => x.token), norm).toEqual(order.slice(0, 20).map((x) => x[1]));
+      expect(got.bottom.map((x) => x.token), norm).toEqual(order.slice(-20).reverse().map((x) => x[1]));
+      for (const x of [...got.top, ...got.bottom]) expect(Math.abs(x.value - logits[x.token]!), `${norm} token ${x.token}`).toBeLessThan(1e-4);
+    }
   });
 
   it('correlation of a feature with itself is 1, and with another equals a direct Pearson computation', async () => {

@@ -175,6 +175,7 @@ describe('loupe features', () => {
       [['features', 'show', 'abc', '--server', base], /"abc" is not a feature id/],
       [['features', 'show', '--server', base], /show takes one feature id/],
       [['features', 'lens', `${sae.id}:1`, '--k', '0', '--server', base], /--k: /],
+      [['features', 'lens', `${sae.id}:1`, '--norm', 'final', '--server', base], /--norm: /],
       [['features', 'ablate', `${sae.id}:1`, '--mode', 'clamp', '--server', base], /--value: clamp needs a value/],
       [['features', 'ablate', `${sae.id}:1`, '--mode', 'scramble', '--server', base], /--mode: /],
     ];
@@ -223,8 +224,12 @@ describe('loupe features', () => {
     const lens = await loupe(['features', 'lens', id, '--k', '5', '--server', base]);
     expect(lens.code, lens.stderr).toBe(0);
     const l = logitLensSchema.parse(JSON.parse(lens.stdout));
+    expect(l.norm).toBe('weight');
     expect(l.top).toHaveLength(5);
     expect(l.top[0]!.value).toBeGreaterThanOrEqual(l.top[4]!.value);
+    const raw = await loupe(['features', 'lens', id, '--k', '5', '--norm', 'none', '--server', base]);
+    expect(raw.code, raw.stderr).toBe(0);
+    expect(logitLensSchema.parse(JSON.parse(raw.stdout)).norm).toBe('none');
 
     const corr = await loupe(['features', 'correlations', id, '--k', '3', '--server', base]);
     expect(corr.code, corr.stderr).toBe(0);

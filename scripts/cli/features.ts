@@ -15,7 +15,9 @@
  *   features list --sae ID [--q TEXT] [--token " Moses"|#123] [--min-freq F] [--max-freq F] [--favourite] [--sort -score] [--limit 50] [--offset 0]
  *       one JSON line per feature of the page (`GET /api/features`); the total on stderr
  *   features show ID                 a feature (`{saeId}:{index}`) with its examples, as JSON
- *   features lens ID [--k 20]        its logit lens
+ *   features lens ID [--k 20] [--norm weight|none]
+ *       its logit lens: W_dec[f] centred (LayerNorm) and scaled by the final
+ *       norm's gain (weight, the default), or W_dec[f]·W_U exactly (none)
  *   features correlations ID [--k 10]
  *   features ablate ID [--mode zero|clamp] [--value V] [--examples 5]
  *       the analyses wait for the server's job (polling its 202) up to --wait seconds (600)
@@ -63,7 +65,7 @@ const ACTIONS: Record<string, Options> = {
   discover: { sae: str, activations: str, dataset: str, model: str, 'top-k': str, left: str, right: str, out: str },
   list: { ...SERVER, sae: str, q: str, token: str, 'min-freq': str, 'max-freq': str, favourite: { type: 'boolean' }, sort: str, limit: str, offset: str },
   show: SERVER,
-  lens: { ...SERVER, k: str, wait: str },
+  lens: { ...SERVER, k: str, norm: str, wait: str },
   correlations: { ...SERVER, k: str, wait: str },
   ablate: { ...SERVER, mode: str, value: str, examples: str, wait: str },
 };
@@ -258,7 +260,7 @@ async function discover(values: Record<string, unknown>): Promise<void> {
 
 export const command: Command = {
   usage:
-    'features discover --sae DIR --activations DIR --dataset DIR [--model DIR] [--top-k 10] [--left 16] [--right 4] [--out FILE.jsonl] | features list --sae ID [--q TEXT] [--token T] [--min-freq F] [--max-freq F] [--favourite] [--sort -score] [--limit 50] [--offset 0] | features show|lens|correlations|ablate SAE_ID:INDEX [--k N] [--mode zero|clamp] [--value V] [--examples 5] [--wait 600]  (all but discover: [--server URL])',
+    'features discover --sae DIR --activations DIR --dataset DIR [--model DIR] [--top-k 10] [--left 16] [--right 4] [--out FILE.jsonl] | features list --sae ID [--q TEXT] [--token T] [--min-freq F] [--max-freq F] [--favourite] [--sort -score] [--limit 50] [--offset 0] | features show|lens|correlations|ablate SAE_ID:INDEX [--k N] [--norm weight|none] [--mode zero|clamp] [--value V] [--examples 5] [--wait 600]  (all but discover: [--server URL])',
   async run(args) {
     const [action, ...tail] = args;
     if (!action || action.startsWith('-')) throw new UsageError('discover, list, show, lens, correlations or ablate?');
@@ -298,7 +300,7 @@ export const command: Command = {
       return;
     }
     if (action === 'lens' || action === 'correlations') {
-      const input = given(values, { k: 'k' });
+      const input = given(values, action === 'lens' ? { k: 'k', norm: 'norm' } : { k: 'k' });
       parseWith(action === 'lens' ? logitLensQuerySchema : correlationsQuerySchema, input);
       const p = `${feature}/${action === 'lens' ? 'logit-lens' : 'correlations'}?${new URLSearchParams(input)}`;
       line(await analysis(base, p, action === 'lens' ? logitLensSchema : correlationsSchema, waitS));

@@ -135,6 +135,7 @@ describe('features API', () => {
     expect(await bad(`/api/features/${sae.id}:3`, { method: 'PATCH', body: JSON.stringify({}) })).toEqual(['(root)']);
     expect(await bad(`/api/features/${sae.id}:3/ablation?mode=clamp`)).toEqual(['value']);
     expect(await bad(`/api/features/${sae.id}:3/logit-lens?k=0`)).toEqual(['k']);
+    expect(await bad(`/api/features/${sae.id}:3/logit-lens?norm=final`)).toEqual(['norm']);
 
     expect((await get('/api/features?sae=00000000-0000-4000-8000-000000000001')).status).toBe(404);
     expect((await get(`/api/features/${sae.id}:999`)).status).toBe(404);
@@ -226,11 +227,17 @@ describe('features API', () => {
     expect(cold.status, JSON.stringify(cold.body)).toBe(200);
     const lens = logitLensSchema.parse(cold.body);
     expect(lens.cached).toBe(false);
+    expect(lens.norm).toBe('weight');
     expect(lens.top).toHaveLength(7);
     expect(lens.top.map((x) => x.text)).toEqual(tok.tokenStrings(lens.top.map((x) => x.token)));
     expect(lens.top[0]!.value).toBeGreaterThan(lens.bottom[0]!.value);
     const warm = logitLensSchema.parse((await get(`/api/features/${f.id}/logit-lens?k=7`)).body);
     expect(warm).toEqual({ ...lens, cached: true });
+    // the other convention is its own cache entry, with its own values
+    const raw = logitLensSchema.parse((await get(`/api/features/${f.id}/logit-lens?k=7&norm=none`)).body);
+    expect(raw).toMatchObject({ norm: 'none', cached: false });
+    expect(raw.top.map((x) => x.value)).not.toEqual(lens.top.map((x) => x.value));
+    expect(logitLensSchema.parse((await get(`/api/features/${f.id}/logit-lens?norm=weight&k=7`)).body)).toEqual({ ...lens, cached: true });
 
     const corr = correlationsSchema.parse((await get(`/api/features/${f.id}/correlations?k=5`)).body);
     expect(corr.cached).toBe(false);
@@ -280,7 +287,7 @@ describe('features API', () => {
     const first = logitLensSchema.parse((await get(`/api/features/${f.id}/logit-lens?k=4`)).body);
     expect(logitLensSchema.parse((await get(`/api/features/${f.id}/logit-lens?k=4`)).body).cached).toBe(true);
     // the ANALYSIS_TTL_HOURS default, then past it
-    const { rows } = await db.pool.query<{ ttl: number }>(`SELECT extract(epoch FROM expires_at - created_at) / 3600 AS ttl FROM analysis_cache WHERE key LIKE $1`, [`logit-lens:${sae.id}:${f.index}?k=4`]);
+    const { rows } = await db.pool.query<{ ttl: number }>(`SELECT extract(epoch FROM expires_at - created_at) / 3600 AS ttl FROM analysis_cache WHERE key LIKE $1`, [`logit-lens:${sae.id}:${f.index}?k=4&norm=weight`]);
     expect(Number(rows[0]!.ttl)).toBeCloseTo(168, 3);
     await db.pool.query(`UPDATE analysis_cache SET expires_at = now() - interval '1 second' WHERE key LIKE $1`, [`logit-lens:${sae.id}:${f.index}%`]);
     const again = logitLensSchema.parse((await get(`/api/features/${f.id}/logit-lens?k=4`)).body);

@@ -122,7 +122,8 @@ const analysisResponses = <R extends z.ZodType>(schema: R) => ({
 const lensRouteDef = createRoute({
   method: 'get',
   path: '/api/features/{id}/logit-lens',
-  summary: "Logit lens: the feature's decoder direction through the model's final norm and unembedding; the `k` tokens it promotes most and least",
+  summary:
+    "Logit lens: the feature's decoder direction read through the unembedding, the `k` tokens it promotes most and least. `norm=weight` (the default): the direction centred (LayerNorm families) and scaled by the final norm's gain; `norm=none`: W_dec[f]·W_U exactly. No bias is added and the direction is not normalised; values are before any logit soft-cap",
   request: { params: featureIdParamSchema, query: logitLensQuerySchema },
   responses: analysisResponses(logitLensSchema),
 });
@@ -304,8 +305,8 @@ export function registerFeatureRoutes(app: App): void {
     const { sae, index } = await load(deps, c.req.valid('param').id);
     if (index >= sae.dSae) throw notFound(featureId(sae.id, index));
     const q = c.req.valid('query');
-    if (!(await modelDirOfSae(deps.db, sae.id))) throw new AppError('conflict', 409, `SAE ${sae.id} has no model to run the logit lens through`);
-    const r = await analysis(deps, 'logit-lens', sae.id, index, { k: q.k });
+    if (!(await modelDirOfSae(deps.db, sae.id))) throw new AppError('conflict', 409, `SAE ${sae.id} has no model whose unembedding the logit lens reads`);
+    const r = await analysis(deps, 'logit-lens', sae.id, index, { k: q.k, norm: q.norm });
     if ('jobId' in r) return c.json(r, 202);
     return c.json({ ...(r.result as Omit<z.infer<typeof logitLensSchema>, 'cached' | 'computedAt'>), cached: r.cached, computedAt: r.computedAt }, 200);
   });

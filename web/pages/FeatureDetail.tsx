@@ -10,7 +10,7 @@
  */
 import { A, useParams, useSearchParams } from '@solidjs/router';
 import { createEffect, createMemo, createSignal, For, Match, on, onCleanup, Show, Switch, type JSX } from 'solid-js';
-import { ablationSchema, correlationsSchema, FEATURE_LIMITS, logitLensSchema, type AblationResponse, type FeatureDetail } from '../../models/contracts/features.ts';
+import { ablationSchema, correlationsSchema, FEATURE_LIMITS, LENS_NORMS, logitLensSchema, type AblationResponse, type FeatureDetail, type LensNorm } from '../../models/contracts/features.ts';
 import { ApiError, errorMessage } from '../api.ts';
 import { formatInt } from '../data/dataset-view.ts';
 import {
@@ -210,15 +210,32 @@ function computedNote(d: { cached: boolean; computedAt: number }): string {
   return `${d.cached ? 'cached' : 'computed'} ${new Date(d.computedAt).toLocaleString()}`;
 }
 
-function LogitLensPanel(props: { id: string }) {
-  const state = createAnalysis(() => `/api/features/${props.id}/logit-lens?k=${LENS_K}`, logitLensSchema);
+/** What each lens convention computes, as the panel says it. */
+const LENS_EXPLAIN: Record<LensNorm, { button: string; text: string }> = {
+  weight: { button: 'with norm gain', text: "W_dec[f], centred for a LayerNorm model, times the final norm's gain γ, times W_U" },
+  none: { button: 'raw', text: 'W_dec[f] · W_U exactly' },
+};
+
+function LogitLensPanel(props: { id: string; norm: LensNorm; onNorm: (n: LensNorm) => void }) {
+  const state = createAnalysis(() => `/api/features/${props.id}/logit-lens?k=${LENS_K}&norm=${props.norm}`, logitLensSchema);
   return (
     <section class="card" data-testid="logit-lens">
       <div class="chart-head">
         <h3 class="card-title">Logit lens</h3>
         <Show when={state.data()}>{(d) => <span class="muted small" data-testid="computed-note">{computedNote(d())}</span>}</Show>
+        <div class="segmented" role="group" aria-label="Logit lens convention" data-testid="lens-norm">
+          <For each={LENS_NORMS}>
+            {(n) => (
+              <button type="button" classList={{ active: props.norm === n }} aria-pressed={props.norm === n} title={LENS_EXPLAIN[n].text} onClick={() => props.onNorm(n)}>
+                {LENS_EXPLAIN[n].button}
+              </button>
+            )}
+          </For>
+        </div>
       </div>
-      <p class="muted small explain">The decoder direction through the final norm and the unembedding: the next tokens this feature promotes and suppresses.</p>
+      <p class="muted small explain" data-testid="lens-convention">
+        The next tokens this feature promotes and suppresses: {LENS_EXPLAIN[props.norm].text}. No bias is added (the final norm's would give every feature the same tokens) and the direction is not normalised.
+      </p>
       <AnalysisBody state={state} what="logit lens">
         {(d) => {
           const max = Math.max(1e-9, ...d.top.map((r) => Math.abs(r.value)), ...d.bottom.map((r) => Math.abs(r.value)));
@@ -451,7 +468,8 @@ function Example(props: { e: FeatureDetail['examples'][number]; max: number }) {
 
 export default function FeatureDetailPage() {
   const params = useParams<{ saeId: string; index: string }>();
-  const [search] = useSearchParams();
+  const [search, setSearch] = useSearchParams();
+  const lensNorm = (): LensNorm => (search.lens === 'none' ? 'none' : 'weight');
   const list = createMemo(() => parseListQuery({ ...search, sae: params.saeId }));
   const listLink = () => `/features${listSearch(list())}`;
   const keep = () => listSearch({ ...list(), sae: null });
@@ -627,7 +645,7 @@ export default function FeatureDetailPage() {
                     <ActivationHistogram histogram={f().histogram} />
                   </Show>
                 </section>
-                <LogitLensPanel id={f().id} />
+                <LogitLensPanel id={f().id} norm={lensNorm()} onNorm={(n) => setSearch({ lens: n === 'weight' ? undefined : n }, { replace: true })} />
               </div>
             </div>
             <div class="feature-grid lower">

@@ -232,6 +232,22 @@ describe('Features page, on the first-start demo', () => {
     expect(lensValues.every((v, i) => i === 0 || v <= lensValues[i - 1]!)).toBe(true);
     expect(await page.getByTestId('lens-bottom').getByTestId('lens-row').count()).toBe(12);
     expect((await lensRows.first().locator('text.lens-token').textContent())!.length).toBeGreaterThan(0);
+    // The convention is named, and switching it asks for the other one (kept in the URL).
+    expect(await page.getByTestId('lens-convention').textContent()).toContain('γ');
+    const weighted = await lensRows.evaluateAll((rows) => rows.map((r) => r.getAttribute('data-value')));
+    await page.getByTestId('lens-norm').getByRole('button', { name: 'raw' }).click();
+    await page.waitForURL(/[?&]lens=none/);
+    await page.getByTestId('lens-convention').getByText('W_dec[f] · W_U exactly').waitFor();
+    await page.waitForFunction((before) => {
+      const rows = [...document.querySelectorAll('[data-testid="lens-top"] [data-testid="lens-row"]')];
+      return rows.length === 12 && rows.map((r) => r.getAttribute('data-value')).join() !== before.join();
+    }, weighted, { timeout: 90_000 });
+    // back to the default (cached by now) for the screenshot
+    await page.getByTestId('lens-norm').getByRole('button', { name: 'with norm gain' }).click();
+    await page.waitForFunction((before) => {
+      const rows = [...document.querySelectorAll('[data-testid="lens-top"] [data-testid="lens-row"]')];
+      return !location.search.includes('lens=') && rows.map((r) => r.getAttribute('data-value')).join() === before.join();
+    }, weighted, { timeout: 30_000 });
     // Correlated features, linked to their pages.
     await page.getByTestId('correlation-link').first().waitFor({ timeout: 90_000 });
     expect(await page.getByTestId('correlation-link').first().getAttribute('href')).toMatch(new RegExp(`^/features/${saeId}/\\d+`));
