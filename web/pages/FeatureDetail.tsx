@@ -212,7 +212,7 @@ function computedNote(d: { cached: boolean; computedAt: number }): string {
 
 /** What each lens convention computes, as the panel says it. */
 const LENS_EXPLAIN: Record<LensNorm, { button: string; text: string }> = {
-  weight: { button: 'with norm gain', text: "W_dec[f], centred for a LayerNorm model, times the final norm's gain γ, times W_U" },
+  weight: { button: 'weighted', text: "W_dec[f], centred for a LayerNorm model, times the final norm's gain γ, times W_U" },
   none: { button: 'raw', text: 'W_dec[f] · W_U exactly' },
 };
 

@@ -243,7 +243,7 @@ describe('Features page, on the first-start demo', () => {
       return rows.length === 12 && rows.map((r) => r.getAttribute('data-value')).join() !== before.join();
     }, weighted, { timeout: 90_000 });
     // back to the default (cached by now) for the screenshot
-    await page.getByTestId('lens-norm').getByRole('button', { name: 'with norm gain' }).click();
+    await page.getByTestId('lens-norm').getByRole('button', { name: 'weighted' }).click();
     await page.waitForFunction((before) => {
       const rows = [...document.querySelectorAll('[data-testid="lens-top"] [data-testid="lens-row"]')];
       return !location.search.includes('lens=') && rows.map((r) => r.getAttribute('data-value')).join() === before.join();
