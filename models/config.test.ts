@@ -23,6 +23,7 @@ describe('configuration', () => {
       [{ PORT: 'abc' }, 'PORT'],
       [{ PORT: '70000' }, 'PORT'],
       [{ LOUPE_DEVICE: 'tpu' }, 'LOUPE_DEVICE'],
+      [{ LOUPE_DEVICE: 'cuda' }, 'LOUPE_DEVICE'],
       [{ HOST: '0.0.0.0' }, 'LOUPE_TOKEN'],
       [{ HOST: '192.168.1.5', LOUPE_TOKEN: 'short' }, 'LOUPE_TOKEN'],
       [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
@@ -40,6 +41,8 @@ describe('configuration', () => {
       }
     }
     expect(loadConfig({ HOST: '0.0.0.0', LOUPE_TOKEN: 'a'.repeat(32) }).token).toBe('a'.repeat(32));
+    // cuda is gone, with a message that says why and what to use
+    expect(() => loadConfig({ LOUPE_DEVICE: 'cuda' })).toThrow('LOUPE_DEVICE: the npm build of ONNX Runtime has no CUDA provider: use LOUPE_DEVICE=webgpu for an NVIDIA GPU');
   });
 
   it('knows loopback addresses', () => {

@@ -26,7 +26,7 @@ export const ENV_DOCS: readonly EnvDoc[] = [
   { name: 'WS_PORT', default: 'PORT+1', description: 'WebSocket port (path `/ws`).' },
   { name: 'PUBLIC_WS_URL', default: '(derived)', description: 'WebSocket URL announced to browsers by `GET /api/config`, for setups behind a proxy.' },
   { name: 'LOUPE_TOKEN', default: '(none)', description: 'Shared secret for the HTTP API (`Authorization: Bearer`, `?token=` or cookie) and the WebSocket upgrade (`?token=`). Required on a non-loopback bind; enforced whenever set.' },
-  { name: 'LOUPE_DEVICE', default: 'auto', description: 'Execution provider for models: `auto`, `cpu`, `webgpu` or `cuda`.' },
+  { name: 'LOUPE_DEVICE', default: 'auto', description: 'Execution provider for models: `auto` (WebGPU when a GPU adapter is found, else the CPU), `cpu` or `webgpu` (NVIDIA GPUs too: the npm build of ONNX Runtime has no CUDA provider).' },
   { name: 'WORKER_CONCURRENCY', default: '1', description: 'Jobs one worker process runs at once, per job kind.' },
   { name: 'SAE_TRAIN_CONCURRENCY', default: '1', description: 'SAE trainings (`sae.train` jobs) one worker process runs at once; further trainings wait in the queue, with their position shown.' },
   { name: 'SYSTEM_SAMPLE_MS', default: '2000', description: 'Interval of the system monitor (CPU, memory, disk, network, GPUs), in ms.' },
@@ -53,7 +53,7 @@ export interface Config {
   wsPort: number;
   publicWsUrl: string | undefined;
   token: string | undefined;
-  device: 'auto' | 'cpu' | 'webgpu' | 'cuda';
+  device: 'auto' | 'cpu' | 'webgpu';
   workerConcurrency: number;
   /** `sae.train` jobs one worker runs at once */
   saeTrainConcurrency: number;
@@ -138,6 +138,11 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number
   return value;
 }
 
+/** `LOUPE_DEVICE=cuda`, which earlier versions took: said why not, and what to use. */
+function cudaRefused(): never {
+  throw new ConfigError('LOUPE_DEVICE', 'the npm build of ONNX Runtime has no CUDA provider: use LOUPE_DEVICE=webgpu for an NVIDIA GPU (or auto, or cpu)');
+}
+
 function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: readonly T[], fallback: T): T {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -193,7 +198,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     wsPort: int(env, 'WS_PORT', port + 1, 1, 65535),
     publicWsUrl: env.PUBLIC_WS_URL || undefined,
     token,
-    device: oneOf(env, 'LOUPE_DEVICE', ['auto', 'cpu', 'webgpu', 'cuda'] as const, 'auto'),
+    device: env.LOUPE_DEVICE === 'cuda' ? cudaRefused() : oneOf(env, 'LOUPE_DEVICE', ['auto', 'cpu', 'webgpu'] as const, 'auto'),
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 1, 1, 64),
     saeTrainConcurrency: int(env, 'SAE_TRAIN_CONCURRENCY', 1, 1, 64),
     demo: demoRaw !== '0',

@@ -1,6 +1,7 @@
 /**
  * ONNX Runtime sessions: the execution provider comes from LOUPE_DEVICE
- * (auto, cpu, webgpu, cuda). `auto` tries WebGPU once per process and falls
+ * (auto, cpu, webgpu; the npm build has no CUDA provider, so NVIDIA GPUs run
+ * through WebGPU too). `auto` tries WebGPU once per process and falls
  * back to the CPU with a logged reason; an explicit device that cannot start
  * is an error naming it. Out-of-memory failures are recognised so that jobs
  * can retry with a smaller batch and then on the CPU.
@@ -9,8 +10,8 @@ import { existsSync } from 'node:fs';
 import ort from 'onnxruntime-node';
 import { logger } from './log.ts';
 
-export type Device = 'auto' | 'cpu' | 'webgpu' | 'cuda';
-export type Provider = 'cpu' | 'webgpu' | 'cuda';
+export type Device = 'auto' | 'cpu' | 'webgpu';
+export type Provider = 'cpu' | 'webgpu';
 
 const log = logger('runtime');
 
@@ -93,16 +94,17 @@ export async function createSession(model: Uint8Array | string, opts: SessionOpt
       provider = 'cpu';
       session = await create(model, 'cpu', opts);
     }
-  } else if (device === 'webgpu' || device === 'cuda') {
+  } else if (device === 'webgpu') {
     provider = device;
     try {
       session = await create(model, device, opts);
     } catch (err) {
-      const hint = device === 'cuda' ? ' (the CUDA provider is not part of the npm onnxruntime-node build; use LOUPE_DEVICE=webgpu for NVIDIA GPUs)' : '';
-      throw new Error(`LOUPE_DEVICE=${device}: cannot start the ${device} execution provider: ${message(err)}${hint}`);
+      throw new Error(`LOUPE_DEVICE=webgpu: cannot start the webgpu execution provider: ${message(err)}`);
     }
+  } else if ((device as string) === 'cuda') {
+    throw new Error('LOUPE_DEVICE=cuda: the npm build of ONNX Runtime has no CUDA provider; use LOUPE_DEVICE=webgpu for an NVIDIA GPU');
   } else {
-    throw new Error(`LOUPE_DEVICE must be auto, cpu, webgpu or cuda (got "${String(device)}")`);
+    throw new Error(`LOUPE_DEVICE must be auto, cpu or webgpu (got "${String(device)}")`);
   }
   const s = session!;
   return {

@@ -56,4 +56,24 @@ if (process.argv.includes('--test')) {
     const install = update.status === 0 && spawnSync('apt-get', ['install', '-y', '-q', 'chromium'], { stdio: [0, 2, 2], env });
     if (!install || install.status !== 0 || !existsSync(chromium)) fail('apt-get could not install chromium (see above).');
   }
+  // The GPU lane runs WebGPU on chromium's SwiftShader Vulkan driver, through the system's Vulkan loader.
+  if (process.platform === 'linux' && !hasVulkanLoader()) {
+    if (process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) {
+      fail('The GPU tests need the Vulkan loader (libvulkan.so.1). Install it (Debian/Ubuntu: apt-get install libvulkan1).');
+    }
+    say('installing the Vulkan loader for the GPU tests (apt-get install libvulkan1)…');
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    let install = spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'libvulkan1'], { stdio: [0, 2, 2], env });
+    if (install.status !== 0 && spawnSync('apt-get', ['update', '-q'], { stdio: [0, 2, 2], env }).status === 0) {
+      install = spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'libvulkan1'], { stdio: [0, 2, 2], env });
+    }
+    if (install.status !== 0 || !hasVulkanLoader()) fail('apt-get could not install libvulkan1 (see above).');
+  }
+}
+
+/** Whether the dynamic linker finds libvulkan.so.1. */
+function hasVulkanLoader() {
+  const r = spawnSync('ldconfig', ['-p'], { encoding: 'utf8' });
+  if (r.status === 0) return /\blibvulkan\.so\.1\b/.test(r.stdout);
+  return ['/usr/lib/x86_64-linux-gnu', '/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib'].some((d) => existsSync(`${d}/libvulkan.so.1`));
 }

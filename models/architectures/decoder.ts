@@ -200,14 +200,31 @@ class DecoderBuilder {
     return m;
   }
 
-  /** cos and sin [T, 1, rotaryDim] for [batch, pos, heads, dHead] values. */
+  /**
+   * cos and sin [T, 1, rotaryDim] for [batch, pos, heads, dHead] values,
+   * gathered from tables [contextLength, rotaryDim / 2] computed here in
+   * float64: a GPU's Cos and Sin are approximate, and worse at large
+   * positions, so the graph computes no angle itself.
+   */
   private rotary(invFreq: Float64Array): void {
     const g = this.g;
-    const posF = g.unsqueeze(g.cast(this.pos, DataType.FLOAT), [1]);
-    const freqs = g.mul(posF, g.constF(Array.from(invFreq), [1, invFreq.length]));
-    const emb = g.concat([freqs, freqs], -1);
-    this.cos = g.unsqueeze(g.op('Cos', [emb]), [1]);
-    this.sin = g.unsqueeze(g.op('Sin', [emb]), [1]);
+    const n = this.spec.contextLength;
+    const h = invFreq.length;
+    const cos = new Float32Array(n * h);
+    const sin = new Float32Array(n * h);
+    for (let p = 0; p < n; p++) {
+      for (let i = 0; i < h; i++) {
+        const a = p * invFreq[i]!;
+        cos[p * h + i] = Math.cos(a);
+        sin[p * h + i] = Math.sin(a);
+      }
+    }
+    const at = (table: Float32Array, name: string) => {
+      const rows = g.op('Gather', [g.initializer(name, DataType.FLOAT, [n, h], table), this.pos], { axis: 0 }); // [T, h]
+      return g.unsqueeze(g.concat([rows, rows], -1), [1]);
+    };
+    this.cos = at(cos, 'rope.cos');
+    this.sin = at(sin, 'rope.sin');
   }
 
   /** Rotate-half rotary embedding of the first rotaryDim dims of each head. */
