@@ -259,150 +259,103 @@ class BoundedMemo<V> {
 
 const BPE_MEMO_ENTRIES = 200_000;
 
-class HfBackedTokenizer implements Tokenizer {
-  readonly vocabSize: number;
-  readonly bosId: number | null;
-  readonly eosId: number | null;
-  readonly padId: number | null;
-  readonly unkId: number | null;
-  readonly bosToken: string | null;
-  readonly eosToken: string | null;
-  readonly addsBosByDefault: boolean;
+/**
+ * The {@link Tokenizer} of a built @huggingface/tokenizers object and the
+ * JSON files it came from (tokenizer.json, and the optional
+ * tokenizer_config.json, special_tokens_map.json and config.json).
+ */
+function hfBackedTokenizer(dir: string, hf: HfTokenizer, tokenizerJson: Json, tokenizerConfig: Json | null, specialTokensMap: Json | null, modelConfig: Json | null): Tokenizer {
+  const model = hf.model;
+  const vocab: readonly (string | undefined)[] = model ? model.vocab : [];
+  const added = new Map<number, { content: string; special: boolean }>();
+  let maxId = vocab.length - 1;
+  for (const t of Array.isArray(tokenizerJson.added_tokens) ? tokenizerJson.added_tokens : []) {
+    if (!isObject(t) || !Number.isSafeInteger(t.id) || typeof t.content !== 'string') continue;
+    added.set(t.id as number, { content: t.content, special: t.special === true });
+    maxId = Math.max(maxId, t.id as number);
+  }
+  const vocabSize = maxId + 1;
 
-  private readonly vocab: readonly (string | undefined)[];
-  private readonly added = new Map<number, { content: string; special: boolean }>();
-  private readonly byteLevel: boolean;
-  private readonly byteFallback: boolean;
-  private readonly replacements: [string, string][];
-  private readonly display: (string | undefined)[] = [];
+  const idToToken = (id: number): string | null => {
+    if (!Number.isInteger(id) || id < 0) return null;
+    return added.get(id)?.content ?? vocab[id] ?? null;
+  };
+  const tokenToId = (token: string): number | null => hf.token_to_id(token) ?? null;
 
-  constructor(
-    readonly dir: string,
-    private readonly hf: HfTokenizer,
-    tokenizerJson: Json,
-    tokenizerConfig: Json | null,
-    specialTokensMap: Json | null,
-    modelConfig: Json | null,
-  ) {
-    const model = hf.model;
-    this.vocab = model ? model.vocab : [];
-    let maxId = this.vocab.length - 1;
-    for (const t of Array.isArray(tokenizerJson.added_tokens) ? tokenizerJson.added_tokens : []) {
-      if (!isObject(t) || !Number.isSafeInteger(t.id) || typeof t.content !== 'string') continue;
-      this.added.set(t.id as number, { content: t.content, special: t.special === true });
-      maxId = Math.max(maxId, t.id as number);
+  const special = (key: string, idKey: string): [string | null, number | null] => {
+    // transformers lets special_tokens_map.json override tokenizer_config.json; config.json ids come last.
+    for (const src of [specialTokensMap, tokenizerConfig]) {
+      if (!src || !(key in src)) continue;
+      const content = tokenContent(src[key]);
+      if (content === null) return [null, null]; // explicitly none (e.g. "pad_token": null)
+      const id = tokenToId(content);
+      return id === null ? [null, null] : [content, id];
     }
-    this.vocabSize = maxId + 1;
+    const id = configId(modelConfig, idKey);
+    const token = id === null ? null : idToToken(id);
+    return token === null ? [null, null] : [token, id];
+  };
+  let [bosToken, bosId] = special('bos_token', 'bos_token_id');
+  const [eosToken, eosId] = special('eos_token', 'eos_token_id');
+  const padId = special('pad_token', 'pad_token_id')[1];
+  const unkId = special('unk_token', 'unk_token_id')[1] ?? (model?.unk_token_id ?? null);
 
-    const special = (key: string, idKey: string): [string | null, number | null] => {
-      // transformers lets special_tokens_map.json override tokenizer_config.json; config.json ids come last.
-      for (const src of [specialTokensMap, tokenizerConfig]) {
-        if (!src || !(key in src)) continue;
-        const content = tokenContent(src[key]);
-        if (content === null) return [null, null]; // explicitly none (e.g. "pad_token": null)
-        const id = this.tokenToId(content);
-        return id === null ? [null, null] : [content, id];
-      }
-      const id = configId(modelConfig, idKey);
-      const token = id === null ? null : this.idToToken(id);
-      return token === null ? [null, null] : [token, id];
-    };
-    let [bosToken, bosId] = special('bos_token', 'bos_token_id');
-    const [eosToken, eosId] = special('eos_token', 'eos_token_id');
-    this.padId = special('pad_token', 'pad_token_id')[1];
-    this.unkId = special('unk_token', 'unk_token_id')[1] ?? (model?.unk_token_id ?? null);
-    this.eosToken = eosToken;
-    this.eosId = eosId;
+  const prefix = postProcessorPrefix(tokenizerJson.post_processor, tokenToId);
+  // A tokenizer.json alone (no config files) still tells its BOS: the one token its post-processor prepends.
+  if (bosId === null && prefix.length === 1) {
+    bosId = prefix[0]!;
+    bosToken = idToToken(bosId);
+  }
+  const configAddBos = tokenizerConfig && typeof tokenizerConfig.add_bos_token === 'boolean' ? tokenizerConfig.add_bos_token : null;
+  const addsBosByDefault = bosId !== null && (configAddBos ?? prefix[0] === bosId);
 
-    const prefix = postProcessorPrefix(tokenizerJson.post_processor, (t) => this.tokenToId(t));
-    // A tokenizer.json alone (no config files) still tells its BOS: the one token its post-processor prepends.
-    if (bosId === null && prefix.length === 1) {
-      bosId = prefix[0]!;
-      bosToken = this.idToToken(bosId);
-    }
-    this.bosToken = bosToken;
-    this.bosId = bosId;
-    const configAddBos = tokenizerConfig && typeof tokenizerConfig.add_bos_token === 'boolean' ? tokenizerConfig.add_bos_token : null;
-    this.addsBosByDefault = bosId !== null && (configAddBos ?? prefix[0] === bosId);
-
-    const decoders = components(tokenizerJson.decoder);
-    const types = new Set(decoders.map((d) => d.type));
-    const preTokenizers = components(tokenizerJson.pre_tokenizer);
-    this.byteLevel = types.has('ByteLevel') || (decoders.length === 0 && preTokenizers.some((p) => p.type === 'ByteLevel'));
-    const modelCfg = isObject(tokenizerJson.model) ? tokenizerJson.model : {};
-    this.byteFallback = types.has('ByteFallback') || modelCfg.byte_fallback === true;
-    this.replacements = [];
-    for (const d of decoders) {
-      if (d.type === 'Replace' && isObject(d.pattern) && typeof d.pattern.String === 'string' && typeof d.content === 'string') {
-        this.replacements.push([d.pattern.String, d.content]);
-      } else if (d.type === 'Metaspace') {
-        this.replacements.push([typeof d.replacement === 'string' ? d.replacement : '\u2581', ' ']);
-      }
-    }
-    if (decoders.length === 0 && [...preTokenizers, ...components(tokenizerJson.normalizer)].some((c) => c.type === 'Metaspace' || (c.type === 'Replace' && c.content === '\u2581'))) {
-      this.replacements.push(['\u2581', ' ']);
-    }
-
-    const bpe = model as unknown as { cache?: { get?: unknown; put?: unknown; clear?: unknown } } | null;
-    if (bpe && isObject(bpe.cache) && typeof bpe.cache.get === 'function' && typeof bpe.cache.put === 'function') {
-      bpe.cache = new BoundedMemo<string[]>(BPE_MEMO_ENTRIES);
+  const decoders = components(tokenizerJson.decoder);
+  const types = new Set(decoders.map((d) => d.type));
+  const preTokenizers = components(tokenizerJson.pre_tokenizer);
+  const byteLevel = types.has('ByteLevel') || (decoders.length === 0 && preTokenizers.some((p) => p.type === 'ByteLevel'));
+  const modelCfg = isObject(tokenizerJson.model) ? tokenizerJson.model : {};
+  const byteFallback = types.has('ByteFallback') || modelCfg.byte_fallback === true;
+  const replacements: [string, string][] = [];
+  for (const d of decoders) {
+    if (d.type === 'Replace' && isObject(d.pattern) && typeof d.pattern.String === 'string' && typeof d.content === 'string') {
+      replacements.push([d.pattern.String, d.content]);
+    } else if (d.type === 'Metaspace') {
+      replacements.push([typeof d.replacement === 'string' ? d.replacement : '\u2581', ' ']);
     }
   }
+  if (decoders.length === 0 && [...preTokenizers, ...components(tokenizerJson.normalizer)].some((c) => c.type === 'Metaspace' || (c.type === 'Replace' && c.content === '\u2581'))) {
+    replacements.push(['\u2581', ' ']);
+  }
 
-  encode(text: string, opts: EncodeOptions = {}): Uint32Array {
-    const ids = this.hf.encode(text, { add_special_tokens: false }).ids;
-    const bos = (opts.addBos ?? this.addsBosByDefault) && this.bosId !== null && ids[0] !== this.bosId;
-    const eos = opts.addEos === true && this.eosId !== null && (ids.length === 0 || ids[ids.length - 1] !== this.eosId);
+  const bpe = model as unknown as { cache?: { get?: unknown; put?: unknown; clear?: unknown } } | null;
+  if (bpe && isObject(bpe.cache) && typeof bpe.cache.get === 'function' && typeof bpe.cache.put === 'function') {
+    bpe.cache = new BoundedMemo<string[]>(BPE_MEMO_ENTRIES);
+  }
+
+  const encode = (text: string, opts: EncodeOptions = {}): Uint32Array => {
+    const ids = hf.encode(text, { add_special_tokens: false }).ids;
+    const bos = (opts.addBos ?? addsBosByDefault) && bosId !== null && ids[0] !== bosId;
+    const eos = opts.addEos === true && eosId !== null && (ids.length === 0 || ids[ids.length - 1] !== eosId);
     const out = new Uint32Array(ids.length + (bos ? 1 : 0) + (eos ? 1 : 0));
-    if (bos) out[0] = this.bosId!;
+    if (bos) out[0] = bosId!;
     out.set(ids, bos ? 1 : 0);
-    if (eos) out[out.length - 1] = this.eosId!;
+    if (eos) out[out.length - 1] = eosId!;
     return out;
-  }
+  };
 
-  encodeBatch(texts: readonly string[], opts: EncodeOptions = {}): Uint32Array[] {
-    return texts.map((t) => this.encode(t, opts));
-  }
+  const valid = (id: number): boolean => Number.isInteger(id) && id >= 0 && id < vocabSize && (vocab[id] !== undefined || added.has(id));
 
-  private valid(id: number): boolean {
-    return Number.isInteger(id) && id >= 0 && id < this.vocabSize && (this.vocab[id] !== undefined || this.added.has(id));
-  }
-
-  decode(ids: ArrayLike<number>, opts: { skipSpecial?: boolean } = {}): string {
-    const options = { skip_special_tokens: opts.skipSpecial === true };
-    const list = Array.from(ids);
-    if (list.every((id) => this.valid(id))) return list.length === 0 ? '' : this.hf.decode(list, options);
-    // Ids the vocabulary lacks (e.g. padded embedding rows) show as U+FFFD between decoded runs.
-    let out = '';
-    let run: number[] = [];
-    for (const id of list) {
-      if (this.valid(id)) run.push(id);
-      else {
-        if (run.length) out += this.hf.decode(run, options);
-        run = [];
-        out += '\uFFFD';
-      }
-    }
-    if (run.length) out += this.hf.decode(run, options);
-    return out;
-  }
-
-  tokenStrings(ids: ArrayLike<number>): string[] {
-    const out = new Array<string>(ids.length);
-    for (let i = 0; i < ids.length; i++) out[i] = this.tokenString(ids[i]!);
-    return out;
-  }
-
-  private tokenString(id: number): string {
-    if (!this.valid(id)) return '\uFFFD';
-    const cached = this.display[id];
+  const display: (string | undefined)[] = [];
+  const tokenString = (id: number): string => {
+    if (!valid(id)) return '\uFFFD';
+    const cached = display[id];
     if (cached !== undefined) return cached;
     let s: string;
-    const added = this.added.get(id);
-    const token = this.vocab[id];
-    if (added || token === undefined) s = added?.content ?? '\uFFFD';
-    else if (this.byteFallback && /^<0x[0-9A-Fa-f]{2}>$/.test(token)) s = decodeUtf8Lenient([parseInt(token.slice(3, 5), 16)]);
-    else if (this.byteLevel) {
+    const addedToken = added.get(id);
+    const token = vocab[id];
+    if (addedToken || token === undefined) s = addedToken?.content ?? '\uFFFD';
+    else if (byteFallback && /^<0x[0-9A-Fa-f]{2}>$/.test(token)) s = decodeUtf8Lenient([parseInt(token.slice(3, 5), 16)]);
+    else if (byteLevel) {
       const bytes: number[] = [];
       for (const ch of token) {
         const b = BYTE_OF_CHAR.get(ch.codePointAt(0)!);
@@ -412,26 +365,53 @@ class HfBackedTokenizer implements Tokenizer {
       s = decodeUtf8Lenient(bytes);
     } else {
       s = token;
-      for (const [from, to] of this.replacements) s = s.replaceAll(from, to);
+      for (const [from, to] of replacements) s = s.replaceAll(from, to);
     }
     // NUL (byte-level 'Ā') shows as ␀ and a lone surrogate as �, as they are stored (models/safe-text.ts)
     s = safeText(s);
-    this.display[id] = s;
+    display[id] = s;
     return s;
-  }
+  };
 
-  idToToken(id: number): string | null {
-    if (!Number.isInteger(id) || id < 0) return null;
-    return this.added.get(id)?.content ?? this.vocab[id] ?? null;
-  }
-
-  tokenToId(token: string): number | null {
-    return this.hf.token_to_id(token) ?? null;
-  }
-
-  isSpecial(id: number): boolean {
-    return this.added.get(id)?.special === true;
-  }
+  return {
+    dir,
+    vocabSize,
+    bosId,
+    eosId,
+    padId,
+    unkId,
+    bosToken,
+    eosToken,
+    addsBosByDefault,
+    encode,
+    encodeBatch: (texts, opts = {}) => texts.map((t) => encode(t, opts)),
+    decode(ids, opts = {}) {
+      const options = { skip_special_tokens: opts.skipSpecial === true };
+      const list = Array.from(ids);
+      if (list.every(valid)) return list.length === 0 ? '' : hf.decode(list, options);
+      // Ids the vocabulary lacks (e.g. padded embedding rows) show as U+FFFD between decoded runs.
+      let out = '';
+      let run: number[] = [];
+      for (const id of list) {
+        if (valid(id)) run.push(id);
+        else {
+          if (run.length) out += hf.decode(run, options);
+          run = [];
+          out += '\uFFFD';
+        }
+      }
+      if (run.length) out += hf.decode(run, options);
+      return out;
+    },
+    tokenStrings(ids) {
+      const out = new Array<string>(ids.length);
+      for (let i = 0; i < ids.length; i++) out[i] = tokenString(ids[i]!);
+      return out;
+    },
+    idToToken,
+    tokenToId,
+    isSpecial: (id) => added.get(id)?.special === true,
+  };
 }
 
 /**
@@ -478,7 +458,7 @@ export async function loadTokenizer(dir: string): Promise<Tokenizer> {
     throw new TokenizerError(file, `cannot be built (${(err as Error).message})`);
   }
   try {
-    const tokenizer = new HfBackedTokenizer(dir, hf, tokenizerJson, tokenizerConfig, specialTokensMap, modelConfig);
+    const tokenizer = hfBackedTokenizer(dir, hf, tokenizerJson, tokenizerConfig, specialTokensMap, modelConfig);
     // The library builds some malformed tokenizers (a post-processor template that is not a list) that then fail
     // on every text: find out here, with the file named, rather than in the middle of a dataset import.
     tokenizer.decode(tokenizer.encode('Loupe probe: text, 123 é 日本 😀\n', { addBos: true, addEos: true }));

@@ -9,6 +9,9 @@ import { createTestDatabase, type TestDatabase } from '../scripts/testing/db.ts'
 import { createApp, type App } from './app.ts';
 import { inspectModel } from '../models/inspect.ts';
 import { createDatasetStorage } from './dataset-storage.ts';
+import { createExtractionStorage } from './extraction-storage.ts';
+import { createFeatureStorage } from './feature-storage.ts';
+import { createSaeStorage } from './sae-storage.ts';
 
 const TOKEN = 'test-token-0123456789abcdef';
 
@@ -27,6 +30,9 @@ describe('HTTP API', () => {
       events: createEvents(db.pool),
       storage: { checkLocalFolder: async () => undefined, removeModel: async () => undefined, inspect: inspectModel },
       datasets: createDatasetStorage(os.tmpdir(), { maxUploadBytes: 1024 }),
+      extractions: createExtractionStorage(os.tmpdir()),
+      saes: createSaeStorage(os.tmpdir()),
+      features: createFeatureStorage(os.tmpdir()),
       version: '9.9.9',
       hostname: 'this-host',
       startedAt: Date.now(),

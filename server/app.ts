@@ -8,9 +8,8 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import type PgBoss from 'pg-boss';
 import type { PublicConfig } from '../models/contracts/api.ts';
-import type { DatasetSample } from '../models/contracts/datasets.ts';
-import type { ArchitectureInfo } from '../models/inspect.ts';
 import { logger } from '../models/log.ts';
+import { SettingsError } from '../models/settings-error.ts';
 import type { Db } from '../db/client.ts';
 import type { Events } from '../db/events.ts';
 import { checkAccess, TOKEN_COOKIE } from './auth.ts';
@@ -19,51 +18,20 @@ import { inputGuard } from './input-guard.ts';
 import { registerConfigRoutes } from './routes/config.ts';
 import { registerDatasetRoutes } from './routes/datasets.ts';
 import { registerDiscoveryRoutes } from './routes/discoveries.ts';
-import { registerExtractionRoutes, type ExtractionStorage } from './routes/extractions.ts';
-import { registerFeatureRoutes, type FeatureStorage } from './routes/features.ts';
+import { registerExtractionRoutes } from './routes/extractions.ts';
+import { registerFeatureRoutes } from './routes/features.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerJobRoutes } from './routes/jobs.ts';
 import { registerModelRoutes } from './routes/models.ts';
-import { registerSaeRoutes, type SaeStorage } from './routes/saes.ts';
+import { registerSaeRoutes } from './routes/saes.ts';
 import { registerSettingsRoutes } from './routes/settings.ts';
 import { registerSystemRoutes } from './routes/system.ts';
+import { registerTemplateRoutes } from './routes/templates.ts';
 import { registerTrainingRoutes } from './routes/trainings.ts';
+import { fieldError } from './responses.ts';
+import type { DatasetStorage, ExtractionStorage, FeatureStorage, ModelStorage, SaeStorage } from './storage.ts';
 
 const log = logger('http');
-
-/**
- * The files of models, as the routes need them (on Node: models/model-files.ts
- * over DATA_DIR; see server/main.ts).
- */
-export interface ModelStorage {
-  /** What is wrong with a folder a user asks to import (absolute, exists, has config.json), or undefined when it is usable. */
-  checkLocalFolder(path: string): Promise<string | undefined>;
-  /** Removes the files of a downloaded model (nothing when there are none). */
-  removeModel(id: string): Promise<void>;
-  /** The architecture of a model folder, read from its config and safetensors headers (models/inspect.ts). */
-  inspect(path: string): Promise<ArchitectureInfo>;
-}
-
-/**
- * The files of datasets, as the routes need them (on Node:
- * server/dataset-storage.ts over DATA_DIR).
- */
-export interface DatasetStorage {
-  /** largest upload accepted, bytes */
-  readonly maxUploadBytes: number;
-  /** The folder of dataset `id` (where its import writes tokens.bin and the rest). */
-  dirOf(id: string): string;
-  /**
-   * Streams an upload into the raw folder of dataset `id` under a safe
-   * version of `fileName`. Throws DatasetError `unsupported` (file type),
-   * `too_large` (over the limit) or `cancelled`; nothing is kept then.
-   */
-  saveUpload(id: string, body: ReadableStream<Uint8Array>, fileName: string, signal?: AbortSignal): Promise<{ name: string; bytes: number }>;
-  /** Removes a dataset's folder (nothing when there is none). */
-  remove(id: string): Promise<void>;
-  /** A page of documents of the tokenized dataset in `dir`, shown with the tokenizer of the model folder `modelDir`. */
-  sample(dir: string, modelDir: string, page: { offset: number; limit: number }): Promise<DatasetSample>;
-}
 
 /** What the routes need from the outside world. */
 export interface AppDeps {
@@ -74,12 +42,12 @@ export interface AppDeps {
   events: Events;
   storage: ModelStorage;
   datasets: DatasetStorage;
-  /** activation stores (on Node: server/extraction-storage.ts); the extraction routes answer 500 without it */
-  extractions?: ExtractionStorage;
-  /** SAE folders (on Node: server/sae-storage.ts); the SAE routes and training deletion answer 500 without it */
-  saes?: SaeStorage;
-  /** tokenizers and discovery folders (on Node: server/feature-storage.ts); the feature routes answer 500 without it */
-  features?: FeatureStorage;
+  /** activation stores (on Node: server/extraction-storage.ts) */
+  extractions: ExtractionStorage;
+  /** SAE folders (on Node: server/sae-storage.ts) */
+  saes: SaeStorage;
+  /** tokenizers and discovery folders (on Node: server/feature-storage.ts) */
+  features: FeatureStorage;
   /** ms an analysis request waits for its job before a 202 (default POLICY.ANALYSIS_WAIT_MS) */
   analysisWaitMs?: number;
   version: string;
@@ -119,7 +87,8 @@ export function createApp(deps: AppDeps): App {
       if (!result.success) throw validationError(result.error, result.target === 'query' ? 'query parameters' : `request ${result.target}`);
     },
   });
-  app.onError(onError);
+  // a setting the model, dataset or activations cannot satisfy (models/settings-error.ts) is a 400 naming its field
+  app.onError((err, c) => onError(err instanceof SettingsError ? fieldError(err.field, err.reason) : err, c));
   app.use('*', requestLog);
   app.use('*', async (c, next) => {
     c.set('deps', deps);
@@ -143,7 +112,9 @@ export function createApp(deps: AppDeps): App {
   registerModelRoutes(app);
   registerDatasetRoutes(app);
   registerExtractionRoutes(app);
+  registerTemplateRoutes(app, 'extraction');
   registerTrainingRoutes(app);
+  registerTemplateRoutes(app, 'training');
   registerSaeRoutes(app);
   registerDiscoveryRoutes(app);
   registerFeatureRoutes(app);

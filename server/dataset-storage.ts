@@ -9,7 +9,7 @@ import { datasetDir, datasetRawDir, removeDatasetDir } from '../models/dataset-f
 import { readSample } from '../models/datasets/sample.ts';
 import { saveUpload } from '../models/datasets/upload.ts';
 import { loadTokenizer, type Tokenizer } from '../models/tokenizer.ts';
-import type { DatasetStorage } from './app.ts';
+import type { DatasetStorage } from './storage.ts';
 
 /** Tokenizers kept loaded, by model folder. */
 const TOKENIZER_CACHE = 4;

@@ -8,7 +8,7 @@ import { statsSummary, varianceProfile } from '../models/activations/plan.ts';
 import { activationsDir } from '../models/activations/run.ts';
 import { hookStats, readManifest } from '../models/activations/store.ts';
 import { VARIANCE_BUCKETS } from '../models/contracts/extractions.ts';
-import type { ExtractionStorage, ManifestSummary } from './routes/extractions.ts';
+import type { ExtractionStorage, ManifestSummary } from './storage.ts';
 
 /** Activation stores under `dataDir`. */
 export function createExtractionStorage(dataDir: string): ExtractionStorage {

@@ -6,7 +6,7 @@
  */
 import { discoveryDir, removeStaging } from '../models/features/staging.ts';
 import { loadTokenizer, type Tokenizer } from '../models/tokenizer.ts';
-import type { FeatureStorage } from './routes/features.ts';
+import type { FeatureStorage } from './storage.ts';
 
 /** Tokenizers kept loaded. */
 const KEEP = 4;

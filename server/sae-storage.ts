@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { checkSaeFolder, copySaeFolder, importedSaeDir, isInside, saesRoot, SaeFormatError, trainingDir } from '../models/sae/files.ts';
-import type { SaeStorage } from './routes/saes.ts';
+import type { SaeStorage } from './storage.ts';
 
 /** SAE folders under `dataDir`. */
 export function createSaeStorage(dataDir: string): SaeStorage {

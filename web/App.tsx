@@ -5,15 +5,15 @@ import { NavStatus } from './ui/NavStatus.tsx';
 
 const PAGES = [
   { path: '/models', label: 'Models', component: lazy(() => import('./pages/Models.tsx')) },
-  { path: '/datasets', label: 'Datasets', component: lazy(() => import('./pages/Datasets.tsx')) },
-  { path: '/extractions', label: 'Extractions', component: lazy(() => import('./pages/Extractions.tsx')) },
-  { path: '/training', label: 'Training', component: lazy(() => import('./pages/Training.tsx')) },
-  { path: '/features', label: 'Features', component: lazy(() => import('./pages/Features.tsx')) },
+  { path: '/datasets', label: 'Datasets', component: lazy(() => import('./pages/datasets/index.tsx')) },
+  { path: '/extractions', label: 'Extractions', component: lazy(() => import('./pages/extractions/index.tsx')) },
+  { path: '/training', label: 'Training', component: lazy(() => import('./pages/training/index.tsx')) },
+  { path: '/features', label: 'Features', component: lazy(() => import('./pages/features/index.tsx')) },
   { path: '/system', label: 'System', component: lazy(() => import('./pages/System.tsx')) },
   { path: '/settings', label: 'Settings', component: lazy(() => import('./pages/Settings.tsx')) },
 ];
 const NotFound = lazy(() => import('./pages/NotFound.tsx'));
-const FeatureDetail = lazy(() => import('./pages/FeatureDetail.tsx'));
+const FeatureDetail = lazy(() => import('./pages/features/detail/index.tsx'));
 
 function Shell(props: RouteSectionProps) {
   return (

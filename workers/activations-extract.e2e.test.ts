@@ -10,19 +10,18 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { readManifest } from '../models/activations/store.ts';
 import { createdExtractionSchema, extractionDetailSchema, extractionSchema, type Extraction } from '../models/contracts/extractions.ts';
 import { jobSchema } from '../models/contracts/api.ts';
-import type { ExtractionProgress, ServerMessage } from '../models/contracts/topics.ts';
+import type { ExtractionProgress } from '../models/contracts/topics.ts';
 import { logger } from '../models/log.ts';
 import { DEMO_MODEL_DIR } from '../models/model-files.ts';
 import type { DatasetRow } from '../db/queries/datasets.ts';
 import { DEMO_MODEL_ID } from '../db/queries/models.ts';
 import { datasetTokens, forwardRows, maxDiff, readHookRows } from '../scripts/testing/activations.ts';
 import { createTestDatabase, type TestDatabase } from '../scripts/testing/db.ts';
-import { freePort } from '../scripts/testing/ports.ts';
-import { startProcess, waitFor, waitForHttp, type RunningProcess } from '../scripts/testing/processes.ts';
+import { waitFor } from '../scripts/testing/processes.ts';
+import { startStack, type Stack } from '../scripts/testing/stack.ts';
 import { insertCompletedDataset, tokenizeDemo } from '../scripts/testing/tokenized.ts';
 import { registerDemoModel } from './demo-model.ts';
 
@@ -30,29 +29,10 @@ const BOS = 0;
 
 describe('activations.extract through real processes', () => {
   let db: TestDatabase;
-  let server: RunningProcess;
-  let worker: RunningProcess;
-  let base: string;
-  let ws: WebSocket;
-  const messages: ServerMessage[] = [];
+  let stack: Stack;
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'loupe-extract-e2e-'));
   const dataDir = path.join(tmp, 'data');
   let dataset: DatasetRow;
-  let env: Record<string, string>;
-
-  const startWorker = async (): Promise<RunningProcess> => {
-    const proc = startProcess('workers/main.ts', env);
-    await waitFor(
-      'the worker to be ready',
-      () => {
-        if (proc.child.exitCode !== null) throw new Error(`the worker exited (${proc.child.exitCode}):\n${proc.output()}`);
-        return /\[worker\] ready id=/.test(proc.output()) || undefined;
-      },
-      60_000,
-      50,
-    );
-    return proc;
-  };
 
   beforeAll(async () => {
     db = await createTestDatabase('loupe_extract_e2e');
@@ -60,44 +40,29 @@ describe('activations.extract through real processes', () => {
     await registerDemoModel(db.db, logger('test'));
     const dir = path.join(tmp, 'slice');
     dataset = await insertCompletedDataset(db.db, dir, await tokenizeDemo(dir, 20_000));
-    const [port, wsPort] = [await freePort(), await freePort()];
-    env = { DATABASE_URL: db.url, DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: String(port), WS_PORT: String(wsPort), LOUPE_SAMPLER: '0', LOUPE_DEVICE: 'cpu' };
-    server = startProcess('server/main.ts', env);
-    base = `http://127.0.0.1:${port}`;
-    // One after the other: a server and a worker creating pg-boss queues at the same moment can deadlock.
-    const config = await waitForHttp(`${base}/api/config`, server);
-    worker = await startWorker();
-    ws = new WebSocket(((await config.json()) as { wsUrl: string }).wsUrl);
-    ws.on('message', (raw) => messages.push(JSON.parse(raw.toString()) as ServerMessage));
-    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    stack = await startStack({ DATABASE_URL: db.url, DATA_DIR: dataDir, LOUPE_SAMPLER: '0', LOUPE_DEVICE: 'cpu' });
   });
   afterAll(async () => {
-    ws?.close();
     // Clean exits: the worker's runner, pg-boss and the server stop within the grace period.
-    const workerCode = await worker?.stop('SIGTERM');
-    const serverCode = await server?.stop('SIGTERM');
-    if (workerCode !== 0 || serverCode !== 0) console.error(`--- worker (exit ${workerCode}):\n${worker?.output()}\n--- server (exit ${serverCode}):\n${server?.output()}`);
-    expect(workerCode).toBe(0);
-    expect(serverCode).toBe(0);
+    await stack?.stop();
     await db?.drop();
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  const api = (p: string, init?: RequestInit) => fetch(`${base}${p}`, { ...init, headers: { 'content-type': 'application/json', ...init?.headers } });
   const start = async (body: Record<string, unknown>) => {
-    const res = await api('/api/extractions', { method: 'POST', body: JSON.stringify({ modelId: DEMO_MODEL_ID, datasetId: dataset.id, ...body }) });
+    const res = await stack.api('/api/extractions', { method: 'POST', body: JSON.stringify({ modelId: DEMO_MODEL_ID, datasetId: dataset.id, ...body }) });
     expect(res.status).toBe(202);
     const created = createdExtractionSchema.parse(await res.json());
-    ws.send(JSON.stringify({ op: 'subscribe', topic: `extraction/${created.extraction.id}` }));
+    stack.subscribe(`extraction/${created.extraction.id}`);
     return created;
   };
-  const get = async (id: string) => extractionSchema.parse(await (await api(`/api/extractions/${id}`)).json());
+  const get = async (id: string) => extractionSchema.parse(await (await stack.api(`/api/extractions/${id}`)).json());
   const until = (id: string, statuses: Extraction['status'][], timeoutMs = 20_000) =>
     waitFor(`extraction ${id} to be ${statuses.join(' or ')}`, async () => {
       const e = await get(id);
       return statuses.includes(e.status) ? e : undefined;
     }, timeoutMs, 100);
-  const events = (id: string) => messages.filter((m) => m.topic === `extraction/${id}`).map((m) => m.data as ExtractionProgress);
+  const events = (id: string) => stack.events<ExtractionProgress>(`extraction/${id}`);
   const storeOf = (id: string) => path.join(dataDir, 'activations', id);
 
   it('stores activations equal to `loupe forward` on the same tokens, with progress live on extraction/{id} and statistics at the end', async () => {
@@ -111,7 +76,7 @@ describe('activations.extract through real processes', () => {
     expect(done.stats![hooks[0]!]!.meanNorm).toBeGreaterThan(0);
 
     // the detail: what the store holds
-    const detail = extractionDetailSchema.parse(await (await api(`/api/extractions/${extraction.id}`)).json());
+    const detail = extractionDetailSchema.parse(await (await stack.api(`/api/extractions/${extraction.id}`)).json());
     expect(detail.manifest).toMatchObject({ complete: true, windowsDone: 48, tokensDone: 48 * T });
     expect(detail.manifest!.hooks.map((h) => [h.hook, h.rowShape, h.shards])).toEqual([
       [hooks[0], [256], 3],
@@ -144,24 +109,25 @@ describe('activations.extract through real processes', () => {
     expect(running.length).toBeGreaterThanOrEqual(2);
     for (let i = 1; i < running.length; i++) expect(running[i]!.tokensDone).toBeGreaterThanOrEqual(running[i - 1]!.tokensDone);
     expect(running.some((e) => e.tokensDone > 0 && e.tokensDone < 48 * T && e.tokensPerSecond > 0 && e.etaSeconds !== null)).toBe(true);
-    expect(jobSchema.parse(await (await api(`/api/jobs/${job.id}`)).json())).toMatchObject({ state: 'completed', output: { windows: 48, resumedAtWindow: 0 } });
+    expect(jobSchema.parse(await (await stack.api(`/api/jobs/${job.id}`)).json())).toMatchObject({ state: 'completed', output: { windows: 48, resumedAtWindow: 0 } });
   });
 
   it('a cancel stops the run within a batch: cancelled, its folder deleted, the worker alive', async () => {
     const { extraction, job } = await start({ hookPoints: ['blocks.2.hook_resid_post'], contextLength: 32, batchSize: 4, tokenBudget: 32 * 600, windowsPerShard: 8 });
     const dir = storeOf(extraction.id);
     await waitFor('a shard', async () => ((await readManifest(dir).catch(() => null))?.windowsDone ?? 0) >= 8 || undefined, 20_000, 20);
-    const res = await api(`/api/extractions/${extraction.id}/cancel`, { method: 'POST' });
+    const res = await stack.api(`/api/extractions/${extraction.id}/cancel`, { method: 'POST' });
     expect(res.status).toBe(200);
     expect(extractionSchema.parse(await res.json()).status).toBe('cancelled');
     await waitFor('the folder to go', () => !existsSync(dir) || undefined, 10_000, 50);
     await waitFor('the cancelled event', () => events(extraction.id).find((e) => e.status === 'cancelled'), 5000, 50);
     expect((await get(extraction.id)).status).toBe('cancelled');
-    expect(jobSchema.parse(await (await api(`/api/jobs/${job.id}`)).json()).state).toBe('cancelled');
+    expect(jobSchema.parse(await (await stack.api(`/api/jobs/${job.id}`)).json()).state).toBe('cancelled');
     // nothing written after the folder went
     await new Promise((r) => setTimeout(r, 500));
     expect(existsSync(dir)).toBe(false);
-    expect(worker.child.exitCode).toBeNull();
-    expect(worker.output()).toMatch(/cancelled/);
+    const [worker] = stack.workers.all;
+    expect(worker!.child.exitCode).toBeNull();
+    expect(worker!.output()).toMatch(/cancelled/);
   });
 });

@@ -17,22 +17,22 @@
  * neither the folder nor the row.
  */
 import fs from 'node:fs/promises';
-import { ExtractionSettingsError, resolveHooks, rowShape, statsSummary } from '../models/activations/plan.ts';
+import { resolveHooks, rowShape, statsSummary } from '../models/activations/plan.ts';
+import { SettingsError } from '../models/settings-error.ts';
 import { hookPoints } from '../models/architectures/decoder.ts';
 import { checkFits, estimateExtractionMemory } from '../models/memory.ts';
 import { checkedSpec } from '../models/model-check.ts';
 import { hostMemoryBytes } from '../models/system/proc.ts';
 import { activationsDir, runExtraction, type RunProgress } from '../models/activations/run.ts';
-import { POLICY } from '../models/config.ts';
 import { extractionJobDataSchema, type ExtractionJobData, type HookStatsSummary } from '../models/contracts/extractions.ts';
 import { JOB_QUEUES } from '../models/contracts/jobs.ts';
 import type { ExtractionProgress } from '../models/contracts/topics.ts';
 import { DatasetError } from '../models/datasets/errors.ts';
-import { throttle } from '../models/transfer.ts';
 import { getDataset } from '../db/queries/datasets.ts';
 import { getExtraction, updateExtraction, type ExtractionRow, type ExtractionStatus, type ExtractionUpdate } from '../db/queries/extractions.ts';
 import { getModel } from '../db/queries/models.ts';
-import { JobCancelledError, JobLostError, PermanentJobError, WorkerShutdownError, type JobContext, type JobKind } from './job.ts';
+import { createArtifactReporter, endJob } from './artifact-job.ts';
+import { PermanentJobError, type JobContext, type JobKind, type JobLostError } from './job.ts';
 
 /** OOM fallbacks kept in the progress, the latest last. */
 const MAX_FALLBACKS = 10;
@@ -40,56 +40,47 @@ const MAX_FALLBACKS = 10;
 /** The error as this job reports it: ones no retry can fix wrapped in {@link PermanentJobError}. */
 function classify(err: unknown): Error {
   if (err instanceof PermanentJobError) return err;
-  if (err instanceof ExtractionSettingsError) return new PermanentJobError(err.message, { cause: err });
+  if (err instanceof SettingsError) return new PermanentJobError(err.message, { cause: err });
   if (err instanceof DatasetError && err.code !== 'cancelled') return new PermanentJobError(err.message, { cause: err });
   // a store in the folder made with other settings (not this run's own: a retry has the same settings)
   if (err instanceof Error && /cannot resume/.test(err.message)) return new PermanentJobError(err.message, { cause: err });
   return err instanceof Error ? err : new Error(String(err));
 }
 
-/** Progress of one run: throttled writes to the row and topic. */
+/** Progress of one run: throttled writes to the row and topic `extraction/{id}`. */
 function createReporter(ctx: JobContext, row: ExtractionRow) {
   const { db } = ctx.database;
   let status: ExtractionStatus = 'running';
+  let error: string | null = null;
   let run: Omit<RunProgress, 'phase'> & { phase: ExtractionProgress['phase'] } = { phase: 'loading', windowsDone: 0, windowsTotal: 0, tokensDone: 0, tokensTotal: 0, rows: 0, shards: 0, tokensPerSecond: 0, etaSeconds: null };
   const fallbacks: string[] = [...(row.progress?.fallbacks ?? [])];
 
-  const payload = (error: string | null = null): ExtractionProgress => ({ id: row.id, status, ...run, fallbacks: [...fallbacks], error, ts: Date.now() });
-
-  /** Writes the row (only while it is in one of `onlyIf`) and, when it changed, publishes. */
-  const write = async (p: ExtractionProgress, set: ExtractionUpdate, onlyIf: ExtractionStatus[]): Promise<void> => {
-    if (await updateExtraction(db, row.id, { ...set, progress: p }, onlyIf)) await ctx.events.publish(`extraction/${row.id}`, p);
-  };
-
-  const tick = throttle(async () => {
-    const p = payload();
-    ctx.progress({ tokensDone: p.tokensDone, tokensTotal: p.tokensTotal, fraction: p.tokensTotal ? p.tokensDone / p.tokensTotal : 0, phase: p.phase });
-    // Only while running: a late tick must not undo a cancellation the server wrote.
-    await write(p, {}, ['running']).catch((err) => ctx.log.warn('progress not recorded', { id: row.id, error: String(err) }));
-  }, POLICY.JOB_PROGRESS_MS);
+  const base = createArtifactReporter<ExtractionProgress, ExtractionStatus, ExtractionUpdate, true>({
+    ctx,
+    id: row.id,
+    snapshot: () => ({ id: row.id, status, ...run, fallbacks: [...fallbacks], error, ts: Date.now() }),
+    jobProgress: (p) => ({ tokensDone: p.tokensDone, tokensTotal: p.tokensTotal, fraction: p.tokensTotal ? p.tokensDone / p.tokensTotal : 0, phase: p.phase }),
+    update: async (p, set, onlyIf) => (await updateExtraction(db, row.id, { ...set, progress: p }, onlyIf)) || undefined,
+    publish: (p) => ctx.events.publish(`extraction/${row.id}`, p),
+    onFinish(next, set) {
+      status = next;
+      error = set.error ?? null;
+      if (next !== 'completed') run = { ...run, phase: next === 'queued' ? 'queued' : run.phase, tokensPerSecond: 0, etaSeconds: null };
+    },
+  });
 
   return {
+    abandon: base.abandon,
+    finish: base.finish,
     update(p: RunProgress): void {
       run = p;
-      tick();
+      base.tick();
     },
     fallback(message: string): void {
       fallbacks.push(message);
       if (fallbacks.length > MAX_FALLBACKS) fallbacks.splice(0, fallbacks.length - MAX_FALLBACKS);
       ctx.log.warn('out of memory: falling back', { id: row.id, message });
-      tick();
-    },
-    /** Drops the pending tick and writes nothing more: the row belongs to another attempt now. */
-    abandon(): void {
-      tick.cancel();
-    },
-    /** Ends the throttled ticks and writes a final status (guarded by `onlyIf`). */
-    async finish(next: ExtractionStatus, set: ExtractionUpdate, onlyIf: ExtractionStatus[]): Promise<void> {
-      tick.cancel();
-      await tick.flush();
-      status = next;
-      if (next !== 'completed') run = { ...run, phase: next === 'queued' ? 'queued' : run.phase, tokensPerSecond: 0, etaSeconds: null };
-      await write(payload(set.error ?? null), { ...set, status: next }, onlyIf);
+      base.tick();
     },
   };
 }
@@ -144,28 +135,14 @@ export const activationsExtract: JobKind<ExtractionJobData> = {
       ctx.log.info('extraction done', { id: extractionId, windows: m.windowsDone, tokens: result.progress.tokensDone, rows: result.progress.rows, resumedAt: result.resumedAt });
       return { windows: m.windowsDone, tokens: result.progress.tokensDone, rows: result.progress.rows, shards: result.progress.shards, resumedAtWindow: result.resumedAt };
     } catch (raw) {
-      const reason: unknown = signal.aborted ? signal.reason : undefined;
-      if (reason instanceof JobCancelledError) {
-        // runExtraction has waited for its last write: nothing lands in the folder after this.
-        await fs.rm(dest, { recursive: true, force: true });
-        await report.finish('cancelled', { error: null }, ['queued', 'running', 'cancelled']);
-        throw reason;
-      }
-      if (reason instanceof JobLostError) {
-        report.abandon();
-        throw reason;
-      }
-      if (reason instanceof WorkerShutdownError) {
+      throw await endJob(raw, job, ctx, report, {
+        classify,
         // The shards stay: the retry resumes after the last complete one.
-        await report.finish('queued', { error: 'the worker stopped; the extraction resumes from its last shard on the next attempt' }, ['running']);
-        throw reason;
-      }
-      const err = classify(raw);
-      const retry = ctx.willRetry(err);
-      if (!retry) await fs.rm(dest, { recursive: true, force: true });
-      const message = retry ? `${err.message} (attempt ${job.retryCount + 1} of ${job.retryLimit + 1}; retrying from the last shard)` : err.message;
-      await report.finish(retry ? 'queued' : 'failed', { error: message }, ['running']);
-      throw err;
+        shutdownNote: 'the worker stopped; the extraction resumes from its last shard on the next attempt',
+        retrying: 'retrying from the last shard',
+        // runExtraction has waited for its last write: nothing lands in the folder after this.
+        discard: () => fs.rm(dest, { recursive: true, force: true }),
+      });
     }
   },
 };

@@ -8,17 +8,16 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { errorBodySchema, healthSchema } from '../models/contracts/api.ts';
+import { errorBodySchema } from '../models/contracts/api.ts';
 import { createdDatasetSchema, datasetListSchema, datasetSchema, datasetStatsSchema, type Dataset } from '../models/contracts/datasets.ts';
-import type { DatasetProgress, ServerMessage } from '../models/contracts/topics.ts';
+import type { DatasetProgress } from '../models/contracts/topics.ts';
 import { DEMO_DATASET_FILE } from '../models/dataset-files.ts';
 import { buildZip } from '../models/datasets/fixtures/zip-writer.ts';
 import { DEMO_DATASET_ID } from '../db/queries/datasets.ts';
 import { createTestDatabase, type TestDatabase } from '../scripts/testing/db.ts';
 import { startHubServer, type HubServer } from '../scripts/testing/hf-hub-server.ts';
-import { freePort } from '../scripts/testing/ports.ts';
-import { startProcess, waitFor, waitForHttp, type RunningProcess } from '../scripts/testing/processes.ts';
+import { waitFor } from '../scripts/testing/processes.ts';
+import { startStack, type Stack } from '../scripts/testing/stack.ts';
 
 const FIXTURES = path.join(import.meta.dirname, '..', 'models', 'datasets', 'fixtures');
 const UPLOAD_MAX_BYTES = 12 * 1024 * 1024;
@@ -27,11 +26,7 @@ const demoText = readFileSync(DEMO_DATASET_FILE, 'utf8');
 describe('dataset.import through real processes', () => {
   let db: TestDatabase;
   let hub: HubServer;
-  let server: RunningProcess;
-  const workers: RunningProcess[] = [];
-  let base: string;
-  let ws: WebSocket;
-  const messages: ServerMessage[] = [];
+  let stack: Stack;
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'loupe-dataset-e2e-'));
   const dataDir = path.join(tmp, 'data');
 
@@ -43,65 +38,26 @@ describe('dataset.import through real processes', () => {
 
     db = await createTestDatabase('loupe_dataset_e2e');
     hub = await startHubServer({ repos: [{ repo: 'loupe-test/texts', type: 'dataset', dir: repo }] });
-    const [port, wsPort] = [await freePort(), await freePort()];
-    const env = {
-      DATABASE_URL: db.url,
-      DATA_DIR: dataDir,
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      WS_PORT: String(wsPort),
-      LOUPE_SAMPLER: '0',
-      HF_ENDPOINT: hub.url,
-      UPLOAD_MAX_BYTES: String(UPLOAD_MAX_BYTES),
-      WORKER_CONCURRENCY: '2',
-    };
-    server = startProcess('server/main.ts', env);
-    base = `http://127.0.0.1:${port}`;
-    // The server has created the queues it sends to before it answers (pg-boss's createQueue of the
-    // same new queues from several processes at once can deadlock).
-    const { wsUrl } = (await (await waitForHttp(`${base}/api/config`, server)).json()) as { wsUrl: string };
+    const env = { DATABASE_URL: db.url, DATA_DIR: dataDir, LOUPE_SAMPLER: '0', HF_ENDPOINT: hub.url, UPLOAD_MAX_BYTES: String(UPLOAD_MAX_BYTES), WORKER_CONCURRENCY: '2' };
     // Two workers starting together: both register the demo dataset; one import runs.
-    workers.push(startProcess('workers/main.ts', env), startProcess('workers/main.ts', env));
-    await waitFor(
-      'two workers',
-      async () => {
-        const dead = workers.find((w) => w.child.exitCode !== null);
-        if (dead) throw new Error(`a worker exited (${dead.child.exitCode}):\n${dead.output()}`);
-        // counted by health from their first heartbeat, but started only once each has logged `ready` (the demo rows registered)
-        const ready = workers.every((w) => /\[worker\] ready /.test(w.output()));
-        return ready && healthSchema.parse(await (await fetch(`${base}/api/health`)).json()).workers.active === 2 ? true : undefined;
-      },
-      60_000,
-      100,
-    );
-    ws = new WebSocket(wsUrl);
-    ws.on('message', (raw) => messages.push(JSON.parse(raw.toString()) as ServerMessage));
-    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    stack = await startStack(env, { workers: 2 });
   });
   afterAll(async () => {
-    ws?.close();
-    const codes = await Promise.all(workers.map((w) => w.stop('SIGTERM')));
-    const serverCode = await server?.stop('SIGTERM');
-    if (codes.some((c) => c !== 0) || serverCode !== 0) {
-      for (const [i, w] of workers.entries()) console.error(`--- worker ${i} (exit ${codes[i]}):\n${w.output()}`);
-      console.error(`--- server (exit ${serverCode}):\n${server?.output()}`);
-    }
-    expect(codes).toEqual(workers.map(() => 0));
-    expect(serverCode).toBe(0);
+    await stack?.stop();
     await hub?.close();
     await db?.drop();
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  const api = (p: string, init?: RequestInit) => fetch(`${base}${p}`, init);
+  const api = (p: string, init?: RequestInit) => fetch(`${stack.base}${p}`, init);
   const dataset = async (id: string) => datasetSchema.parse(await (await api(`/api/datasets/${id}`)).json());
   const until = (id: string, statuses: Dataset['status'][], timeoutMs = 15_000) =>
     waitFor(`dataset ${id} to be ${statuses.join(' or ')}`, async () => {
       const d = await dataset(id);
       return statuses.includes(d.status) ? d : undefined;
     }, timeoutMs, 50);
-  const subscribe = (id: string) => ws.send(JSON.stringify({ op: 'subscribe', topic: `dataset/${id}` }));
-  const events = (id: string) => messages.filter((m) => m.topic === `dataset/${id}`).map((m) => m.data as DatasetProgress);
+  const subscribe = (id: string) => stack.subscribe(`dataset/${id}`);
+  const events = (id: string) => stack.events<DatasetProgress>(`dataset/${id}`);
   const upload = async (fileName: string, body: Buffer | string, query = '') => {
     const res = await api(`/api/datasets/upload?filename=${encodeURIComponent(fileName)}${query}`, { method: 'POST', body: typeof body === 'string' ? body : Uint8Array.from(body), headers: { 'content-type': 'application/octet-stream' } });
     expect(res.status, await res.clone().text()).toBe(202);

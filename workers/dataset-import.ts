@@ -30,8 +30,7 @@ import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { DatasetSettings, DatasetSource } from '../models/contracts/datasets.ts';
 import { datasetImportDataSchema, JOB_QUEUES, type DatasetImportData } from '../models/contracts/jobs.ts';
-import type { DatasetPhase, DatasetProgress } from '../models/contracts/topics.ts';
-import { POLICY } from '../models/config.ts';
+import { emptyDatasetProgress, type DatasetPhase, type DatasetProgress } from '../models/contracts/topics.ts';
 import { datasetDir, datasetFilesDir, datasetRawDir, folderBytes } from '../models/dataset-files.ts';
 import { DatasetError } from '../models/datasets/errors.ts';
 import { formatOf, openDocuments, type DataFile, type DocumentStream, type SourceDocument } from '../models/datasets/sources.ts';
@@ -40,12 +39,12 @@ import { tokenizeDataset, type SourceCounters } from '../models/datasets/tokeniz
 import { extractZip } from '../models/datasets/zip.ts';
 import { downloadFiles, HubError, listRepoFiles } from '../models/hub.ts';
 import { loadTokenizer, TokenizerError, type Tokenizer } from '../models/tokenizer.ts';
-import { throttle } from '../models/transfer.ts';
 import { isDeterministicDbError, isQueryError, queryErrorMessage } from '../db/errors.ts';
 import { getDataset, updateDataset, type DatasetRow, type DatasetStatus, type DatasetUpdate } from '../db/queries/datasets.ts';
 import { setJobProgress } from '../db/queries/jobs.ts';
 import { getModel } from '../db/queries/models.ts';
-import { JobCancelledError, JobLostError, PermanentJobError, WorkerShutdownError, type JobContext, type JobKind } from './job.ts';
+import { createArtifactReporter, endJob } from './artifact-job.ts';
+import { PermanentJobError, type JobContext, type JobKind, type JobLostError } from './job.ts';
 
 /** Hub errors that another attempt cannot fix. */
 const PERMANENT_HUB_CODES = new Set(['not_found', 'unauthorized', 'bad_response']);
@@ -96,42 +95,46 @@ function yielding(docs: DocumentStream, everyMs = 50): AsyncIterable<SourceDocum
   };
 }
 
-/** Progress of one import: its state, and throttled writes to the job record and the topic. */
+/** Progress of one import: its state, and throttled publishes to the job record and topic `dataset/{id}` (the row keeps no running progress). */
 function createReporter(ctx: JobContext, id: string, jobId: string) {
   const bytesRate = new RecentRate();
   const tokensRate = new RecentRate();
-  let state: DatasetProgress = {
-    id,
-    status: 'running',
-    phase: 'downloading',
-    file: null,
-    bytesDone: 0,
-    bytesTotal: 0,
-    bytesPerSecond: 0,
-    documents: 0,
-    tokens: 0,
-    tokensPerSecond: 0,
-    etaSeconds: null,
-    error: null,
-    ts: Date.now(),
-  };
-  let active = true;
+  let state: DatasetProgress = emptyDatasetProgress(id, 'running', 'downloading');
 
-  const send = async (): Promise<void> => {
-    const p = { ...state, ts: Date.now() };
-    ctx.progress(p);
-    await ctx.events.publish(`dataset/${id}`, p).catch((err) => ctx.log.warn('progress not published', { id, error: String(err) }));
-  };
-  const tick = throttle(send, POLICY.JOB_PROGRESS_MS);
+  const publish = (p: DatasetProgress): Promise<void> => ctx.events.publish(`dataset/${id}`, p).catch((err) => ctx.log.warn('progress not published', { id, error: String(err) }));
+  const base = createArtifactReporter<DatasetProgress, DatasetStatus, DatasetUpdate, DatasetRow>({
+    ctx,
+    id,
+    snapshot: () => ({ ...state, ts: Date.now() }),
+    jobProgress: (p) => p,
+    publishOnly: () => true,
+    async update(p, set, onlyIf) {
+      // The final progress goes in before the row's status, so that whoever reads a finished row reads its final progress with it.
+      await setJobProgress(ctx.database.db, jobId, 'dataset.import', p).catch((err) => ctx.log.warn('progress not recorded', { id, error: String(err) }));
+      return updateDataset(ctx.database.db, id, set, onlyIf);
+    },
+    async publish(p, row) {
+      if (!row) return publish(p);
+      // The final event, sent after the cleanup: the job's record gets it too, as at a tick.
+      const last = { ...state, ts: Date.now() };
+      ctx.progress(last);
+      await publish(last);
+    },
+    onFinish(status, set) {
+      state = { ...state, status, bytesPerSecond: 0, tokensPerSecond: status === 'completed' ? state.tokensPerSecond : 0, etaSeconds: status === 'completed' ? 0 : null, error: set.error ?? null, ts: Date.now() };
+    },
+  });
 
   return {
+    abandon: base.abandon,
+    finish: base.finish,
     /** Starts a phase: counters of the phase restart. */
     phase(phase: DatasetPhase, bytesTotal: number, file: string | null = null): void {
       bytesRate.reset();
       tokensRate.reset();
       state = { ...state, phase, file, bytesDone: 0, bytesTotal, bytesPerSecond: 0, tokensPerSecond: 0, etaSeconds: null };
       bytesRate.update(0, Date.now());
-      if (active) tick();
+      base.tick();
     },
     /** Records the phase's counters; `limitLeftSeconds` gives the time left before the token or document limit, s, when one is set. */
     update(p: { bytesDone: number; bytesTotal?: number; file?: string | null; documents?: number; tokens?: number }, limitLeftSeconds?: (s: DatasetProgress) => number | null): void {
@@ -145,32 +148,7 @@ function createReporter(ctx: JobContext, id: string, jobId: string) {
       if (byLimit !== null) eta = eta === null ? byLimit : Math.min(eta, byLimit);
       next.etaSeconds = eta === null ? null : Math.round(eta * 10) / 10;
       state = next;
-      if (active) tick();
-    },
-    /** Drops the pending tick and sends nothing more: the job belongs to another attempt now. */
-    abandon(): void {
-      active = false;
-      tick.cancel();
-    },
-    /**
-     * Ends the ticks, writes the row (guarded by `onlyIf`) and, when it
-     * changed, runs `afterCommit` (removing what the row no longer needs)
-     * and then sends a final event, so that a listener hears it last.
-     */
-    async finish(status: DatasetStatus, set: DatasetUpdate, onlyIf: DatasetStatus[], afterCommit?: () => Promise<void>): Promise<DatasetRow | undefined> {
-      active = false;
-      tick.cancel();
-      await tick.flush();
-      state = { ...state, status, bytesPerSecond: 0, tokensPerSecond: status === 'completed' ? state.tokensPerSecond : 0, etaSeconds: status === 'completed' ? 0 : null, error: set.error ?? null, ts: Date.now() };
-      // The final progress goes in before the row's status, so that whoever reads a finished row reads its final progress with it.
-      await setJobProgress(ctx.database.db, jobId, 'dataset.import', state).catch((err) => ctx.log.warn('progress not recorded', { id, error: String(err) }));
-      const row = await updateDataset(ctx.database.db, id, { ...set, status }, onlyIf);
-      if (row) {
-        // the row is final: a failed cleanup is worth a warning, not a failed import
-        await afterCommit?.().catch((err: unknown) => ctx.log.warn('cleanup after the import failed', { id, error: String(err) }));
-        await send();
-      }
-      return row;
+      base.tick();
     },
   };
 }
@@ -330,8 +308,13 @@ export const datasetImport: JobKind<DatasetImportData> = {
       const used: DatasetSettings = { ...settings, addBos: result.meta.settings.addBos, addEos: result.meta.settings.addEos };
       const done = await report.finish('completed', { stats, settings: used, sizeBytes, error: null }, ['running'], async () => {
         // Committed: the source files are not needed any more (before the final event, which says the folder is done).
-        await rm(datasetRawDir(ctx.config.dataDir, datasetId), { recursive: true, force: true });
-        await rm(datasetFilesDir(ctx.config.dataDir, datasetId), { recursive: true, force: true });
+        try {
+          await rm(datasetRawDir(ctx.config.dataDir, datasetId), { recursive: true, force: true });
+          await rm(datasetFilesDir(ctx.config.dataDir, datasetId), { recursive: true, force: true });
+        } catch (err) {
+          // the row is final: a failed cleanup is worth a warning, not a failed import
+          ctx.log.warn('cleanup after the import failed', { id: datasetId, error: String(err) });
+        }
       });
       if (!done) {
         // Cancelled (or deleted) while the last files were written: what was written goes too.
@@ -341,28 +324,12 @@ export const datasetImport: JobKind<DatasetImportData> = {
       ctx.log.info('dataset ready', { id: datasetId, documents: counts.documents, tokens: counts.tokens, bytes: sizeBytes });
       return { documents: counts.documents, tokens: counts.tokens, bytes: sizeBytes };
     } catch (raw) {
-      const reason: unknown = signal.aborted ? signal.reason : undefined;
-      if (reason instanceof JobCancelledError) {
-        await rm(dir, { recursive: true, force: true });
-        await report.finish('cancelled', { error: null }, ['queued', 'running', 'cancelled']);
-        throw reason;
-      }
-      if (reason instanceof JobLostError) {
-        // Another attempt owns the folder and the row now.
-        report.abandon();
-        throw reason;
-      }
-      if (reason instanceof WorkerShutdownError) {
+      throw await endJob(raw, job, ctx, report, {
+        classify: (err) => classify(err, archive),
         // Downloads and .part files stay: the retry continues where this attempt stopped.
-        await report.finish('queued', { error: 'the worker stopped; the import resumes on the next attempt' }, ['running']);
-        throw reason;
-      }
-      const err = classify(raw, archive);
-      const retry = ctx.willRetry(err);
-      if (!retry) await rm(dir, { recursive: true, force: true });
-      const message = retry ? `${err.message} (attempt ${job.retryCount + 1} of ${job.retryLimit + 1}; retrying)` : err.message;
-      await report.finish(retry ? 'queued' : 'failed', { error: message }, ['running']);
-      throw err;
+        shutdownNote: 'the worker stopped; the import resumes on the next attempt',
+        discard: () => rm(dir, { recursive: true, force: true }),
+      });
     }
   },
 };

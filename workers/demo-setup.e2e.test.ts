@@ -20,7 +20,8 @@ import { saeListSchema, trainingListSchema } from '../models/contracts/trainings
 import { DEMO_HOOK } from '../models/demo.ts';
 import { launch, tempDataDir, type Launched } from '../scripts/testing/launcher.ts';
 import { freePort } from '../scripts/testing/ports.ts';
-import { startProcess, waitFor, type RunningProcess } from '../scripts/testing/processes.ts';
+import { waitFor, type RunningProcess } from '../scripts/testing/processes.ts';
+import { startWorker } from '../scripts/testing/worker.ts';
 
 describe('the first-start demo', () => {
   const dataDir = tempDataDir('loupe-demo-e2e-');
@@ -52,54 +53,36 @@ describe('the first-start demo', () => {
     app = await launch(dataDir, env, ports);
     const base = app.base;
     const password = readFileSync(path.join(dataDir, 'pg.password'), 'utf8').trim();
-    second = startProcess('workers/main.ts', { ...env, DATA_DIR: dataDir, DATABASE_URL: `postgres://loupe:${encodeURIComponent(password)}@127.0.0.1:${ports.pgPort}/loupe` });
     const seconds = (t = Date.now()) => Math.round((t - t0) / 1000);
     const times: Record<string, number> = { launched: seconds() };
+    second = await startWorker({ ...env, DATA_DIR: dataDir, DATABASE_URL: `postgres://loupe:${encodeURIComponent(password)}@127.0.0.1:${ports.pgPort}/loupe` }, 120_000);
 
-    // the extraction appears, runs with progress, completes
+    // Each artifact appears, runs with progress (seen while it runs), completes.
     const seen = new Set<string>();
-    const extraction = await waitFor(
-      'the demo extraction to complete',
-      async () => {
-        const [e] = (await get(base, '/api/extractions', extractionListSchema)).extractions;
-        if (e?.status === 'running' && e.progress && e.progress.tokensDone > 0) seen.add('extraction progress');
-        if (e?.status === 'failed') throw new Error(`extraction failed: ${e.error}`);
-        return e?.status === 'completed' ? e : undefined;
-      },
-      600_000,
-      500,
-    );
+    const completed = <T extends { status: string; error: string | null }>(what: string, latest: () => Promise<T | undefined>, progressing: (x: T) => boolean, stepMs: number) =>
+      waitFor(
+        `the demo ${what} to complete`,
+        async () => {
+          const x = await latest();
+          if (x?.status === 'running' && progressing(x)) seen.add(`${what} progress`);
+          if (x?.status === 'failed') throw new Error(`${what} failed: ${x.error}`);
+          return x?.status === 'completed' ? x : undefined;
+        },
+        600_000,
+        stepMs,
+      );
+    const extraction = await completed('extraction', async () => (await get(base, '/api/extractions', extractionListSchema)).extractions[0], (e) => !!e.progress && e.progress.tokensDone > 0, 500);
     times.extraction = seconds();
     expect(extraction).toMatchObject({ hookPoints: [DEMO_HOOK], modelName: expect.stringContaining('demo'), datasetName: expect.stringContaining('demo') });
     expect(extraction.settings.tokenBudget).toBe(300_000);
 
-    const training = await waitFor(
-      'the demo training to complete',
-      async () => {
-        const [t] = (await get(base, '/api/trainings', trainingListSchema)).trainings;
-        if (t?.status === 'running' && t.progress && t.progress.step > 0) seen.add('training progress');
-        if (t?.status === 'failed') throw new Error(`training failed: ${t.error}`);
-        return t?.status === 'completed' ? t : undefined;
-      },
-      600_000,
-      500,
-    );
+    const training = await completed('training', async () => (await get(base, '/api/trainings', trainingListSchema)).trainings[0], (t) => !!t.progress && t.progress.step > 0, 500);
     times.training = seconds();
     expect(training).toMatchObject({ extractionId: extraction.id, hookPoints: [DEMO_HOOK], config: { architecture: 'topk', k: 32, dSae: 2048 } });
     const [sae] = (await get(base, '/api/saes', saeListSchema)).saes;
     expect(sae).toMatchObject({ trainingId: training.id, hookPoint: DEMO_HOOK, dSae: 2048 });
 
-    const discovery = await waitFor(
-      'the demo discovery to complete',
-      async () => {
-        const [d] = (await get(base, `/api/discoveries?sae=${sae!.id}`, discoveryListSchema)).discoveries;
-        if (d?.status === 'running' && d.progress && d.progress.rowsDone > 0) seen.add('discovery progress');
-        if (d?.status === 'failed') throw new Error(`discovery failed: ${d.error}`);
-        return d?.status === 'completed' ? d : undefined;
-      },
-      600_000,
-      250,
-    );
+    const discovery = await completed('discovery', async () => (await get(base, `/api/discoveries?sae=${sae!.id}`, discoveryListSchema)).discoveries[0], (d) => !!d.progress && d.progress.rowsDone > 0, 250);
     times.discovery = seconds();
     expect(discovery).toMatchObject({ extractionId: extraction.id, settings: { topK: 10, left: 16, right: 4 } });
     const features = await get(base, `/api/features?sae=${sae!.id}&sort=-score&limit=10`, featureListSchema);

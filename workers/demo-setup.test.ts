@@ -18,7 +18,7 @@ import { DEMO_DATASET_ID, ensureDemoDataset, updateDataset } from '../db/queries
 import { getDemoState, updateDemoState } from '../db/queries/demo.ts';
 import { listExtractions } from '../db/queries/extractions.ts';
 import { DEMO_MODEL_ID } from '../db/queries/models.ts';
-import { cancelJob } from '../server/routes/jobs.ts';
+import { cancelJob } from '../server/artifacts/index.ts';
 import { createTestDatabase, type TestDatabase } from '../scripts/testing/db.ts';
 import { waitFor } from '../scripts/testing/processes.ts';
 import { DEMO_DATASET_SETTINGS } from './demo-dataset.ts';

@@ -36,8 +36,9 @@ import { DEMO_DISCOVERY, DEMO_EXTRACTION, DEMO_HOOK, DEMO_TRAINING } from '../mo
 import type { Logger } from '../models/log.ts';
 import { checkAgainstStore, defaultTrainingName, resolveTrainConfig } from '../models/sae/config.ts';
 import type { Database } from '../db/client.ts';
-import { DEMO_DATASET_ID, getDataset, type DatasetRow, type JobSqlExecutor } from '../db/queries/datasets.ts';
-import { claimDemoSetup, FINAL_DEMO_STATUSES, getDemoState, inTransaction, updateDemoState, type DemoState, type DemoStatus } from '../db/queries/demo.ts';
+import { DEMO_DATASET_ID, getDataset, type DatasetRow } from '../db/queries/datasets.ts';
+import { claimDemoSetup, FINAL_DEMO_STATUSES, getDemoState, updateDemoState, type DemoState, type DemoStatus } from '../db/queries/demo.ts';
+import { inTransaction, type JobSqlExecutor } from '../db/queries/transaction.ts';
 import { DISCOVER_QUEUE, getDiscovery, insertDiscovery, updateDiscovery, type DiscoveryRow } from '../db/queries/discoveries.ts';
 import { getExtraction, insertExtraction, setExtractionJob, type ExtractionRow } from '../db/queries/extractions.ts';
 import { getJob, isFinished } from '../db/queries/jobs.ts';

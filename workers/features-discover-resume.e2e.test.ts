@@ -20,10 +20,8 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import PgBoss from 'pg-boss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discoverySchema } from '../models/contracts/features.ts';
-import { JOB_QUEUES } from '../models/contracts/jobs.ts';
 import type { ServerMessage } from '../models/contracts/topics.ts';
 import { LLM_DEFAULTS } from '../models/features/llm.ts';
 import { discoveryDir, readCheckpoint, type StagedKey } from '../models/features/staging.ts';
@@ -39,86 +37,64 @@ import { featureListQuerySchema } from '../models/contracts/features.ts';
 import { createTestDatabase, type TestDatabase } from '../scripts/testing/db.ts';
 import { randomSae, trainedSae } from '../scripts/testing/features.ts';
 import { startLlmServer, type TestLlmServer } from '../scripts/testing/llm-server.ts';
-import { startProcess, waitFor, type RunningProcess } from '../scripts/testing/processes.ts';
+import { waitFor } from '../scripts/testing/processes.ts';
 import { insertCompletedDataset, tokenizeDemo } from '../scripts/testing/tokenized.ts';
-import { completedExtraction, SMALL_EXTRACTION } from '../scripts/testing/training.ts';
+import { completedExtraction, demoExtraction, SMALL_EXTRACTION } from '../scripts/testing/training.ts';
+import { startQueue, Workers, type TestQueue } from '../scripts/testing/worker.ts';
 import { DEMO_MODEL_ID } from '../db/queries/models.ts';
 import { registerDemoModel } from './demo-model.ts';
 
-const QUEUE = 'features.discover';
 const HOOK = 'blocks.3.hook_resid_post';
 
 describe('a discovery whose worker dies', () => {
   let db: TestDatabase;
-  let boss: PgBoss;
+  let queue: TestQueue;
   let llm: TestLlmServer;
   let listener: EventListener;
   let extraction: ExtractionRow;
   let sae: SaeRow;
   const messages: ServerMessage[] = [];
-  const workers: RunningProcess[] = [];
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'loupe-discover-resume-'));
   const dataDir = path.join(tmp, 'data');
-  const env = () => ({ DATABASE_URL: db.url, DATA_DIR: dataDir, LOUPE_SAMPLER: '0', LOUPE_DEVICE: 'cpu', LOUPE_TEST_HEARTBEAT_MS: '500', LOUPE_TEST_DISCOVERY_CHECKPOINT_MS: '0' });
-  const killed = new Set<RunningProcess>();
-
-  const startWorker = async (): Promise<RunningProcess> => {
-    const proc = startProcess('workers/main.ts', env());
-    workers.push(proc);
-    await waitFor(
-      'the worker to be ready',
-      () => {
-        if (proc.child.exitCode !== null) throw new Error(`the worker exited (${proc.child.exitCode}):\n${proc.output()}`);
-        return /\[worker\] ready id=/.test(proc.output()) || undefined;
-      },
-      60_000,
-      50,
-    );
-    return proc;
-  };
+  const workers = new Workers(() => ({ DATABASE_URL: db.url, DATA_DIR: dataDir, LOUPE_SAMPLER: '0', LOUPE_DEVICE: 'cpu', LOUPE_TEST_HEARTBEAT_MS: '500', LOUPE_TEST_DISCOVERY_CHECKPOINT_MS: '0' }));
 
   beforeAll(async () => {
     db = await createTestDatabase('loupe_discover_resume');
     await registerDemoModel(db.db, logger('test'));
-    const dir = path.join(tmp, 'slice');
-    const dataset = await insertCompletedDataset(db.db, dir, await tokenizeDemo(dir, 8000));
-    extraction = await completedExtraction(db.db, dataDir, dataset, [HOOK], { ...SMALL_EXTRACTION, tokenBudget: 96 * 64 });
+    extraction = await demoExtraction(db.db, dataDir, path.join(tmp, 'slice'), [HOOK]);
     sae = await trainedSae(db.db, dataDir, extraction, HOOK);
     llm = await startLlmServer('sk-resume');
     listener = await listenEvents(db.url, { pool: db.pool, onEvent: (m) => messages.push(m) });
-    boss = new PgBoss({ connectionString: db.url, supervise: false, schedule: false, max: 2 });
-    boss.on('error', () => undefined);
-    await boss.start();
-    await boss.createQueue(QUEUE, { name: QUEUE, ...JOB_QUEUES[QUEUE] });
+    queue = await startQueue(db.url, 'features.discover');
   }, 240_000);
 
   afterAll(async () => {
-    const codes = await Promise.all(workers.map((w) => w.stop('SIGTERM')));
     // the killed ones died of it; the others exit cleanly
-    const want = workers.map((w) => (killed.has(w) ? 'SIGKILL' : 0));
-    if (codes.some((c, i) => c !== want[i])) for (const [i, w] of workers.entries()) console.error(`--- worker ${i} (exit ${codes[i]}):\n${w.output()}`);
-    expect(codes).toEqual(want);
+    await workers.stop();
     await listener?.close();
-    await boss?.stop({ graceful: false, wait: true });
+    await queue?.stop();
     await llm?.close();
     await db?.drop();
     rmSync(tmp, { recursive: true, force: true });
   });
 
+  /** Queues a discovery of `saeId` over `extractionId` as the API does (with the short retry delay of `queue.send`). */
+  const send = async (saeId: string, extractionId: string): Promise<{ row: DiscoveryRow; jobId: string }> => {
+    const row = await insertDiscovery(db.db, { saeId, extractionId, settings: { topK: 10, left: 16, right: 4 } });
+    const jobId = await queue.send({ discoveryId: row.id });
+    await updateDiscovery(db.db, row.id, { jobId });
+    return { row, jobId };
+  };
+
   it('resumes the labels from the staged scan: no second scan, the labels already given not asked again, features written once', async () => {
     await putLlmSettings(db.db, { url: llm.url, model: 'labeller', apiKey: 'sk-resume' });
     llm.delayMs = 60;
-    const first = await startWorker();
-    // Sent as the API sends it, with a 1 s retry delay instead of 5 s to keep the test short.
-    const row = await insertDiscovery(db.db, { saeId: sae.id, extractionId: extraction.id, settings: { topK: 10, left: 16, right: 4 } });
-    const jobId = (await boss.send(QUEUE, { discoveryId: row.id }, { ...JOB_QUEUES[QUEUE], retryDelay: 1, retryBackoff: false }))!;
-    await updateDiscovery(db.db, row.id, { jobId });
+    const first = await workers.start();
+    const { row, jobId } = await send(sae.id, extraction.id);
 
     const labelsFile = path.join(discoveryDir(dataDir, row.id), 'labels.jsonl');
     await waitFor('labels staged', () => (existsSync(labelsFile) && readFileSync(labelsFile, 'utf8').split('\n').filter(Boolean).length >= 20) || undefined, 60_000, 10);
-    first.child.kill('SIGKILL');
-    killed.add(first);
-    expect(await first.exited).toBe('SIGKILL');
+    expect(await workers.kill(first)).toBe('SIGKILL');
     // events published from here on (the dead worker's last ones may still be arriving)
     const killedAt = Date.now();
 
@@ -126,21 +102,12 @@ describe('a discovery whose worker dies', () => {
     const staged = readFileSync(labelsFile, 'utf8').split('\n').filter(Boolean).length;
     expect(existsSync(path.join(discoveryDir(dataDir, row.id), 'features.json'))).toBe(true);
     expect((await getDiscovery(db.db, row.id))?.status).toBe('running');
-    expect((await boss.getJobById(QUEUE, jobId))?.state).toBe('active');
+    expect(await queue.state(jobId)).toBe('active');
     expect((await listFeatures(db.db, featureListQuerySchema.parse({ sae: sae.id }))).total).toBe(0);
     const askedBefore = llm.requests.length;
 
-    const second = await startWorker();
-    const job = await waitFor(
-      'the job to complete',
-      async () => {
-        const j = await boss.getJobById(QUEUE, jobId);
-        if (j?.state === 'failed') throw new Error(`the job failed: ${JSON.stringify(j.output)}`);
-        return j?.state === 'completed' ? j : undefined;
-      },
-      90_000,
-      50,
-    );
+    const second = await workers.start();
+    const job = await queue.completed(jobId, 90_000);
     expect(job.retryCount).toBeGreaterThanOrEqual(1);
     expect(job.output).toMatchObject({ resumed: 'labels', features: sae.dSae });
     expect(second.output()).toMatch(/resuming from the staged scan/);
@@ -166,28 +133,10 @@ describe('a discovery whose worker dies', () => {
     expect(llm.requests.length).toBeLessThanOrEqual(live.length + LLM_DEFAULTS.concurrency);
     expect(llm.requests.length - askedBefore).toBeLessThanOrEqual(live.length - staged + LLM_DEFAULTS.concurrency);
     expect(existsSync(discoveryDir(dataDir, row.id))).toBe(false);
-    await Promise.all(workers.filter((w) => !killed.has(w)).map((w) => w.stop('SIGTERM')));
+    await second.stop('SIGTERM');
     await putLlmSettings(db.db, null);
   }, 240_000);
 
-  /** Queues a discovery of `saeId` over `extractionId` as the API does, with a 1 s retry delay instead of 5 s. */
-  const queue = async (saeId: string, extractionId: string): Promise<{ row: DiscoveryRow; jobId: string }> => {
-    const row = await insertDiscovery(db.db, { saeId, extractionId, settings: { topK: 10, left: 16, right: 4 } });
-    const jobId = (await boss.send(QUEUE, { discoveryId: row.id }, { ...JOB_QUEUES[QUEUE], retryDelay: 1, retryBackoff: false }))!;
-    await updateDiscovery(db.db, row.id, { jobId });
-    return { row, jobId };
-  };
-  const completed = (jobId: string, timeoutMs = 180_000) =>
-    waitFor(
-      'the job to complete',
-      async () => {
-        const j = await boss.getJobById(QUEUE, jobId);
-        if (j?.state === 'failed') throw new Error(`the job failed: ${JSON.stringify(j.output)}`);
-        return j?.state === 'completed' ? j : undefined;
-      },
-      timeoutMs,
-      50,
-    );
   /** Every stored field of an SAE's features and examples but the discovery that wrote them. */
   const stored = async (saeId: string) => {
     const features = await db.pool.query(
@@ -207,15 +156,13 @@ describe('a discovery whose worker dies', () => {
     expect(shards.length).toBe(24);
     const sae = await randomSae(db.db, dataDir, { modelId: DEMO_MODEL_ID, hook: HOOK, dIn: 256, dSae: 4096, k: 16 });
 
-    const first = await startWorker();
-    const { row, jobId } = await queue(sae.id, wide.id);
+    const first = await workers.start();
+    const { row, jobId } = await send(sae.id, wide.id);
     const staging = discoveryDir(dataDir, row.id);
     const key: StagedKey = { saeId: sae.id, source: { extractionId: wide.id }, settings: row.settings };
     const early = await waitFor('a scan checkpoint after 3 shards', async () => ((await readCheckpoint(staging, key))?.unit ?? 0) >= 3 || undefined, 120_000, 5);
     expect(early).toBe(true);
-    first.child.kill('SIGKILL');
-    killed.add(first);
-    expect(await first.exited).toBe('SIGKILL');
+    expect(await workers.kill(first)).toBe('SIGKILL');
     const killedAt = Date.now();
 
     // killed mid-scan: its last checkpoint is of the scan, some shards in; nothing stored
@@ -228,8 +175,8 @@ describe('a discovery whose worker dies', () => {
     expect(existsSync(path.join(staging, 'features.json'))).toBe(false);
     expect((await getDiscovery(db.db, row.id))?.status).toBe('running');
 
-    const second = await startWorker();
-    const job = await completed(jobId);
+    const second = await workers.start();
+    const job = await queue.completed(jobId, 180_000);
     expect(job.retryCount).toBeGreaterThanOrEqual(1);
     expect(job.output).toMatchObject({ resumed: 'scan', resumedAt: { unit: left.unit, units: shards.length, done: rowsAtCheckpoint }, features: 4096, rows: wide.stats![HOOK]!.count });
     expect(second.output()).toMatch(/resuming the scan from its checkpoint/);
@@ -245,8 +192,8 @@ describe('a discovery whose worker dies', () => {
     expect(resumed.features).toHaveLength(4096);
 
     // a straight run of the same discovery on the same worker: the same features, every field
-    const straight = await queue(sae.id, wide.id);
-    const plain = await completed(straight.jobId);
+    const straight = await send(sae.id, wide.id);
+    const plain = await queue.completed(straight.jobId, 180_000);
     expect(plain.output).toMatchObject({ resumed: null, features: 4096 });
     const again = await stored(sae.id);
     expect(again.features).toEqual(resumed.features);

@@ -32,8 +32,7 @@ import { createTestDatabase, type TestDatabase } from '../scripts/testing/db.ts'
 import { discoveryEnded, trainedSae } from '../scripts/testing/features.ts';
 import { labelFor, startLlmServer, type TestLlmServer } from '../scripts/testing/llm-server.ts';
 import { waitFor } from '../scripts/testing/processes.ts';
-import { insertCompletedDataset, tokenizeDemo } from '../scripts/testing/tokenized.ts';
-import { completedExtraction, SMALL_EXTRACTION } from '../scripts/testing/training.ts';
+import { demoExtraction } from '../scripts/testing/training.ts';
 import { registerDemoModel } from './demo-model.ts';
 import { featuresDiscover } from './features-discover.ts';
 import { startJobRunner, type JobRunner } from './runner.ts';
@@ -56,9 +55,7 @@ describe('features.discover through pg-boss', () => {
   beforeAll(async () => {
     db = await createTestDatabase('loupe_discover_e2e');
     await registerDemoModel(db.db, logger('test'));
-    const dir = path.join(tmp, 'slice');
-    const dataset = await insertCompletedDataset(db.db, dir, await tokenizeDemo(dir, 8000));
-    extraction = await completedExtraction(db.db, dataDir, dataset, [HOOK], { ...SMALL_EXTRACTION, tokenBudget: 96 * 64 });
+    extraction = await demoExtraction(db.db, dataDir, path.join(tmp, 'slice'), [HOOK]);
     sae = await trainedSae(db.db, dataDir, extraction, HOOK);
     llm = await startLlmServer(KEY);
     t = await createTestApp(db, dataDir);

@@ -38,10 +38,9 @@
  * job within a chunk of rows or one LLM request; it writes no feature, and
  * its staging folder is removed.
  */
-import { POLICY } from '../models/config.ts';
 import { discoverJobDataSchema, type DiscoverJobData, type DiscoveryPhase, type DiscoveryProgress, type DiscoveryStatus, type DiscoveryText } from '../models/contracts/features.ts';
 import { JOB_QUEUES } from '../models/contracts/jobs.ts';
-import { ExtractionSettingsError } from '../models/activations/plan.ts';
+import { SettingsError } from '../models/settings-error.ts';
 import { openTokenStore, readDocOffsets } from '../models/datasets/format.ts';
 import { CHECKPOINT_DEFAULTS, discoverFeatures } from '../models/features/discover.ts';
 import { createLlmClient, labelFeatures } from '../models/features/llm.ts';
@@ -51,7 +50,6 @@ import { appendStagedLabels, clearStagedLabels, discoveryDir, readCheckpoint, re
 import { loadSae, SaeFormatError } from '../models/sae/saelens.ts';
 import { loadModel, type LoadedModel } from '../models/model.ts';
 import { loadTokenizer, type Tokenizer } from '../models/tokenizer.ts';
-import { throttle } from '../models/transfer.ts';
 import { getDataset } from '../db/queries/datasets.ts';
 import { getDiscovery, updateDiscovery, type DiscoveryRow, type DiscoveryUpdate } from '../db/queries/discoveries.ts';
 import { getExtraction } from '../db/queries/extractions.ts';
@@ -59,7 +57,8 @@ import { replaceFeatures } from '../db/queries/features.ts';
 import { getModel } from '../db/queries/models.ts';
 import { getSae } from '../db/queries/saes.ts';
 import { getLlmSettings } from '../db/queries/settings.ts';
-import { JobCancelledError, JobLostError, PermanentJobError, WorkerShutdownError, type JobContext, type JobKind } from './job.ts';
+import { createArtifactReporter, endJob } from './artifact-job.ts';
+import { PermanentJobError, type JobContext, type JobKind } from './job.ts';
 
 /** The error as this job reports it: ones no retry can fix wrapped in {@link PermanentJobError}. */
 function classify(err: unknown): Error {
@@ -100,43 +99,43 @@ function createReporter(ctx: JobContext, id: string) {
   let publishOnly = false;
   let last: DiscoveryRow | undefined;
 
-  const write = async (set: DiscoveryUpdate, onlyIf: DiscoveryStatus[]): Promise<DiscoveryRow | undefined> => {
-    const changed = await updateDiscovery(db, id, { ...set, progress }, onlyIf);
-    if (changed) {
-      last = changed;
-      await ctx.events.publish(`discovery/${id}`, changed);
-    }
-    return changed;
-  };
-
-  const tick = throttle(async () => {
-    ctx.progress({ ...progress, fraction: progress.rowsTotal ? progress.rowsDone / progress.rowsTotal : 0 });
-    try {
-      if (publishOnly) {
-        if (last) await ctx.events.publish(`discovery/${id}`, { ...last, progress, updatedAt: Date.now() });
-      } else await write({}, ['running']);
-    } catch (err) {
-      ctx.log.warn('progress not recorded', { id, error: String(err) });
-    }
-  }, POLICY.JOB_PROGRESS_MS);
+  const base = createArtifactReporter<DiscoveryProgress, DiscoveryStatus, DiscoveryUpdate, DiscoveryRow>({
+    ctx,
+    id,
+    snapshot: () => progress,
+    jobProgress: (p) => ({ ...p, fraction: p.rowsTotal ? p.rowsDone / p.rowsTotal : 0 }),
+    async update(p, set, onlyIf) {
+      const changed = await updateDiscovery(db, id, { ...set, progress: p }, onlyIf);
+      if (changed) last = changed;
+      return changed;
+    },
+    // the event is the row: after a write the row itself, while the row is locked the last one with the progress now
+    publish: async (p, row) => {
+      if (row) await ctx.events.publish(`discovery/${id}`, row);
+      else if (last) await ctx.events.publish(`discovery/${id}`, { ...last, progress: p, updatedAt: Date.now() });
+    },
+    publishOnly: () => publishOnly,
+    onFinish() {
+      progress = { ...progress, etaSeconds: null };
+    },
+  });
 
   return {
-    get progress() {
-      return progress;
-    },
+    abandon: base.abandon,
+    finish: base.finish,
     /** Starts a phase: its rate and ETA are measured from here; published at once (a short phase would otherwise fall between two ticks). */
     phase(phase: DiscoveryPhase, rowsTotal: number, rowsDone = 0): void {
       since = { at: Date.now(), done: rowsDone };
       progress = { ...progress, phase, rowsDone, rowsTotal, etaSeconds: null };
-      tick();
-      void tick.flush().catch(() => undefined);
+      base.tick();
+      void base.flush().catch(() => undefined);
     },
     update(rowsDone: number, rowsTotal = progress.rowsTotal, extra: Partial<DiscoveryProgress> = {}): void {
       const s = (Date.now() - since.at) / 1000;
       const rate = (rowsDone - since.done) / s;
       const eta = s >= 0.5 && rate > 0 ? Math.max(0, Math.round((rowsTotal - rowsDone) / rate)) : null;
       progress = { ...progress, rowsDone, rowsTotal, etaSeconds: eta, ...extra };
-      tick();
+      base.tick();
     },
     started(row: DiscoveryRow): void {
       last = row;
@@ -144,21 +143,9 @@ function createReporter(ctx: JobContext, id: string) {
     set publishOnly(v: boolean) {
       publishOnly = v;
     },
-    /** Drops the pending tick and writes nothing more: the row belongs to another attempt now. */
-    abandon(): void {
-      tick.cancel();
-    },
-    /** Ends the ticks, then writes the status (guarded by `onlyIf`). */
-    async finish(status: DiscoveryStatus, set: DiscoveryUpdate, onlyIf: DiscoveryStatus[]): Promise<DiscoveryRow | undefined> {
-      tick.cancel();
-      await tick.flush();
-      progress = { ...progress, etaSeconds: null };
-      return write({ ...set, status }, onlyIf);
-    },
     /** Ends the ticks before the final transaction; `final` is the progress it stores. */
     async settle(final: Partial<DiscoveryProgress>): Promise<DiscoveryProgress> {
-      tick.cancel();
-      await tick.flush();
+      await base.settle();
       progress = { ...progress, ...final, etaSeconds: 0 };
       return progress;
     },
@@ -238,7 +225,7 @@ export const featuresDiscover: JobKind<DiscoverJobData> = {
           try {
             source = openTextSource({ model: lm, store: tokens, hook: sae.hookPoint, dIn: cfg.dIn, text: from.text, onFallback: (message) => ctx.log.warn('out of memory', { id, message }) });
           } catch (err) {
-            throw err instanceof ExtractionSettingsError ? new PermanentJobError(err.message, { cause: err }) : err;
+            throw err instanceof SettingsError ? new PermanentJobError(err.message, { cause: err }) : err;
           }
         } else source = await openStoredSource(from.path, sae.hookPoint);
         let phase: DiscoveryPhase = checkpoint?.phase ?? 'scan';
@@ -322,27 +309,13 @@ export const featuresDiscover: JobKind<DiscoverJobData> = {
     } catch (raw) {
       await tokens?.close().catch(() => undefined);
       await lm?.close().catch(() => undefined);
-      const reason: unknown = signal.aborted ? signal.reason : undefined;
-      if (reason instanceof JobCancelledError) {
-        report.abandon();
-        await report.finish('cancelled', {}, ['queued', 'running']);
-        await removeStaging(staging);
-        throw reason;
-      }
-      if (reason instanceof JobLostError) {
-        report.abandon();
-        throw reason;
-      }
-      if (reason instanceof WorkerShutdownError) {
-        await report.finish('queued', { error: 'the worker stopped; the discovery resumes on the next attempt' }, ['running']);
-        throw reason;
-      }
-      const err = classify(raw);
-      const retry = ctx.willRetry(err);
-      const message = retry ? `${err.message} (attempt ${job.retryCount + 1} of ${job.retryLimit + 1}; retrying)` : err.message;
-      await report.finish(retry ? 'queued' : 'failed', { error: message }, ['running']);
-      if (!retry) await removeStaging(staging);
-      throw err;
+      throw await endJob(raw, job, ctx, report, {
+        classify,
+        // The staged scan, checkpoint and labels stay: the retry resumes from them.
+        shutdownNote: 'the worker stopped; the discovery resumes on the next attempt',
+        cancelled: { set: {}, onlyIf: ['queued', 'running'] },
+        afterEnd: () => removeStaging(staging),
+      });
     }
   },
 };

@@ -9,14 +9,13 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { createdModelSchema, healthSchema, jobSchema, modelListSchema, modelSchema, type Model } from '../models/contracts/api.ts';
-import type { ModelProgress, ServerMessage } from '../models/contracts/topics.ts';
+import { createdModelSchema, jobSchema, modelListSchema, modelSchema, type Model } from '../models/contracts/api.ts';
+import type { ModelProgress } from '../models/contracts/topics.ts';
 import { DEMO_MODEL_DIR, isModelFile } from '../models/model-files.ts';
 import { createTestDatabase, type TestDatabase } from '../scripts/testing/db.ts';
 import { startHubServer, type HubServer } from '../scripts/testing/hf-hub-server.ts';
-import { freePort } from '../scripts/testing/ports.ts';
-import { startProcess, waitFor, waitForHttp, type RunningProcess } from '../scripts/testing/processes.ts';
+import { waitFor } from '../scripts/testing/processes.ts';
+import { startStack, type Stack } from '../scripts/testing/stack.ts';
 
 /** Per response; the demo model's 14 MB weights take about 2 s, the 48 MB repo about 6 s. */
 const BYTES_PER_SECOND = 8 * 1024 * 1024;
@@ -26,12 +25,7 @@ const sha256 = (file: string) => createHash('sha256').update(readFileSync(file))
 describe('model.download through real processes', () => {
   let db: TestDatabase;
   let hub: HubServer;
-  let server: RunningProcess;
-  const workers: RunningProcess[] = [];
-  let base: string;
-  let wsUrl: string;
-  let ws: WebSocket;
-  const messages: ServerMessage[] = [];
+  let stack: Stack;
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'loupe-download-'));
   const dataDir = path.join(tmp, 'data');
   const demoFiles = readdirSync(DEMO_MODEL_DIR).filter(isModelFile).sort();
@@ -58,64 +52,35 @@ describe('model.download through real processes', () => {
       ],
       bytesPerSecond: BYTES_PER_SECOND,
     });
-    const [port, wsPort] = [await freePort(), await freePort()];
-    const env = { DATABASE_URL: db.url, DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: String(port), WS_PORT: String(wsPort), LOUPE_SAMPLER: '0', HF_ENDPOINT: hub.url };
-    server = startProcess('server/main.ts', env);
     // Two workers starting together: both register the demo model.
-    workers.push(startProcess('workers/main.ts', env), startProcess('workers/main.ts', env));
-    base = `http://127.0.0.1:${port}`;
-    wsUrl = ((await (await waitForHttp(`${base}/api/config`, server)).json()) as { wsUrl: string }).wsUrl;
-    await waitFor(
-      'two workers',
-      async () => {
-        const dead = workers.find((w) => w.child.exitCode !== null);
-        if (dead) throw new Error(`a worker exited (${dead.child.exitCode}):\n${dead.output()}`);
-        // counted by health from their first heartbeat, but started only once each has logged `ready` (the demo model registered)
-        const ready = workers.every((w) => /\[worker\] ready /.test(w.output()));
-        return ready && healthSchema.parse(await (await fetch(`${base}/api/health`)).json()).workers.active === 2 ? true : undefined;
-      },
-      60_000,
-      200,
-    );
-    ws = new WebSocket(wsUrl);
-    ws.on('message', (raw) => messages.push(JSON.parse(raw.toString()) as ServerMessage));
-    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    stack = await startStack({ DATABASE_URL: db.url, DATA_DIR: dataDir, LOUPE_SAMPLER: '0', HF_ENDPOINT: hub.url }, { workers: 2 });
   });
   afterAll(async () => {
-    ws?.close();
     // Clean exits: the workers' runners and pg-boss stop within the grace period.
-    const codes = await Promise.all(workers.map((w) => w.stop('SIGTERM')));
-    const serverCode = await server?.stop('SIGTERM');
-    if (codes.some((c) => c !== 0) || serverCode !== 0) {
-      for (const [i, w] of workers.entries()) console.error(`--- worker ${i} (exit ${codes[i]}):\n${w.output()}`);
-      console.error(`--- server (exit ${serverCode}):\n${server?.output()}`);
-    }
-    expect(codes).toEqual(workers.map(() => 0));
-    expect(serverCode).toBe(0);
+    await stack?.stop();
     await hub?.close();
     await db?.drop();
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  const api = async (p: string, init?: RequestInit) => fetch(`${base}${p}`, { ...init, headers: { 'content-type': 'application/json', ...init?.headers } });
   const add = async (body: unknown) => {
-    const res = await api('/api/models', { method: 'POST', body: JSON.stringify(body) });
+    const res = await stack.api('/api/models', { method: 'POST', body: JSON.stringify(body) });
     expect(res.status).toBe(202);
     const created = createdModelSchema.parse(await res.json());
-    ws.send(JSON.stringify({ op: 'subscribe', topic: `model/${created.model.id}` }));
+    stack.subscribe(`model/${created.model.id}`);
     return created;
   };
-  const model = async (id: string) => modelSchema.parse(await (await api(`/api/models/${id}`)).json());
+  const model = async (id: string) => modelSchema.parse(await (await stack.api(`/api/models/${id}`)).json());
   const until = (id: string, statuses: Model['status'][], timeoutMs = 20_000) =>
     waitFor(`model ${id} to be ${statuses.join(' or ')}`, async () => {
       const m = await model(id);
       return statuses.includes(m.status) ? m : undefined;
     }, timeoutMs, 100);
-  const events = (id: string) => messages.filter((m) => m.topic === `model/${id}`).map((m) => m.data as ModelProgress);
-  const job = async (id: string) => jobSchema.parse(await (await api(`/api/jobs/${id}`)).json());
+  const events = (id: string) => stack.events<ModelProgress>(`model/${id}`);
+  const job = async (id: string) => jobSchema.parse(await (await stack.api(`/api/jobs/${id}`)).json());
 
   it('has the demo model registered once, although two workers started', async () => {
-    const { models } = modelListSchema.parse(await (await api('/api/models')).json());
+    const { models } = modelListSchema.parse(await (await stack.api('/api/models')).json());
     expect(models.filter((m) => m.builtin)).toHaveLength(1);
     expect(models[0]).toMatchObject({ builtin: true, default: true, status: 'completed', architecture: 'gpt2' });
   });
@@ -151,9 +116,9 @@ describe('model.download through real processes', () => {
     expect([...new Set(asked)].sort()).toEqual(demoFiles);
 
     // Delete removes the row and the folder.
-    expect((await api(`/api/models/${queued.id}`, { method: 'DELETE' })).status).toBe(204);
+    expect((await stack.api(`/api/models/${queued.id}`, { method: 'DELETE' })).status).toBe(204);
     expect(existsSync(dir)).toBe(false);
-    expect((await api(`/api/models/${queued.id}`)).status).toBe(404);
+    expect((await stack.api(`/api/models/${queued.id}`)).status).toBe(404);
   });
 
   it('imports a local folder with the same progress', async () => {
@@ -195,7 +160,7 @@ describe('model.download through real processes', () => {
     const dir = path.join(dataDir, 'models', queued.id);
     await waitFor('bytes to arrive', () => events(queued.id).find((e) => e.status === 'running' && e.bytesDone > 1 << 20), 15_000, 50);
     expect(existsSync(dir)).toBe(true);
-    const res = await api(`/api/jobs/${queuedJob.id}/cancel`, { method: 'POST' });
+    const res = await stack.api(`/api/jobs/${queuedJob.id}/cancel`, { method: 'POST' });
     expect(res.status).toBe(200);
     expect(jobSchema.parse(await res.json()).state).toBe('cancelled');
     const t0 = Date.now();

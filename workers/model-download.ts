@@ -24,13 +24,13 @@ import { modelTypeOf } from '../models/architectures/index.ts';
 import type { ModelSource } from '../models/contracts/api.ts';
 import { JOB_QUEUES, modelDownloadDataSchema, type ModelDownloadData } from '../models/contracts/jobs.ts';
 import type { ModelProgress } from '../models/contracts/topics.ts';
-import { POLICY } from '../models/config.ts';
 import { downloadFiles, HubError, listRepoFiles, type HubFile } from '../models/hub.ts';
 import { checkedSpec, checkImpliedSize, checkModelWeights, isPermanentModelError, ModelFormatError } from '../models/model-check.ts';
 import { copyModelFiles, describeModelFolder, hasSafetensors, isModelFile, listModelFiles, modelDir, readModelConfig, removeModelDir, type ModelFile } from '../models/model-files.ts';
-import { throttle, TransferTracker } from '../models/transfer.ts';
+import { TransferTracker } from '../models/transfer.ts';
 import { getModel, updateModel, type ModelRow, type ModelStatus, type ModelUpdate } from '../db/queries/models.ts';
-import { JobCancelledError, JobLostError, PermanentJobError, WorkerShutdownError, type JobContext, type JobKind } from './job.ts';
+import { createArtifactReporter, endJob } from './artifact-job.ts';
+import { PermanentJobError, type JobContext, type JobKind, type JobLostError } from './job.ts';
 
 /** Hub errors that another attempt cannot fix. */
 const PERMANENT_HUB_CODES = new Set(['not_found', 'unauthorized', 'bad_response']);
@@ -78,49 +78,43 @@ function plan<F extends { path: string }>(all: readonly F[], where: string): F[]
   return [...files.filter((f) => f.path === 'config.json'), ...files.filter((f) => f.path !== 'config.json')];
 }
 
-/** Progress of one download: the tracker, and its throttled writes to the row and topic. */
+/** Progress of one download: the tracker, and its throttled writes to the row and topic `model/{id}`. */
 function createReporter(ctx: JobContext, model: ModelRow) {
   const { db } = ctx.database;
   let tracker = new TransferTracker([], Date.now());
   let status: ModelStatus = 'running';
+  let error: string | null = null;
 
-  const payload = (error: string | null = null): ModelProgress => ({ id: model.id, status, ...tracker.snapshot(Date.now()), error, ts: Date.now() });
-
-  /** Writes the row (only while it is in one of `onlyIf`) and, when it changed, publishes. */
-  const write = async (p: ModelProgress, set: ModelUpdate, onlyIf: ModelStatus[]): Promise<void> => {
-    const row = await updateModel(db, model.id, { ...set, progress: p }, onlyIf);
-    if (row) await ctx.events.publish(`model/${model.id}`, p);
-  };
-
-  const tick = throttle(async () => {
-    const p = payload();
-    ctx.progress({ bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, fraction: p.bytesTotal ? p.bytesDone / p.bytesTotal : 0 });
-    // Only while running: a late tick must not undo a cancellation the server wrote.
-    await write(p, {}, ['running']).catch((err) => ctx.log.warn('progress not recorded', { id: model.id, error: String(err) }));
-  }, POLICY.JOB_PROGRESS_MS);
+  const base = createArtifactReporter<ModelProgress, ModelStatus, ModelUpdate, ModelRow>({
+    ctx,
+    id: model.id,
+    snapshot() {
+      const p: ModelProgress = { id: model.id, status, ...tracker.snapshot(Date.now()), error, ts: Date.now() };
+      // A final status: nothing moves any more (a completed download keeps its last rate).
+      return status === 'running' ? p : { ...p, bytesPerSecond: status === 'completed' ? p.bytesPerSecond : 0, etaSeconds: status === 'completed' ? 0 : null };
+    },
+    jobProgress: (p) => ({ bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, fraction: p.bytesTotal ? p.bytesDone / p.bytesTotal : 0 }),
+    update: (p, set, onlyIf) => updateModel(db, model.id, { ...set, progress: p }, onlyIf),
+    publish: (p) => ctx.events.publish(`model/${model.id}`, p),
+    onFinish(next, set) {
+      status = next;
+      error = set.error ?? null;
+      if (next === 'completed') tracker.complete(Date.now());
+    },
+  });
 
   return {
+    abandon: base.abandon,
+    finish: base.finish,
+    /** Records that `bytes` of `file` (of `total`) are done. */
+    update(file: string, bytes: number, total: number): void {
+      tracker.update(file, bytes, total, Date.now());
+      base.tick();
+    },
     /** Starts tracking `files` (bytes), and records the total size. */
     async begin(files: readonly { path: string; size: number }[]): Promise<void> {
       tracker = new TransferTracker(files, Date.now());
-      await write(payload(), { sizeBytes: files.reduce((n, f) => n + f.size, 0) }, ['running']);
-    },
-    update(file: string, bytes: number, total: number): void {
-      tracker.update(file, bytes, total, Date.now());
-      tick();
-    },
-    /** Drops the pending tick and writes nothing more: the row belongs to another attempt now. */
-    abandon(): void {
-      tick.cancel();
-    },
-    /** Ends the throttled ticks and writes a final status (guarded by `onlyIf`). */
-    async finish(next: ModelStatus, set: ModelUpdate, onlyIf: ModelStatus[]): Promise<void> {
-      tick.cancel();
-      await tick.flush();
-      status = next;
-      if (next === 'completed') tracker.complete(Date.now());
-      const p = payload(set.error ?? null);
-      await write({ ...p, bytesPerSecond: next === 'completed' ? p.bytesPerSecond : 0, etaSeconds: next === 'completed' ? 0 : null }, { ...set, status: next }, onlyIf);
+      await base.write({ sizeBytes: files.reduce((n, f) => n + f.size, 0) }, ['running']);
     },
   };
 }
@@ -178,28 +172,12 @@ export const modelDownload: JobKind<ModelDownloadData> = {
       ctx.log.info('model ready', { id: modelId, architecture, files: folder.files.length, bytes: folder.sizeBytes });
       return { architecture, files: folder.files.map((f) => f.path), bytes: folder.sizeBytes };
     } catch (raw) {
-      const reason: unknown = signal.aborted ? signal.reason : undefined;
-      if (reason instanceof JobCancelledError) {
-        await removeModelDir(ctx.config.dataDir, modelId);
-        await report.finish('cancelled', { error: null }, ['queued', 'running', 'cancelled']);
-        throw reason;
-      }
-      if (reason instanceof JobLostError) {
-        // The job was failed behind this attempt (taken for dead) and runs again: its next attempt owns the folder and the row.
-        report.abandon();
-        throw reason;
-      }
-      if (reason instanceof WorkerShutdownError) {
+      throw await endJob(raw, job, ctx, report, {
+        classify,
         // Files and .part files stay: the retry continues where this attempt stopped.
-        await report.finish('queued', { error: 'the worker stopped; the download resumes on the next attempt' }, ['running']);
-        throw reason;
-      }
-      const err = classify(raw);
-      const retry = ctx.willRetry(err);
-      if (!retry) await removeModelDir(ctx.config.dataDir, modelId);
-      const message = retry ? `${err.message} (attempt ${job.retryCount + 1} of ${job.retryLimit + 1}; retrying)` : err.message;
-      await report.finish(retry ? 'queued' : 'failed', { error: message }, ['running']);
-      throw err;
+        shutdownNote: 'the worker stopped; the download resumes on the next attempt',
+        discard: () => removeModelDir(ctx.config.dataDir, modelId),
+      });
     }
   },
 };

@@ -11,73 +11,49 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import PgBoss from 'pg-boss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JOB_QUEUES } from '../models/contracts/jobs.ts';
 import type { ModelProgress } from '../models/contracts/topics.ts';
 import { DEMO_MODEL_DIR, isModelFile } from '../models/model-files.ts';
 import { getModel, insertModel, setModelJob } from '../db/queries/models.ts';
 import { createTestDatabase, type TestDatabase } from '../scripts/testing/db.ts';
 import { startHubServer, type HubServer } from '../scripts/testing/hf-hub-server.ts';
-import { startProcess, waitFor, type RunningProcess } from '../scripts/testing/processes.ts';
+import { waitFor } from '../scripts/testing/processes.ts';
+import { startQueue, Workers, type TestQueue } from '../scripts/testing/worker.ts';
 
 const BYTES_PER_SECOND = 2 * 1024 * 1024;
 const REPO = 'loupe-test/tiny-gpt2';
-const QUEUE = 'model.download';
 
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
 describe('a worker that dies mid-job', () => {
   let db: TestDatabase;
   let hub: HubServer;
-  let boss: PgBoss;
-  const workers: RunningProcess[] = [];
+  let queue: TestQueue;
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'loupe-recovery-'));
   const dataDir = path.join(tmp, 'data');
-  const env = () => ({ DATABASE_URL: db.url, DATA_DIR: dataDir, LOUPE_SAMPLER: '0', HF_ENDPOINT: hub.url, LOUPE_TEST_HEARTBEAT_MS: '500' });
+  const workers = new Workers(() => ({ DATABASE_URL: db.url, DATA_DIR: dataDir, LOUPE_SAMPLER: '0', HF_ENDPOINT: hub.url, LOUPE_TEST_HEARTBEAT_MS: '500' }));
   const demoFiles = readdirSync(DEMO_MODEL_DIR).filter(isModelFile).sort();
   const weights = path.join(DEMO_MODEL_DIR, 'model.safetensors');
-
-  /** Starts a worker and waits for its `ready` line; returns it with its id. */
-  const startWorker = async (): Promise<{ proc: RunningProcess; id: string }> => {
-    const proc = startProcess('workers/main.ts', env());
-    workers.push(proc);
-    const id = await waitFor(
-      'the worker to be ready',
-      () => {
-        if (proc.child.exitCode !== null) throw new Error(`the worker exited (${proc.child.exitCode}):\n${proc.output()}`);
-        return /\[worker\] ready id=(\S+)/.exec(proc.output())?.[1];
-      },
-      60_000,
-      50,
-    );
-    return { proc, id };
-  };
 
   beforeAll(async () => {
     db = await createTestDatabase('loupe_recovery_e2e');
     hub = await startHubServer({ repos: [{ repo: REPO, dir: DEMO_MODEL_DIR }], bytesPerSecond: BYTES_PER_SECOND });
-    boss = new PgBoss({ connectionString: db.url, supervise: false, schedule: false, max: 2 });
-    boss.on('error', () => undefined);
-    await boss.start();
-    await boss.createQueue(QUEUE, { name: QUEUE, ...JOB_QUEUES[QUEUE] });
+    queue = await startQueue(db.url, 'model.download');
   });
   afterAll(async () => {
-    const codes = await Promise.all(workers.map((w) => w.stop('SIGTERM')));
     // The first one was killed; the others exit cleanly.
-    if (codes.slice(1).some((c) => c !== 0)) for (const [i, w] of workers.entries()) console.error(`--- worker ${i} (exit ${codes[i]}):\n${w.output()}`);
-    expect(codes.slice(1)).toEqual(workers.slice(1).map(() => 0));
-    await boss?.stop({ graceful: false, wait: true });
+    await workers.stop();
+    await queue?.stop();
     await hub?.close();
     await db?.drop();
     rmSync(tmp, { recursive: true, force: true });
   });
 
   it('is taken for dead by another worker, and the download resumes where it stopped and completes byte for byte', async () => {
-    const first = await startWorker();
+    const first = await workers.start();
     const row = await insertModel(db.db, { name: 'tiny', source: { kind: 'hub', repo: REPO, revision: 'main' }, dtype: 'fp32', path: null });
     // The queue's retry policy, with a 1 s delay instead of 10–20 s to keep the test short.
-    const jobId = (await boss.send(QUEUE, { modelId: row.id }, { ...JOB_QUEUES[QUEUE], retryDelay: 1, retryBackoff: false }))!;
+    const jobId = await queue.send({ modelId: row.id });
     await setModelJob(db.db, row.id, jobId);
 
     // Kill the worker between 20 % and 80 % of the bytes.
@@ -90,8 +66,7 @@ describe('a worker that dies mid-job', () => {
       30_000,
       25,
     );
-    first.proc.child.kill('SIGKILL');
-    expect(await first.proc.exited).toBe('SIGKILL');
+    expect(await workers.kill(first)).toBe('SIGKILL');
     expect(before.bytesDone / before.bytesTotal).toBeLessThan(0.8);
     const requestsBefore = hub.requests.length;
 
@@ -102,22 +77,14 @@ describe('a worker that dies mid-job', () => {
     expect(partBytes).toBeGreaterThan(0.2 * statSync(weights).size);
     expect(partBytes).toBeLessThan(statSync(weights).size);
     expect((await getModel(db.db, row.id))?.status).toBe('running');
-    expect((await boss.getJobById(QUEUE, jobId))?.state).toBe('active');
+    expect(await queue.state(jobId)).toBe('active');
 
     // A second worker: it recovers the job, and pg-boss hands it out again.
-    const second = await startWorker();
+    const second = await workers.start();
     const statuses = new Set<string>();
-    const done = await waitFor(
-      'the job to complete',
-      async () => {
-        statuses.add((await getModel(db.db, row.id))!.status);
-        const j = await boss.getJobById(QUEUE, jobId);
-        if (j?.state === 'failed') throw new Error(`the job failed: ${JSON.stringify(j.output)}`);
-        return j?.state === 'completed' ? j : undefined;
-      },
-      30_000,
-      50,
-    );
+    const done = await queue.completed(jobId, 30_000, async () => {
+      statuses.add((await getModel(db.db, row.id))!.status);
+    });
     expect(done.retryCount).toBe(1);
     const output = done.output as { architecture: string; files: string[] };
     expect(output.architecture).toBe('gpt2');
@@ -138,6 +105,6 @@ describe('a worker that dies mid-job', () => {
     expect(after.map((r) => r.range)).toEqual([`bytes=${partBytes}-`]);
 
     // The second worker said what it did.
-    expect(second.proc.output()).toMatch(new RegExp(`recovered the job of a dead worker id=${jobId} kind=model.download attempt=1 deadWorker=${first.id}`));
+    expect(second.output()).toMatch(new RegExp(`recovered the job of a dead worker id=${jobId} kind=model.download attempt=1 deadWorker=${first.id}`));
   });
 });

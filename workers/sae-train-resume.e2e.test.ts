@@ -12,27 +12,24 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import PgBoss from 'pg-boss';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JOB_QUEUES } from '../models/contracts/jobs.ts';
 import type { MetricPoint } from '../models/contracts/trainings.ts';
 import { logger } from '../models/log.ts';
 import { resolveTrainConfig } from '../models/sae/config.ts';
 import { trainingHookDir } from '../models/sae/files.ts';
 import { loadSae } from '../models/sae/saelens.ts';
-import { CHECKPOINT_FILE } from '../models/sae/train.ts';
+import { CHECKPOINT_FILE } from '../models/sae/checkpoint.ts';
 import { openSafetensors } from '../models/safetensors.ts';
 import type { ExtractionRow } from '../db/queries/extractions.ts';
 import { listSaes } from '../db/queries/saes.ts';
 import { getTraining, insertTraining, setTrainingJob } from '../db/queries/trainings.ts';
 import { loupe } from '../scripts/testing/activations.ts';
 import { createTestDatabase, type TestDatabase } from '../scripts/testing/db.ts';
-import { startProcess, waitFor, type RunningProcess } from '../scripts/testing/processes.ts';
-import { insertCompletedDataset, tokenizeDemo } from '../scripts/testing/tokenized.ts';
-import { allMetrics, completedExtraction, SMALL_EXTRACTION } from '../scripts/testing/training.ts';
+import { waitFor } from '../scripts/testing/processes.ts';
+import { allMetrics, demoExtraction } from '../scripts/testing/training.ts';
+import { startQueue, Workers, type TestQueue } from '../scripts/testing/worker.ts';
 import { registerDemoModel } from './demo-model.ts';
 
-const QUEUE = 'sae.train';
 const HOOKS = ['blocks.1.hook_resid_post', 'blocks.4.hook_resid_post'];
 const STEPS = 200;
 
@@ -41,45 +38,22 @@ const values = (p: MetricPoint) => ({ hook: p.hook, step: p.step, tokens: p.toke
 
 describe('a training whose worker dies', () => {
   let db: TestDatabase;
-  let boss: PgBoss;
+  let queue: TestQueue;
   let extraction: ExtractionRow;
-  const workers: RunningProcess[] = [];
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'loupe-train-resume-'));
   const dataDir = path.join(tmp, 'data');
-  const env = () => ({ DATABASE_URL: db.url, DATA_DIR: dataDir, LOUPE_SAMPLER: '0', LOUPE_DEVICE: 'cpu', LOUPE_TEST_HEARTBEAT_MS: '500' });
-
-  const startWorker = async (): Promise<RunningProcess> => {
-    const proc = startProcess('workers/main.ts', env());
-    workers.push(proc);
-    await waitFor(
-      'the worker to be ready',
-      () => {
-        if (proc.child.exitCode !== null) throw new Error(`the worker exited (${proc.child.exitCode}):\n${proc.output()}`);
-        return /\[worker\] ready id=/.test(proc.output()) || undefined;
-      },
-      60_000,
-      50,
-    );
-    return proc;
-  };
+  const workers = new Workers(() => ({ DATABASE_URL: db.url, DATA_DIR: dataDir, LOUPE_SAMPLER: '0', LOUPE_DEVICE: 'cpu', LOUPE_TEST_HEARTBEAT_MS: '500' }));
 
   beforeAll(async () => {
     db = await createTestDatabase('loupe_train_resume');
     await registerDemoModel(db.db, logger('test'));
-    const dir = path.join(tmp, 'slice');
-    const dataset = await insertCompletedDataset(db.db, dir, await tokenizeDemo(dir, 8000));
-    extraction = await completedExtraction(db.db, dataDir, dataset, HOOKS, { ...SMALL_EXTRACTION, tokenBudget: 96 * 64 });
-    boss = new PgBoss({ connectionString: db.url, supervise: false, schedule: false, max: 2 });
-    boss.on('error', () => undefined);
-    await boss.start();
-    await boss.createQueue(QUEUE, { name: QUEUE, ...JOB_QUEUES[QUEUE] });
+    extraction = await demoExtraction(db.db, dataDir, path.join(tmp, 'slice'), HOOKS);
+    queue = await startQueue(db.url, 'sae.train');
   });
   afterAll(async () => {
-    const codes = await Promise.all(workers.map((w) => w.stop('SIGTERM')));
     // The first one was killed; the others exit cleanly.
-    if (codes.slice(1).some((c) => c !== 0)) for (const [i, w] of workers.entries()) console.error(`--- worker ${i} (exit ${codes[i]}):\n${w.output()}`);
-    expect(codes.slice(1)).toEqual(workers.slice(1).map(() => 0));
-    await boss?.stop({ graceful: false, wait: true });
+    await workers.stop();
+    await queue?.stop();
     await db?.drop();
     rmSync(tmp, { recursive: true, force: true });
   });
@@ -87,14 +61,14 @@ describe('a training whose worker dies', () => {
   it('is resumed by the retry from its checkpoints: no gap or duplicate in the metrics, the recomputed points equal, each SAE equal to an uninterrupted run', async () => {
     // ReLU (a deterministic step), checkpoints every 25 steps, metrics every 5, density evaluations every 50 (no CE-loss: no model needed)
     const config = resolveTrainConfig([{ architecture: 'relu', dSae: 256, l1Coefficient: 1, lr: 1e-3, batchSize: 256, totalTokens: STEPS * 256, metricsEvery: 5, checkpointEvery: 25, evalEvery: 50, evalWindows: 0 }], 0);
-    const first = await startWorker();
+    const first = await workers.start();
     // The uninterrupted run: `loupe train` (the same trainer) with the same config, beside the job.
     const whole = path.join(tmp, 'whole');
     const reference = loupe(['train', '--activations', extraction.path!, '--hook', HOOKS.join(','), '--out', whole, '--arch', 'relu', '--d-sae', '256', '--l1', '1', '--lr', '1e-3', '--batch', '256', '--tokens', String(STEPS * 256), '--metrics-every', '5', '--checkpoint-every', '25', '--eval-every', '50']);
 
     // Sent as the API sends it, with a 1 s retry delay instead of 5 s to keep the test short.
     const row = await insertTraining(db.db, { name: 'crash', extractionId: extraction.id, hookPoints: HOOKS, config });
-    const jobId = (await boss.send(QUEUE, { trainingId: row.id }, { ...JOB_QUEUES[QUEUE], retryDelay: 1, retryBackoff: false }))!;
+    const jobId = await queue.send({ trainingId: row.id });
     await setTrainingJob(db.db, row.id, jobId);
     const ckpt = (hook: string) => path.join(trainingHookDir(dataDir, row.id, hook), CHECKPOINT_FILE);
     const checkpointStep = async (hook: string) => {
@@ -114,8 +88,7 @@ describe('a training whose worker dies', () => {
       60_000,
       10,
     );
-    first.child.kill('SIGKILL');
-    expect(await first.exited).toBe('SIGKILL');
+    expect(await workers.kill(first)).toBe('SIGKILL');
 
     // What the dead worker left: checkpoints, the metric points up to where it died, the row running, the job active.
     const resumeAt = Math.min(...(await Promise.all(HOOKS.map(checkpointStep))));
@@ -123,20 +96,11 @@ describe('a training whose worker dies', () => {
     const before = await allMetrics(db.db, row.id);
     expect(Math.max(...before.map((p) => p.step))).toBeGreaterThanOrEqual(resumeAt);
     expect((await getTraining(db.db, row.id))?.status).toBe('running');
-    expect((await boss.getJobById(QUEUE, jobId))?.state).toBe('active');
+    expect(await queue.state(jobId)).toBe('active');
 
     // The next worker recovers the job; pg-boss hands it out again; it resumes.
-    const second = await startWorker();
-    const job = await waitFor(
-      'the job to complete',
-      async () => {
-        const j = await boss.getJobById(QUEUE, jobId);
-        if (j?.state === 'failed') throw new Error(`the job failed: ${JSON.stringify(j.output)}`);
-        return j?.state === 'completed' ? j : undefined;
-      },
-      60_000,
-      50,
-    );
+    const second = await workers.start();
+    const job = await queue.completed(jobId, 60_000);
     expect(job.retryCount).toBeGreaterThanOrEqual(1);
     expect(job.output).toMatchObject({ outcome: 'completed', steps: STEPS, resumedAt: resumeAt });
     expect(second.output()).toMatch(/resuming/);

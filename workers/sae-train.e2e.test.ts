@@ -14,9 +14,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { jobSchema } from '../models/contracts/api.ts';
-import type { ServerMessage } from '../models/contracts/topics.ts';
 import {
   createdTrainingSchema,
   metricsPageSchema,
@@ -33,10 +31,9 @@ import { loadSae } from '../models/sae/saelens.ts';
 import type { ExtractionRow } from '../db/queries/extractions.ts';
 import { loupe } from '../scripts/testing/activations.ts';
 import { createTestDatabase, type TestDatabase } from '../scripts/testing/db.ts';
-import { freePort } from '../scripts/testing/ports.ts';
-import { startProcess, waitFor, waitForHttp, type RunningProcess } from '../scripts/testing/processes.ts';
-import { insertCompletedDataset, tokenizeDemo } from '../scripts/testing/tokenized.ts';
-import { completedExtraction, SMALL_EXTRACTION } from '../scripts/testing/training.ts';
+import { waitFor } from '../scripts/testing/processes.ts';
+import { startStack, type Stack } from '../scripts/testing/stack.ts';
+import { demoExtraction } from '../scripts/testing/training.ts';
 import { registerDemoModel } from './demo-model.ts';
 
 const HOOKS = ['blocks.1.hook_resid_post', 'blocks.3.hook_resid_post'];
@@ -44,62 +41,32 @@ const steps = (every: number, last: number) => Array.from({ length: last / every
 
 describe('sae.train through real processes', () => {
   let db: TestDatabase;
-  let server: RunningProcess;
-  let worker: RunningProcess;
-  let base: string;
-  let ws: WebSocket;
+  let stack: Stack;
   let extraction: ExtractionRow;
-  const messages: ServerMessage[] = [];
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'loupe-train-e2e-'));
   const dataDir = path.join(tmp, 'data');
 
   beforeAll(async () => {
     db = await createTestDatabase('loupe_train_e2e');
     await registerDemoModel(db.db, logger('test'));
-    const dir = path.join(tmp, 'slice');
-    const dataset = await insertCompletedDataset(db.db, dir, await tokenizeDemo(dir, 8000));
-    extraction = await completedExtraction(db.db, dataDir, dataset, HOOKS, { ...SMALL_EXTRACTION, tokenBudget: 96 * 64 });
-    const [port, wsPort] = [await freePort(), await freePort()];
-    const env = { DATABASE_URL: db.url, DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: String(port), WS_PORT: String(wsPort), LOUPE_SAMPLER: '0', LOUPE_DEVICE: 'cpu', SAE_TRAIN_CONCURRENCY: '1' };
-    server = startProcess('server/main.ts', env);
-    base = `http://127.0.0.1:${port}`;
-    // One after the other: a server and a worker creating pg-boss queues at the same moment can deadlock.
-    const config = await waitForHttp(`${base}/api/config`, server);
-    worker = startProcess('workers/main.ts', env);
-    await waitFor(
-      'the worker to be ready',
-      () => {
-        if (worker.child.exitCode !== null) throw new Error(`the worker exited (${worker.child.exitCode}):\n${worker.output()}`);
-        return /\[worker\] ready id=/.test(worker.output()) || undefined;
-      },
-      60_000,
-      50,
-    );
-    ws = new WebSocket(((await config.json()) as { wsUrl: string }).wsUrl);
-    ws.on('message', (raw) => messages.push(JSON.parse(raw.toString()) as ServerMessage));
-    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    extraction = await demoExtraction(db.db, dataDir, path.join(tmp, 'slice'), HOOKS);
+    stack = await startStack({ DATABASE_URL: db.url, DATA_DIR: dataDir, LOUPE_SAMPLER: '0', LOUPE_DEVICE: 'cpu', SAE_TRAIN_CONCURRENCY: '1' });
   });
   afterAll(async () => {
-    ws?.close();
-    const workerCode = await worker?.stop('SIGTERM');
-    const serverCode = await server?.stop('SIGTERM');
-    if (workerCode !== 0 || serverCode !== 0) console.error(`--- worker (exit ${workerCode}):\n${worker?.output()}\n--- server (exit ${serverCode}):\n${server?.output()}`);
-    expect(workerCode).toBe(0);
-    expect(serverCode).toBe(0);
+    await stack?.stop();
     await db?.drop();
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  const api = (p: string, init?: RequestInit) => fetch(`${base}${p}`, { ...init, headers: { 'content-type': 'application/json', ...init?.headers } });
   const start = async (body: Record<string, unknown>) => {
-    const res = await api('/api/trainings', { method: 'POST', body: JSON.stringify({ extractionId: extraction.id, ...body }) });
+    const res = await stack.api('/api/trainings', { method: 'POST', body: JSON.stringify({ extractionId: extraction.id, ...body }) });
     const json = await res.json();
     expect(res.status, JSON.stringify(json)).toBe(202);
     const created = createdTrainingSchema.parse(json);
-    ws.send(JSON.stringify({ op: 'subscribe', topic: `training/${created.training.id}` }));
+    stack.subscribe(`training/${created.training.id}`);
     return created;
   };
-  const get = async (id: string) => trainingSchema.parse(await (await api(`/api/trainings/${id}`)).json());
+  const get = async (id: string) => trainingSchema.parse(await (await stack.api(`/api/trainings/${id}`)).json());
   const until = (id: string, check: (t: Training) => boolean, what: string, timeoutMs = 30_000) =>
     waitFor(`training ${id} ${what}`, async () => {
       const t = await get(id);
@@ -107,14 +74,14 @@ describe('sae.train through real processes', () => {
       return check(t) ? t : undefined;
     }, timeoutMs, 50);
   const control = async (id: string, action: string) => {
-    const res = await api(`/api/trainings/${id}/${action}`, { method: 'POST' });
+    const res = await stack.api(`/api/trainings/${id}/${action}`, { method: 'POST' });
     const json = await res.json();
     expect(res.status, JSON.stringify(json)).toBe(202);
     return trainingControlResultSchema.parse(json);
   };
   const metrics = async (id: string, hook?: string): Promise<MetricPoint[]> =>
-    metricsPageSchema.parse(await (await api(`/api/trainings/${id}/metrics?limit=10000${hook ? `&hook=${hook}` : ''}`)).json()).points;
-  const events = (id: string) => messages.filter((m) => m.topic === `training/${id}`).map((m) => m.data as TrainingEvent);
+    metricsPageSchema.parse(await (await stack.api(`/api/trainings/${id}/metrics?limit=10000${hook ? `&hook=${hook}` : ''}`)).json()).points;
+  const events = (id: string) => stack.events<TrainingEvent>(`training/${id}`);
 
   it('trains an SAE per hook: metrics stored every N steps and live, evaluations with density and CE-loss recovered, the SAEs recorded and exported in SAELens layout', async () => {
     const { training, job } = await start({
@@ -158,20 +125,20 @@ describe('sae.train through real processes', () => {
     // NOTIFY deliveries on a loaded machine say nothing about it)
 
     // the SAEs: recorded with their metrics, shown in the detail
-    const saes = saeListSchema.parse(await (await api(`/api/saes?trainingId=${training.id}`)).json()).saes;
+    const saes = saeListSchema.parse(await (await stack.api(`/api/saes?trainingId=${training.id}`)).json()).saes;
     expect(saes.map((s) => s.hookPoint).sort()).toEqual(HOOKS);
     for (const s of saes) {
       expect(s).toMatchObject({ trainingId: training.id, architecture: 'topk', dIn: 256, dSae: 512, k: 16, path: path.join(dataDir, 'saes', training.id, s.hookPoint), metrics: { step: 40, stopped: false, eval: { ceLossRecovered: expect.any(Number) } } });
       expect(s.metrics!.train!.explainedVariance).toBeGreaterThan(0);
     }
-    const detail = trainingDetailSchema.parse(await (await api(`/api/trainings/${training.id}`)).json());
+    const detail = trainingDetailSchema.parse(await (await stack.api(`/api/trainings/${training.id}`)).json());
     expect(detail.hooks.map((h) => [h.hook, h.dSae, h.checkpoint?.step, h.latest?.step, h.latestEval?.step, h.saeId !== null])).toEqual(HOOKS.map((h) => [h, 512, 40, 40, 40, true]));
-    expect(jobSchema.parse(await (await api(`/api/jobs/${job.id}`)).json())).toMatchObject({ state: 'completed', output: { outcome: 'completed', steps: 40, resumedAt: 0 } });
+    expect(jobSchema.parse(await (await stack.api(`/api/jobs/${job.id}`)).json())).toMatchObject({ state: 'completed', output: { outcome: 'completed', steps: 40, resumedAt: 0 } });
 
     // SAELens round trip: exported by the CLI, read by loadSae, the same bytes as the server's folder
     const sae = saes.find((s) => s.hookPoint === HOOKS[1])!;
     const out = path.join(tmp, 'exported');
-    const r = await loupe(['sae', 'export', sae.id, out, '--server', base]);
+    const r = await loupe(['sae', 'export', sae.id, out, '--server', stack.base]);
     expect(r.code, r.stderr).toBe(0);
     const back = await loadSae(out);
     expect(back.cfg).toMatchObject({ architecture: 'topk', k: 16, dIn: 256, dSae: 512, hookName: HOOKS[1], hookLayer: 3, modelName: expect.stringMatching(/tiny-gpt2/), contextSize: 64 });
@@ -193,7 +160,7 @@ describe('sae.train through real processes', () => {
     expect(at).toBeGreaterThan(20);
     expect(at).toBeLessThan(300);
     expect(paused).toMatchObject({ control: null, queuePosition: null, progress: { status: 'paused', checkpoints: [{ hook: HOOKS[0], step: at }] } });
-    expect(jobSchema.parse(await (await api(`/api/jobs/${a.job.id}`)).json())).toMatchObject({ state: 'completed', output: { paused: true, step: at } });
+    expect(jobSchema.parse(await (await stack.api(`/api/jobs/${a.job.id}`)).json())).toMatchObject({ state: 'completed', output: { paused: true, step: at } });
 
     // b runs now; a, resumed, waits behind it
     await until(b.training.id, (t) => t.status === 'running', 'to start');
@@ -208,7 +175,7 @@ describe('sae.train through real processes', () => {
     expect(stopped.stopped).toBe(true);
     const bStep = stopped.progress!.step;
     expect(bStep).toBeLessThan(400);
-    const [bSae] = saeListSchema.parse(await (await api(`/api/saes?trainingId=${b.training.id}`)).json()).saes;
+    const [bSae] = saeListSchema.parse(await (await stack.api(`/api/saes?trainingId=${b.training.id}`)).json()).saes;
     expect(bSae).toMatchObject({ hookPoint: HOOKS[1], metrics: { stopped: true, step: bStep } });
     expect((await loadSae(bSae!.path)).cfg).toMatchObject({ architecture: 'relu', dSae: 256, hookName: HOOKS[1] });
     // its history ends at the stop (the last, partial window reported at the stop step)
@@ -220,7 +187,7 @@ describe('sae.train through real processes', () => {
     const done = await until(a.training.id, (t) => t.status === 'completed', 'to complete');
     expect(done).toMatchObject({ stopped: false, progress: { step: 300, resumedAt: at } });
     expect((await metrics(a.training.id)).filter((p) => p.train).map((p) => p.step)).toEqual(steps(5, 300));
-    const jobA = jobSchema.parse(await (await api(`/api/jobs/${resumed.job!.id}`)).json());
+    const jobA = jobSchema.parse(await (await stack.api(`/api/jobs/${resumed.job!.id}`)).json());
     expect(jobA).toMatchObject({ state: 'completed', output: { outcome: 'completed', steps: 300, resumedAt: at } });
   });
 });

@@ -12,6 +12,7 @@ import type { DatasetProgress } from '../../models/contracts/topics.ts';
 import { safeJson } from '../../models/safe-text.ts';
 import type { Database, Db } from '../client.ts';
 import { datasets, jobProgress } from '../schema.ts';
+import { inTransaction, type JobSqlExecutor } from './transaction.ts';
 
 export type DatasetStatus = (typeof datasets.status.enumValues)[number];
 
@@ -161,11 +162,6 @@ export async function deleteDataset(db: Db, id: string): Promise<boolean> {
   return rows.length > 0;
 }
 
-/** The part of pg-boss's database interface its `send(…, { db })` uses: a statement on a given connection. */
-export interface JobSqlExecutor {
-  executeSql(text: string, values: unknown[]): Promise<{ rows: unknown[] }>;
-}
-
 /** What a process knows about the built-in demo dataset when it registers it. */
 export interface DemoDataset {
   name: string;
@@ -207,27 +203,13 @@ export async function claimDatasetImport(
   expectedJobId: string | null,
   send: (executor: JobSqlExecutor) => Promise<string | null>,
 ): Promise<string | null> {
-  const client = await database.pool.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query('BEGIN');
-    const { rows } = await client.query<{ job_id: string | null }>('SELECT job_id FROM datasets WHERE id = $1 FOR UPDATE', [id]);
-    if (!rows[0] || rows[0].job_id !== expectedJobId) {
-      await client.query('ROLLBACK');
-      return null;
-    }
-    const jobId = await send({ executeSql: (text, values) => client.query(text, values) });
-    if (!jobId) {
-      await client.query('ROLLBACK');
-      return null;
-    }
-    await client.query(`UPDATE datasets SET status = 'queued', job_id = $2, error = NULL, stats = NULL, updated_at = now() WHERE id = $1`, [id, jobId]);
-    await client.query('COMMIT');
+  // An early null leaves nothing written (a row lock, a send that created no job): committing it is rolling it back.
+  return inTransaction(database, async ({ db, executor }) => {
+    const { rows } = await db.execute<{ job_id: string | null }>(sql`SELECT job_id FROM datasets WHERE id = ${id} FOR UPDATE`);
+    if (!rows[0] || rows[0].job_id !== expectedJobId) return null;
+    const jobId = await send(executor);
+    if (!jobId) return null;
+    await db.execute(sql`UPDATE datasets SET status = 'queued', job_id = ${jobId}, error = NULL, stats = NULL, updated_at = now() WHERE id = ${id}`);
     return jobId;
-  } catch (err) {
-    await client.query('ROLLBACK').catch((e: Error) => (broken = e));
-    throw err;
-  } finally {
-    client.release(broken);
-  }
+  });
 }

@@ -6,11 +6,9 @@
  * `failed` demo is not started again (delete the row to start it again).
  */
 import { eq, sql } from 'drizzle-orm';
-import { drizzle } from 'drizzle-orm/node-postgres';
 import type { Database, Db } from '../client.ts';
-import * as schema from '../schema.ts';
 import { settings } from '../schema.ts';
-import type { JobSqlExecutor } from './datasets.ts';
+import { inTransaction, type JobSqlExecutor } from './transaction.ts';
 
 export const DEMO_STATE_KEY = 'demo';
 
@@ -58,28 +56,6 @@ export async function updateDemoState(db: Db, patch: Partial<DemoState>): Promis
     .onConflictDoUpdate({ target: settings.key, set: { value: sql`${settings.value} || ${JSON.stringify(patch)}::jsonb`, updatedAt: new Date() } })
     .returning({ value: settings.value });
   return parse(row!.value);
-}
-
-/**
- * Runs `f` in one transaction, with a drizzle handle and a pg-boss executor on
- * the same connection: rows inserted, jobs sent (`boss.send(…, { db: executor })`)
- * and the demo's state written all commit together or not at all.
- */
-export async function inTransaction<T>(database: Database, f: (tx: { db: Db; executor: JobSqlExecutor }) => Promise<T>): Promise<T> {
-  const client = await database.pool.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query('BEGIN');
-    const result = await f({ db: drizzle(client, { schema }), executor: { executeSql: (text, values) => client.query(text, values) } });
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    // A connection that cannot roll back is closed rather than given back to the pool.
-    await client.query('ROLLBACK').catch((e: Error) => (broken = e));
-    throw err;
-  } finally {
-    client.release(broken);
-  }
 }
 
 /**

@@ -74,12 +74,14 @@ export interface ExtractionFilter {
 
 /** Extractions, newest first. */
 export async function listExtractions(db: Db, f: ExtractionFilter = {}): Promise<ExtractionRow[]> {
-  const conds = [
-    f.modelId ? eq(extractions.modelId, f.modelId) : undefined,
-    f.datasetId ? eq(extractions.datasetId, f.datasetId) : undefined,
-    f.status ? eq(extractions.status, f.status) : undefined,
-  ].filter((c): c is SQL => c !== undefined);
-  const rows = await select(db, conds.length ? and(...conds) : undefined)
+  const rows = await select(
+    db,
+    and(
+      f.modelId ? eq(extractions.modelId, f.modelId) : undefined,
+      f.datasetId ? eq(extractions.datasetId, f.datasetId) : undefined,
+      f.status ? eq(extractions.status, f.status) : undefined,
+    ),
+  )
     .orderBy(desc(extractions.createdAt), extractions.id)
     .limit(f.limit ?? 100);
   return rows.map(toRow);

@@ -9,12 +9,11 @@
  * job. Failing the jobs of dead workers goes through pg-boss's own `fail`.
  */
 import { sql, type SQL } from 'drizzle-orm';
-import { drizzle } from 'drizzle-orm/node-postgres';
 import { FINISHED_JOB_STATES, type JobState } from '../../models/contracts/jobs.ts';
 import { safeJson } from '../../models/safe-text.ts';
 import type { Database, Db } from '../client.ts';
-import * as schema from '../schema.ts';
 import { jobProgress } from '../schema.ts';
+import { inTransaction, type JobSqlExecutor } from './transaction.ts';
 
 /** The schema pg-boss was started with (its default). */
 export const BOSS_SCHEMA = 'pgboss';
@@ -165,11 +164,6 @@ export interface DeadWorkerJob {
   silentMs: number | null;
 }
 
-/** The part of pg-boss's database interface its `fail(…, { db })` uses. */
-export interface BossExecutor {
-  executeSql(text: string, values: unknown[]): Promise<{ rows: unknown[] }>;
-}
-
 /**
  * In one transaction: finds and row-locks the `active` jobs whose current
  * attempt was claimed ({@link claimJob}) by another worker than `self` that
@@ -186,13 +180,9 @@ export interface BossExecutor {
 export async function failJobsOfDeadWorkers(
   database: Database,
   opts: { self: string; deadAfterMs: number; limit?: number },
-  fail: (jobs: DeadWorkerJob[], executor: BossExecutor) => Promise<void>,
+  fail: (jobs: DeadWorkerJob[], executor: JobSqlExecutor) => Promise<void>,
 ): Promise<DeadWorkerJob[]> {
-  const client = await database.pool.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query('BEGIN');
-    const tx = drizzle(client, { schema });
+  return inTransaction(database, async ({ db: tx, executor }) => {
     const dead = sql`now() - ${opts.deadAfterMs} * interval '1 millisecond'`;
     const { rows } = await tx.execute<{ id: string; kind: string; attempt: number; worker_id: string; host: string | null; pid: number | null; silent_ms: string | null }>(sql`
       SELECT j.id::text AS id, j.name AS kind, j.retry_count AS attempt, p.worker_id, w.host, w.pid,
@@ -216,16 +206,9 @@ export async function failJobsOfDeadWorkers(
       pid: r.pid,
       silentMs: r.silent_ms === null ? null : Number(r.silent_ms),
     }));
-    if (jobs.length > 0) await fail(jobs, { executeSql: (text, values) => client.query(text, values) });
-    await client.query('COMMIT');
+    if (jobs.length > 0) await fail(jobs, executor);
     return jobs;
-  } catch (err) {
-    // A connection that cannot roll back is closed rather than given back to the pool.
-    await client.query('ROLLBACK').catch((e: Error) => (broken = e));
-    throw err;
-  } finally {
-    client.release(broken);
-  }
+  });
 }
 
 /**

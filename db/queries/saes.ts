@@ -55,12 +55,14 @@ export interface SaeFilter {
 
 /** SAEs, newest first. */
 export async function listSaes(db: Db, f: SaeFilter = {}): Promise<SaeRow[]> {
-  const conds = [
-    f.trainingId ? eq(saes.trainingId, f.trainingId) : undefined,
-    f.modelId ? eq(saes.modelId, f.modelId) : undefined,
-    f.hookPoint ? eq(saes.hookPoint, f.hookPoint) : undefined,
-  ].filter((c): c is SQL => c !== undefined);
-  const rows = await select(db, conds.length ? and(...conds) : undefined)
+  const rows = await select(
+    db,
+    and(
+      f.trainingId ? eq(saes.trainingId, f.trainingId) : undefined,
+      f.modelId ? eq(saes.modelId, f.modelId) : undefined,
+      f.hookPoint ? eq(saes.hookPoint, f.hookPoint) : undefined,
+    ),
+  )
     .orderBy(desc(saes.createdAt), saes.hookPoint, saes.id)
     .limit(f.limit ?? 100);
   return rows.map(toRow);

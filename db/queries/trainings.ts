@@ -92,8 +92,7 @@ export interface TrainingFilter {
 
 /** Trainings, newest first. */
 export async function listTrainings(db: Db, f: TrainingFilter = {}): Promise<TrainingRow[]> {
-  const conds = [f.extractionId ? eq(trainings.extractionId, f.extractionId) : undefined, f.status ? eq(trainings.status, f.status) : undefined].filter((c): c is SQL => c !== undefined);
-  const rows = await select(db, conds.length ? and(...conds) : undefined)
+  const rows = await select(db, and(f.extractionId ? eq(trainings.extractionId, f.extractionId) : undefined, f.status ? eq(trainings.status, f.status) : undefined))
     .orderBy(desc(trainings.createdAt), trainings.id)
     .limit(f.limit ?? 100);
   return rows.map(toRow);

@@ -11,17 +11,7 @@
  */
 import type { HookPoint } from '../architectures/decoder.ts';
 import { EXTRACTION_LIMITS, shardIssue, type ExtractionSettings, type ExtractionSettingsInput, type HookStatsSummary } from '../contracts/extractions.ts';
-
-/** A setting that cannot work, naming it (`hookPoints.1`, `contextLength`, …). */
-export class ExtractionSettingsError extends Error {
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(`${field}: ${message}`);
-    this.name = 'ExtractionSettingsError';
-  }
-}
+import { SettingsError } from '../settings-error.ts';
 
 /** True for a hook with one row per token ([batch, pos, ...fixed dims]): the ones an extraction stores. */
 export function isPerToken(h: Pick<HookPoint, 'shape'>): boolean {
@@ -43,9 +33,9 @@ export function resolveHooks(available: readonly HookPoint[], requested: readonl
     const h = byName.get(name);
     if (!h) {
       const last = available.filter((x) => x.name.endsWith('hook_resid_post')).at(-1)?.name;
-      throw new ExtractionSettingsError(`${field}.${i}`, `unknown hook point "${name}"${last ? ` (this model has e.g. blocks.0.hook_resid_post … ${last})` : ''}`);
+      throw new SettingsError(`${field}.${i}`, `unknown hook point "${name}"${last ? ` (this model has e.g. blocks.0.hook_resid_post … ${last})` : ''}`);
     }
-    if (!isPerToken(h)) throw new ExtractionSettingsError(`${field}.${i}`, `${name} is not one row per token (shape [${h.shape.join(', ')}]); extract hooks shaped [batch, pos, ...]`);
+    if (!isPerToken(h)) throw new SettingsError(`${field}.${i}`, `${name} is not one row per token (shape [${h.shape.join(', ')}]); extract hooks shaped [batch, pos, ...]`);
     return h;
   });
 }
@@ -78,14 +68,14 @@ export function resolveSettings(input: ExtractionSettingsInput, defaults: { mode
     windowsPerShard: input.windowsPerShard ?? defaultWindowsPerShard(contextLength, batchSize, defaults.widestRow),
   };
   const issue = shardIssue(s);
-  if (issue) throw new ExtractionSettingsError('windowsPerShard', issue);
-  if (s.tokenBudget < s.contextLength) throw new ExtractionSettingsError('tokenBudget', `${s.tokenBudget} tokens do not fill one window of contextLength ${s.contextLength}`);
+  if (issue) throw new SettingsError('windowsPerShard', issue);
+  if (s.tokenBudget < s.contextLength) throw new SettingsError('tokenBudget', `${s.tokenBudget} tokens do not fill one window of contextLength ${s.contextLength}`);
   return s;
 }
 
 /** Checks settings against the model: the window fits its context. */
 export function checkAgainstModel(s: Pick<ExtractionSettings, 'contextLength'>, model: { contextLength: number }): void {
-  if (s.contextLength > model.contextLength) throw new ExtractionSettingsError('contextLength', `${s.contextLength} exceeds the model's context length ${model.contextLength}`);
+  if (s.contextLength > model.contextLength) throw new SettingsError('contextLength', `${s.contextLength} exceeds the model's context length ${model.contextLength}`);
 }
 
 /** Where the windows of a run come from, resolved against one dataset. */
@@ -110,12 +100,12 @@ export interface WindowPlan {
 export function planWindows(s: ExtractionSettings, datasetTokens: number, datasetAddsBos: boolean): WindowPlan {
   const prependBos = s.prependBos ?? datasetAddsBos;
   const span = s.contextLength - (prependBos ? 1 : 0);
-  if (span < 1) throw new ExtractionSettingsError('contextLength', 'must be at least 2 when BOS is prepended');
+  if (span < 1) throw new SettingsError('contextLength', 'must be at least 2 when BOS is prepended');
   const stride = s.stride ?? span;
   const available = datasetTokens >= span ? Math.floor((datasetTokens - span) / stride) + 1 : 0;
-  if (available === 0) throw new ExtractionSettingsError('contextLength', `the dataset's ${datasetTokens} tokens do not fill one window of ${span} tokens`);
+  if (available === 0) throw new SettingsError('contextLength', `the dataset's ${datasetTokens} tokens do not fill one window of ${span} tokens`);
   const total = Math.min(available, Math.floor(s.tokenBudget / s.contextLength));
-  if (total === 0) throw new ExtractionSettingsError('tokenBudget', `${s.tokenBudget} tokens do not fill one window of contextLength ${s.contextLength}`);
+  if (total === 0) throw new SettingsError('tokenBudget', `${s.tokenBudget} tokens do not fill one window of contextLength ${s.contextLength}`);
   return { length: s.contextLength, span, stride, prependBos, available, total };
 }
 

@@ -13,7 +13,8 @@ import { sequenceWindows } from '../datasets/windows.ts';
 import { DEMO_MODEL_DIR } from '../model-files.ts';
 import { compareShards, storeFiles } from '../../scripts/testing/activations.ts';
 import { tokenizeDemo } from '../../scripts/testing/tokenized.ts';
-import { defaultWindowsPerShard, ExtractionSettingsError, planWindows, resolveHooks, resolveSettings, statsSummary, varianceProfile } from './plan.ts';
+import { defaultWindowsPerShard, planWindows, resolveHooks, resolveSettings, statsSummary, varianceProfile } from './plan.ts';
+import { SettingsError } from '../settings-error.ts';
 import { runExtraction } from './run.ts';
 import { readManifest } from './store.ts';
 import { hookPoints } from '../architectures/decoder.ts';
@@ -42,10 +43,10 @@ describe('extraction plan', () => {
       try {
         resolveSettings({ batchSize: 4, windowsPerShard: 6 }, { modelDtype: 'fp32', widestRow: 1 });
       } catch (e) {
-        return e as ExtractionSettingsError;
+        return e as SettingsError;
       }
     })();
-    expect(err).toBeInstanceOf(ExtractionSettingsError);
+    expect(err).toBeInstanceOf(SettingsError);
     expect(err!.field).toBe('windowsPerShard');
   });
 

@@ -23,7 +23,8 @@ import { loadModel, type LoadedModel } from '../model.ts';
 import type { Device } from '../runtime.ts';
 import type { ExtractionSettings } from '../contracts/extractions.ts';
 import { extractActivations, type WindowSource } from './extract.ts';
-import { ExtractionSettingsError, checkAgainstModel, planWindows, resolveHooks, rowShape, windowStart, type WindowPlan } from './plan.ts';
+import { checkAgainstModel, planWindows, resolveHooks, rowShape, windowStart, type WindowPlan } from './plan.ts';
+import { SettingsError } from '../settings-error.ts';
 import { hookDirName, hookStats, openActivationWriter, type ActivationManifest, type ActivationWriter, type HookStats } from './store.ts';
 
 /** The folder of extraction `id` under DATA_DIR. */
@@ -146,7 +147,7 @@ async function removeLeftovers(outDir: string, manifest: ActivationManifest): Pr
 }
 
 /**
- * Runs (or resumes) one extraction. Throws {@link ExtractionSettingsError}
+ * Runs (or resumes) one extraction. Throws {@link SettingsError}
  * for settings that cannot work with this model and dataset (before anything
  * is written), the abort reason when `signal` aborts, or what failed.
  */
@@ -159,7 +160,7 @@ export async function runExtraction(o: RunExtractionOptions): Promise<RunResult>
     const meta = store.meta;
     const plan = planWindows(s, store.tokens, meta.settings.addBos);
     const bosId = meta.tokenizer.bosId;
-    if (plan.prependBos && bosId === null) throw new ExtractionSettingsError('prependBos', 'the dataset\'s tokenizer has no BOS token to prepend');
+    if (plan.prependBos && bosId === null) throw new SettingsError('prependBos', 'the dataset\'s tokenizer has no BOS token to prepend');
     const base = { windowsDone: 0, windowsTotal: plan.total, tokensDone: 0, tokensTotal: plan.total * plan.length, rows: 0, shards: 0, tokensPerSecond: 0, etaSeconds: null };
     o.onProgress?.({ phase: 'loading', ...base });
 
@@ -169,7 +170,7 @@ export async function runExtraction(o: RunExtractionOptions): Promise<RunResult>
     const hooks = resolveHooks(model.hookPoints, o.hookPoints);
     checkAgainstModel(s, model.spec);
     if (meta.tokenizer.vocabSize > model.spec.vocabSize) {
-      throw new ExtractionSettingsError('datasetId', `the dataset was tokenized with a vocabulary of ${meta.tokenizer.vocabSize} tokens; this model has ${model.spec.vocabSize}`);
+      throw new SettingsError('datasetId', `the dataset was tokenized with a vocabulary of ${meta.tokenizer.vocabSize} tokens; this model has ${model.spec.vocabSize}`);
     }
 
     // Everything that decides the bytes: a resume with anything else is refused.

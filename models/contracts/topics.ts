@@ -57,6 +57,10 @@ export const gpuSchema = z.object({
   memClock: nullableNumber,
 });
 
+export type CpuSample = z.infer<typeof cpuSchema>;
+export type MemorySample = z.infer<typeof memorySchema>;
+export type GpuSample = z.infer<typeof gpuSchema>;
+
 /** A worker process announcing itself (on start and every heartbeat). */
 export const workerSchema = z.object({
   id: z.string(),
@@ -130,6 +134,11 @@ export const datasetProgressSchema = z.object({
   ts,
 });
 export type DatasetProgress = z.infer<typeof datasetProgressSchema>;
+
+/** A dataset's progress before anything is counted: nothing done, no rate, no error. */
+export function emptyDatasetProgress(id: string, status: DatasetProgress['status'], phase: DatasetPhase): DatasetProgress {
+  return { id, status, phase, file: null, bytesDone: 0, bytesTotal: 0, bytesPerSecond: 0, documents: 0, tokens: 0, tokensPerSecond: 0, etaSeconds: null, error: null, ts: Date.now() };
+}
 
 /** Stages of an extraction, in order. */
 export const EXTRACTION_PHASES = ['queued', 'loading', 'extracting', 'finishing', 'done'] as const;

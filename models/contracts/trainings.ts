@@ -19,7 +19,7 @@ export type TrainingStatus = (typeof TRAINING_STATUSES)[number];
 export const SAE_ARCHITECTURE_NAMES = ['relu', 'topk', 'batchtopk', 'jumprelu'] as const;
 export const B_DEC_INITS = ['mean', 'geometric_median', 'zeros'] as const;
 
-/** Limits of the hyperparameters, and defaults that are not the trainer's own (TRAIN_DEFAULTS in models/sae/train.ts). */
+/** Limits of the hyperparameters, and defaults that are not the trainer's own ({@link TRAIN_DEFAULTS}). */
 export const TRAINING_LIMITS = {
   MAX_D_SAE: 1 << 20,
   MAX_EXPANSION: 256,
@@ -36,6 +36,38 @@ export const TRAINING_LIMITS = {
   /** metric points a page of `GET /api/trainings/{id}/metrics` */
   MAX_METRICS_PAGE: 10_000,
   DEFAULT_METRICS_PAGE: 2000,
+} as const;
+
+/**
+ * The trainer's defaults: what a config leaves out gets these (models/sae/train.ts
+ * trains with them, models/sae/config.ts resolves the API's config with them, and
+ * the web form shows them). totalTokens has none (one pass over the stored rows),
+ * nor has the size when dSae is given.
+ */
+export const TRAIN_DEFAULTS = {
+  architecture: 'topk',
+  expansionFactor: 8,
+  k: 32,
+  initThreshold: 0.001,
+  bandwidth: 0.001,
+  l1Coefficient: 5,
+  l1WarmupSteps: 0,
+  lr: 4e-4,
+  lrWarmupSteps: 0,
+  lrDecayFraction: 0.2,
+  beta1: 0.9,
+  beta2: 0.999,
+  batchSize: 1024,
+  normalizeInputs: true,
+  bDecInit: 'mean',
+  normalizeDecoder: false,
+  deadFeatureWindow: 1_000_000,
+  denseThreshold: 0.1,
+  seed: 42,
+  metricsEvery: 10,
+  checkpointEvery: 500,
+  evalEvery: 500,
+  mixingShards: 4,
 } as const;
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);

@@ -12,7 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ExtractionSettingsError } from '../activations/plan.ts';
+import { SettingsError } from '../settings-error.ts';
 import { runExtraction } from '../activations/run.ts';
 import type { DiscoveryText } from '../contracts/features.ts';
 import { openTokenStore, readDocOffsets, type TokenStore } from '../datasets/format.ts';
@@ -121,8 +121,8 @@ describe('a discovery over text', () => {
       try {
         f();
       } catch (err) {
-        expect(err).toBeInstanceOf(ExtractionSettingsError);
-        return (err as ExtractionSettingsError).field;
+        expect(err).toBeInstanceOf(SettingsError);
+        return (err as SettingsError).field;
       }
       return null;
     };

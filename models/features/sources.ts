@@ -12,7 +12,8 @@
  *   sources give the same features, within float rounding.
  */
 import { concat, type WindowSource } from '../activations/extract.ts';
-import { ExtractionSettingsError, checkAgainstModel, planWindows, resolveHooks, rowShape, type WindowPlan } from '../activations/plan.ts';
+import { checkAgainstModel, planWindows, resolveHooks, rowShape, type WindowPlan } from '../activations/plan.ts';
+import { SettingsError } from '../settings-error.ts';
 import { windowSource } from '../activations/run.ts';
 import { readManifest, readShard } from '../activations/store.ts';
 import type { HookPoint } from '../architectures/decoder.ts';
@@ -165,7 +166,7 @@ export function textSettings(text: DiscoveryText, dtype: ModelDtype): Extraction
  * Checks a discovery over text against its model and dataset (no I/O):
  * the SAE's hook is one row of `dIn` values per token, the window fits the
  * model, the dataset fills at least one window. Throws an
- * {@link ExtractionSettingsError} naming the field of `POST /api/discoveries`
+ * {@link SettingsError} naming the field of `POST /api/discoveries`
  * (`saeId`, `contextLength`, `maxTokens`, `datasetId`); returns the windows.
  */
 export function planText(
@@ -176,17 +177,17 @@ export function planText(
   try {
     [hp] = resolveHooks(o.hookPoints, [o.hook], 'saeId') as [HookPoint];
   } catch (err) {
-    throw err instanceof ExtractionSettingsError ? new ExtractionSettingsError('saeId', err.message.slice(err.field.length + 2)) : err;
+    throw err instanceof SettingsError ? new SettingsError('saeId', err.reason) : err;
   }
   const d = rowShape(hp).reduce((a, b) => a * b, 1);
-  if (d !== o.dIn) throw new ExtractionSettingsError('saeId', `${o.hook} gives ${d} values a token; the SAE takes ${o.dIn}`);
-  if (o.dataset.vocabSize > o.modelVocab) throw new ExtractionSettingsError('datasetId', `the dataset was tokenized with a vocabulary of ${o.dataset.vocabSize} tokens; the model has ${o.modelVocab}`);
+  if (d !== o.dIn) throw new SettingsError('saeId', `${o.hook} gives ${d} values a token; the SAE takes ${o.dIn}`);
+  if (o.dataset.vocabSize > o.modelVocab) throw new SettingsError('datasetId', `the dataset was tokenized with a vocabulary of ${o.dataset.vocabSize} tokens; the model has ${o.modelVocab}`);
   const s = textSettings(text, 'fp32');
   try {
     checkAgainstModel(s, { contextLength: o.modelContext });
     return planWindows(s, o.dataset.tokens, o.dataset.addsBos);
   } catch (err) {
-    if (err instanceof ExtractionSettingsError && err.field === 'tokenBudget') throw new ExtractionSettingsError('maxTokens', err.message.slice(err.field.length + 2).replace(/^(\d+) tokens/, '$1 tokens (maxTokens)'));
+    if (err instanceof SettingsError && err.field === 'tokenBudget') throw new SettingsError('maxTokens', err.reason.replace(/^(\d+) tokens/, '$1 tokens (maxTokens)'));
     throw err;
   }
 }
@@ -206,7 +207,7 @@ export function openTextSource(o: { model: LoadedModel; store: TokenStore; hook:
     dataset: { tokens: o.store.tokens, vocabSize: meta.tokenizer.vocabSize, addsBos: meta.settings.addBos },
   });
   const bosId = meta.tokenizer.bosId;
-  if (plan.prependBos && bosId === null) throw new ExtractionSettingsError('datasetId', "the dataset's tokenizer has no BOS token to prepend");
+  if (plan.prependBos && bosId === null) throw new SettingsError('datasetId', "the dataset's tokenizer has no BOS token to prepend");
   const s = textSettings(o.text, o.model.dtype);
   return textSource({
     model: o.model,

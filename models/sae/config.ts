@@ -3,19 +3,9 @@
  * activations it trains on, in plain arithmetic (no I/O): shared by the API
  * (which answers a 400 naming the field), the job and `loupe train`.
  */
-import { TRAINING_LIMITS, type TrainConfigInput, type TrainConfigResolved } from '../contracts/trainings.ts';
-import { resolveDSae, TRAIN_DEFAULTS, type TrainConfig } from './train.ts';
-
-/** A hyperparameter that cannot work with these activations, naming it (`config.k`, `hookPoints.1`, …). */
-export class TrainSettingsError extends Error {
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(`${field}: ${message}`);
-    this.name = 'TrainSettingsError';
-  }
-}
+import { TRAIN_DEFAULTS, TRAINING_LIMITS, type TrainConfigInput, type TrainConfigResolved } from '../contracts/trainings.ts';
+import { SettingsError } from '../settings-error.ts';
+import { resolveDSae, type TrainConfig } from './train.ts';
 
 /**
  * Config with every default applied: `layers` in order of precedence, the
@@ -80,20 +70,20 @@ export interface StoredHook {
 /**
  * Checks a config against the hooks it trains on: d_sae within limits, k
  * below d_sae, a batch that the stored rows (and a group of mixed shards)
- * can fill. Throws {@link TrainSettingsError} naming the field under `config.`.
+ * can fill. Throws {@link SettingsError} naming the field under `config.`.
  */
 export function checkAgainstStore(c: TrainConfigResolved, hooks: readonly StoredHook[]): void {
   for (const h of hooks) {
     const dSae = resolveDSae(toTrainConfig(c), h.d);
     const sizeField = c.dSae !== null ? 'config.dSae' : 'config.expansionFactor';
-    if (dSae < 1) throw new TrainSettingsError(sizeField, `gives d_sae ${dSae} for ${h.hook} (d_in ${h.d})`);
-    if (dSae > TRAINING_LIMITS.MAX_D_SAE) throw new TrainSettingsError(sizeField, `gives d_sae ${dSae} for ${h.hook} (d_in ${h.d}), above the limit of ${TRAINING_LIMITS.MAX_D_SAE}`);
-    if ((c.architecture === 'topk' || c.architecture === 'batchtopk') && c.k >= dSae) throw new TrainSettingsError('config.k', `must be below d_sae (${dSae} for ${h.hook})`);
-    if (h.rows < c.batchSize) throw new TrainSettingsError('config.batchSize', `${c.batchSize} is more than the ${h.rows} rows stored for ${h.hook}`);
+    if (dSae < 1) throw new SettingsError(sizeField, `gives d_sae ${dSae} for ${h.hook} (d_in ${h.d})`);
+    if (dSae > TRAINING_LIMITS.MAX_D_SAE) throw new SettingsError(sizeField, `gives d_sae ${dSae} for ${h.hook} (d_in ${h.d}), above the limit of ${TRAINING_LIMITS.MAX_D_SAE}`);
+    if ((c.architecture === 'topk' || c.architecture === 'batchtopk') && c.k >= dSae) throw new SettingsError('config.k', `must be below d_sae (${dSae} for ${h.hook})`);
+    if (h.rows < c.batchSize) throw new SettingsError('config.batchSize', `${c.batchSize} is more than the ${h.rows} rows stored for ${h.hook}`);
     // rows a group of mixed shards holds, about (the last shard may be shorter)
     const group = Math.floor(h.rows / Math.max(1, h.shards)) * Math.min(c.mixingShards, h.shards);
     if (group < c.batchSize) {
-      throw new TrainSettingsError('config.batchSize', `${c.batchSize} is more than the about ${group} rows of ${Math.min(c.mixingShards, h.shards)} shards shuffled together; lower it or raise config.mixingShards`);
+      throw new SettingsError('config.batchSize', `${c.batchSize} is more than the about ${group} rows of ${Math.min(c.mixingShards, h.shards)} shards shuffled together; lower it or raise config.mixingShards`);
     }
   }
 }

@@ -12,7 +12,8 @@ import { parseArgs } from 'node:util';
 import { hookPoints } from '../../models/architectures/decoder.ts';
 import { familyOf } from '../../models/architectures/index.ts';
 import { runExtraction, type RunProgress } from '../../models/activations/run.ts';
-import { checkAgainstModel, ExtractionSettingsError, resolveHooks, resolveSettings, rowShape } from '../../models/activations/plan.ts';
+import { checkAgainstModel, resolveHooks, resolveSettings, rowShape } from '../../models/activations/plan.ts';
+import { SettingsError } from '../../models/settings-error.ts';
 import { EXTRACTION_LIMITS, STORAGE_DTYPES, type ExtractionSettingsInput } from '../../models/contracts/extractions.ts';
 import { readModelConfig } from '../../models/model-files.ts';
 import { MODEL_DTYPES, type ModelDtype } from '../../models/quantize.ts';
@@ -159,7 +160,7 @@ export const command: Command = {
         }),
       );
     } catch (err) {
-      if (err instanceof ExtractionSettingsError) throw new UsageError(`${OPTION[err.field.split('.')[0]!] ?? err.field}: ${err.message.slice(err.field.length + 2)}`);
+      if (err instanceof SettingsError) throw new UsageError(`${OPTION[err.field.split('.')[0]!] ?? err.field}: ${err.reason}`);
       if (ac.signal.aborted) {
         const p = last;
         console.error(`extract: stopped${p ? ` at ${num(p.tokensDone)} of ${num(p.tokensTotal)} tokens (${p.shards} complete shards kept)` : ''}; run the same command again to resume`);

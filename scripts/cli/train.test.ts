@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { activationsDir, runExtraction } from '../../models/activations/run.ts';
 import { DEMO_MODEL_DIR } from '../../models/model-files.ts';
 import { loadSae } from '../../models/sae/saelens.ts';
-import { CHECKPOINT_FILE } from '../../models/sae/train.ts';
+import { CHECKPOINT_FILE } from '../../models/sae/checkpoint.ts';
 import { loupe, startLoupe } from '../testing/activations.ts';
 import { waitFor } from '../testing/processes.ts';
 import { tokenizeDemo } from '../testing/tokenized.ts';

@@ -18,7 +18,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { hookDirName, readManifest } from '../../models/activations/store.ts';
 import { trainConfigInputSchema, type TrainConfigInput } from '../../models/contracts/trainings.ts';
-import { checkAgainstStore, resolveTrainConfig, toTrainConfig, TrainSettingsError } from '../../models/sae/config.ts';
+import { checkAgainstStore, resolveTrainConfig, toTrainConfig } from '../../models/sae/config.ts';
+import { SettingsError } from '../../models/settings-error.ts';
 import { trainSaes, type StopRequest, type TrainProgress } from '../../models/sae/train.ts';
 import { UsageError, type Command } from './args.ts';
 
@@ -119,7 +120,7 @@ export const command: Command = {
     try {
       checkAgainstStore(config, stored);
     } catch (err) {
-      if (err instanceof TrainSettingsError) throw new UsageError(`${optionOf(err.field)}: ${err.message.slice(err.field.length + 2)}`);
+      if (err instanceof SettingsError) throw new UsageError(`${optionOf(err.field)}: ${err.reason}`);
       throw err;
     }
     const out = path.resolve(values.out as string);

@@ -14,6 +14,7 @@ import { getExtraction, insertExtraction, updateExtraction, type ExtractionRow }
 import { DEMO_MODEL_ID } from '../../db/queries/models.ts';
 import { listMetrics } from '../../db/queries/trainings.ts';
 import type { MetricPoint } from '../../models/contracts/trainings.ts';
+import { insertCompletedDataset, tokenizeDemo } from './tokenized.ts';
 
 /** Small extraction settings: 64-token windows, 16 a shard. */
 export const SMALL_EXTRACTION: ExtractionSettings = { dtype: 'fp32', storage: 'f32', contextLength: 64, batchSize: 8, tokenBudget: 64 * 64, stride: null, keepBos: false, prependBos: null, windowsPerShard: 16 };
@@ -26,6 +27,16 @@ export async function completedExtraction(db: Db, dataDir: string, dataset: Data
   const stats = Object.fromEntries(Object.entries(r.stats).map(([h, s]) => [h, statsSummary(s)]));
   await updateExtraction(db, row.id, { status: 'completed', path: out, stats });
   return (await getExtraction(db, row.id))!;
+}
+
+/**
+ * The small extraction most SAE and feature tests train on: the first 8,000
+ * tokens of the demo dataset (tokenized into `sliceDir` and recorded), 96
+ * windows of 64 tokens extracted at `hooks` and recorded as completed.
+ */
+export async function demoExtraction(db: Db, dataDir: string, sliceDir: string, hooks: string[]): Promise<ExtractionRow> {
+  const dataset = await insertCompletedDataset(db, sliceDir, await tokenizeDemo(sliceDir, 8000));
+  return completedExtraction(db, dataDir, dataset, hooks, { ...SMALL_EXTRACTION, tokenBudget: 96 * 64 });
 }
 
 /** Every stored metric point of a training, by step then hook. */

@@ -6,7 +6,6 @@
  * `GET /api/datasets/{id}/samples`, `DELETE /api/datasets/{id}`.
  */
 import { createRoute } from '@hono/zod-openapi';
-import { errorBodySchema } from '../../models/contracts/api.ts';
 import {
   createDatasetSchema,
   createdDatasetSchema,
@@ -17,34 +16,26 @@ import {
   datasetSchema,
   datasetStatsSchema,
   uploadDatasetQuerySchema,
-  type Dataset,
   type DatasetSettings,
-  type DatasetSource,
 } from '../../models/contracts/datasets.ts';
-import { JOB_QUEUES } from '../../models/contracts/jobs.ts';
-import type { DatasetPhase, DatasetProgress } from '../../models/contracts/topics.ts';
 import { DatasetError } from '../../models/datasets/errors.ts';
 import { safeUploadName } from '../../models/datasets/upload.ts';
 import { validateRepoId } from '../../models/hub.ts';
-import type { Events } from '../../db/events.ts';
-import { deleteDataset, getDataset, insertDataset, listDatasets, setDatasetJob, type DatasetRow } from '../../db/queries/datasets.ts';
-import { getJob, isFinished } from '../../db/queries/jobs.ts';
+import { deleteDataset, getDataset, insertDataset, listDatasets, type DatasetRow } from '../../db/queries/datasets.ts';
 import { DEMO_MODEL_ID, getModel, type ModelRow } from '../../db/queries/models.ts';
+import { IMPORT, queueImport, toDataset } from '../artifacts/datasets.ts';
+import { cancelUnfinishedJob, removeExtractionsOf } from '../artifacts/index.ts';
 import { AppError } from '../errors.ts';
+import { error, fieldError, json, jsonBody, notFound } from '../responses.ts';
 import type { App, AppDeps } from '../app.ts';
-import { removeExtractionsOf } from './extractions.ts';
-import { cancelJob } from './jobs.ts';
 
-const IMPORT = 'dataset.import' satisfies keyof typeof JOB_QUEUES;
-
-const error = (description: string) => ({ description, content: { 'application/json': { schema: errorBodySchema } } });
-const created = { description: 'The queued dataset and its import job', content: { 'application/json': { schema: createdDatasetSchema } } };
+const created = json('The queued dataset and its import job', createdDatasetSchema);
 
 const createRouteDef = createRoute({
   method: 'post',
   path: '/api/datasets',
   summary: 'Imports a dataset repository from the hub: a `dataset.import` job downloads the split\'s files and tokenizes them',
-  request: { body: { required: true, content: { 'application/json': { schema: createDatasetSchema } } } },
+  request: { body: jsonBody(createDatasetSchema) },
   responses: {
     202: created,
     400: error('Invalid body (the details name the field)'),
@@ -75,7 +66,7 @@ const listRouteDef = createRoute({
   method: 'get',
   path: '/api/datasets',
   summary: 'Every dataset: the built-in demo dataset first, then newest first, with import progress; and the upload size limit',
-  responses: { 200: { description: 'Datasets', content: { 'application/json': { schema: datasetListSchema } } } },
+  responses: { 200: json('Datasets', datasetListSchema) },
 });
 
 const getRouteDef = createRoute({
@@ -84,7 +75,7 @@ const getRouteDef = createRoute({
   summary: 'One dataset, with its import progress',
   request: { params: datasetIdParamSchema },
   responses: {
-    200: { description: 'The dataset', content: { 'application/json': { schema: datasetSchema } } },
+    200: json('The dataset', datasetSchema),
     400: error('Invalid id'),
     404: error('No such dataset'),
   },
@@ -96,7 +87,7 @@ const statsRouteDef = createRoute({
   summary: 'Statistics of an imported dataset: counts, document length quantiles and histogram, most frequent tokens',
   request: { params: datasetIdParamSchema },
   responses: {
-    200: { description: 'The statistics', content: { 'application/json': { schema: datasetStatsSchema } } },
+    200: json('The statistics', datasetStatsSchema),
     400: error('Invalid id'),
     404: error('No such dataset'),
     409: error('The dataset is not imported (yet)'),
@@ -109,7 +100,7 @@ const samplesRouteDef = createRoute({
   summary: 'A page of documents of an imported dataset with their token ids and per-token strings',
   request: { params: datasetIdParamSchema, query: datasetSampleQuerySchema },
   responses: {
-    200: { description: 'The page', content: { 'application/json': { schema: datasetSampleSchema } } },
+    200: json('The page', datasetSampleSchema),
     400: error('Invalid id or query'),
     404: error('No such dataset'),
     409: error('The dataset is not imported (yet), or its tokenizer model is gone'),
@@ -129,68 +120,25 @@ const deleteRouteDef = createRoute({
   },
 });
 
-/** The phase an import of this source starts in. */
-function firstPhase(source: DatasetSource): DatasetPhase {
-  if (source.kind === 'hub') return 'downloading';
-  if (source.kind === 'upload' && source.fileName.toLowerCase().endsWith('.zip')) return 'extracting';
-  return 'tokenizing';
-}
-
-/** The API's view of a row. */
-export function toDataset(r: DatasetRow): Dataset {
-  const s = r.stats;
-  return {
-    id: r.id,
-    name: r.name,
-    source: r.source,
-    status: r.status,
-    builtin: r.builtin,
-    tokenizerModelId: r.tokenizerModelId,
-    settings: r.settings,
-    stats: s
-      ? { documents: s.documents, tokens: s.tokens, uniqueTokens: s.uniqueTokens, vocabSize: s.vocabSize, meanLength: s.length.mean, truncated: s.truncated, skippedRows: s.skippedRows }
-      : null,
-    sizeBytes: r.sizeBytes,
-    // The row's status is the truth (a cancel is written there before the job hears of it).
-    progress: r.progress ? { ...r.progress, status: r.status, error: r.error } : null,
-    error: r.error,
-    jobId: r.jobId,
-    createdAt: r.createdAt,
-    updatedAt: r.updatedAt,
-  };
-}
-
-/** Publishes a dataset's status on `dataset/{id}` (its last progress with the new status), for a change made outside its job. */
-export async function publishDatasetStatus(events: Events, d: DatasetRow): Promise<void> {
-  const base: DatasetProgress = d.progress ?? {
-    id: d.id,
-    status: d.status,
-    phase: firstPhase(d.source),
-    file: null,
-    bytesDone: 0,
-    bytesTotal: 0,
-    bytesPerSecond: 0,
-    documents: 0,
-    tokens: 0,
-    tokensPerSecond: 0,
-    etaSeconds: null,
-    error: null,
-    ts: Date.now(),
-  };
-  await events.publish(`dataset/${d.id}`, { ...base, status: d.status, bytesPerSecond: 0, tokensPerSecond: 0, etaSeconds: null, error: d.error, ts: Date.now() });
-}
-
-/** A 400 naming one field, in the shape of the validation errors. */
-function fieldError(field: string, message: string, where = 'request body'): AppError {
-  return new AppError('invalid_request', 400, `Invalid ${where}: ${field}: ${message}`, [{ field, message }]);
-}
-
 /** The model whose tokenizer a new dataset uses: the one asked for, or the default (demo) model; it must be downloaded. */
 async function tokenizerModel(deps: AppDeps, id: string | undefined, where: string): Promise<ModelRow> {
   const model = await getModel(deps.db, id ?? DEMO_MODEL_ID);
   if (!model) throw fieldError('tokenizerModelId', id ? `no model ${id}` : 'no default model is registered: choose a model', where);
   if (model.status !== 'completed' || !model.path) throw fieldError('tokenizerModelId', `${model.name} is ${model.status}: a dataset is tokenized with a model whose files are in`, where);
   return model;
+}
+
+/** The stored settings of a new dataset, from the import options of the hub body or the upload query (an option left out is stored as null). */
+function settingsOf(o: Pick<DatasetSettings, 'textColumn' | 'textSplit' | 'onBadRow'> & { addBos?: boolean | undefined; addEos?: boolean | undefined; maxDocuments?: number | undefined; maxTokens?: number | undefined }): DatasetSettings {
+  return {
+    textColumn: o.textColumn,
+    textSplit: o.textSplit,
+    onBadRow: o.onBadRow,
+    addBos: o.addBos ?? null,
+    addEos: o.addEos ?? null,
+    maxDocuments: o.maxDocuments ?? null,
+    maxTokens: o.maxTokens ?? null,
+  };
 }
 
 /** The file name of `Content-Disposition: attachment; filename="…"` (or RFC 5987 `filename*=UTF-8''…`). */
@@ -209,24 +157,6 @@ export function dispositionFileName(header: string | undefined): string | undefi
   return plain[1] !== undefined ? plain[1].replace(/\\(.)/g, '$1') : plain[2];
 }
 
-/** Sends the import job of a new row; on failure removes the row (and the files, for an upload). */
-async function queueImport(deps: AppDeps, row: DatasetRow): Promise<{ dataset: DatasetRow; jobId: string }> {
-  let jobId: string | null;
-  try {
-    jobId = await deps.boss.send(IMPORT, { datasetId: row.id }, { ...JOB_QUEUES[IMPORT] });
-    if (!jobId) throw new Error('pg-boss did not create the job');
-  } catch (err) {
-    await deleteDataset(deps.db, row.id);
-    await deps.datasets.remove(row.id);
-    throw new AppError('queue_unavailable', 503, 'Could not queue the import job; try again', undefined, { cause: err });
-  }
-  return { dataset: (await setDatasetJob(deps.db, row.id, jobId)) ?? row, jobId };
-}
-
-function notFound(id: string): AppError {
-  return new AppError('not_found', 404, `No dataset ${id}`, { field: 'id' });
-}
-
 export function registerDatasetRoutes(app: App): void {
   app.openapi(createRouteDef, async (c) => {
     const body = c.req.valid('json');
@@ -239,15 +169,7 @@ export function registerDatasetRoutes(app: App): void {
     }
     const model = await tokenizerModel(deps, body.tokenizerModelId, 'request body');
     const source = { ...body.source, repo };
-    const settings: DatasetSettings = {
-      textColumn: source.textColumn,
-      textSplit: body.textSplit,
-      onBadRow: body.onBadRow,
-      addBos: body.addBos ?? null,
-      addEos: body.addEos ?? null,
-      maxDocuments: body.maxDocuments ?? null,
-      maxTokens: body.maxTokens ?? null,
-    };
+    const settings = settingsOf({ ...body, textColumn: source.textColumn });
     const id = crypto.randomUUID();
     const short = repo.split('/').pop()!;
     const name = body.name ?? (source.split === 'train' ? short : `${short} (${source.split})`);
@@ -295,15 +217,7 @@ export function registerDatasetRoutes(app: App): void {
       await deps.datasets.remove(id);
       throw fieldError('body', `empty: ${fileName} has no bytes`, 'request body');
     }
-    const settings: DatasetSettings = {
-      textColumn: q.textColumn,
-      textSplit: q.textSplit,
-      onBadRow: q.onBadRow,
-      addBos: q.addBos ?? null,
-      addEos: q.addEos ?? null,
-      maxDocuments: q.maxDocuments ?? null,
-      maxTokens: q.maxTokens ?? null,
-    };
+    const settings = settingsOf(q);
     let row: DatasetRow;
     try {
       row = await insertDataset(deps.db, {
@@ -331,14 +245,14 @@ export function registerDatasetRoutes(app: App): void {
   app.openapi(getRouteDef, async (c) => {
     const { id } = c.req.valid('param');
     const row = await getDataset(c.get('deps').db, id);
-    if (!row) throw notFound(id);
+    if (!row) throw notFound('dataset', id);
     return c.json(toDataset(row), 200);
   });
 
   app.openapi(statsRouteDef, async (c) => {
     const { id } = c.req.valid('param');
     const row = await getDataset(c.get('deps').db, id);
-    if (!row) throw notFound(id);
+    if (!row) throw notFound('dataset', id);
     if (row.status !== 'completed' || !row.stats) throw new AppError('not_ready', 409, `${row.name} is ${row.status}: its statistics are known once it is imported`, { field: 'id', status: row.status });
     return c.json(row.stats, 200);
   });
@@ -348,7 +262,7 @@ export function registerDatasetRoutes(app: App): void {
     const page = c.req.valid('query');
     const deps = c.get('deps');
     const row = await getDataset(deps.db, id);
-    if (!row) throw notFound(id);
+    if (!row) throw notFound('dataset', id);
     if (row.status !== 'completed' || !row.path) throw new AppError('not_ready', 409, `${row.name} is ${row.status}: its documents can be browsed once it is imported`, { field: 'id', status: row.status });
     const model = row.tokenizerModelId ? await getModel(deps.db, row.tokenizerModelId) : undefined;
     if (!model?.path || model.status !== 'completed') throw new AppError('no_tokenizer', 409, `${row.name}: the model whose tokenizer made its tokens is gone, so they cannot be shown as text`, { field: 'id' });
@@ -364,12 +278,9 @@ export function registerDatasetRoutes(app: App): void {
     const { id } = c.req.valid('param');
     const deps = c.get('deps');
     const row = await getDataset(deps.db, id);
-    if (!row) throw notFound(id);
+    if (!row) throw notFound('dataset', id);
     if (row.builtin) throw new AppError('conflict', 409, `${row.name} is built in and cannot be deleted`, { field: 'id' });
-    if (row.jobId) {
-      const job = await getJob(deps.db, row.jobId);
-      if (job && !isFinished(job.state)) await cancelJob(deps, job.kind, job.id);
-    }
+    await cancelUnfinishedJob(deps, row.jobId);
     await removeExtractionsOf(deps, { datasetId: id });
     await deleteDataset(deps.db, id);
     // The worker also removes the folder when its cancelled import stops, in case it wrote after this.

@@ -8,9 +8,6 @@
  * then deletes the row; the features a completed one wrote stay).
  */
 import { createRoute } from '@hono/zod-openapi';
-import { z } from 'zod';
-import { errorBodySchema } from '../../models/contracts/api.ts';
-import { ExtractionSettingsError } from '../../models/activations/plan.ts';
 import { hookPoints as hookPointsOf } from '../../models/architectures/decoder.ts';
 import { familyOf } from '../../models/architectures/index.ts';
 import { createDiscoverySchema, discoveryIdParamSchema, discoveryListQuerySchema, discoveryListSchema, discoverySchema, FEATURE_LIMITS, type DiscoveryText } from '../../models/contracts/features.ts';
@@ -18,27 +15,19 @@ import { planText, textSettings } from '../../models/features/sources.ts';
 import type { ArchSpec } from '../../models/architectures/spec.ts';
 import { estimateDiscoveryMemory } from '../../models/memory.ts';
 import type { ModelDtype } from '../../models/quantize.ts';
+import { SettingsError } from '../../models/settings-error.ts';
 import { sameTokenizer } from '../../models/tokenizer.ts';
-import { JOB_QUEUES } from '../../models/contracts/jobs.ts';
-import type { Db } from '../../db/client.ts';
-import type { Events } from '../../db/events.ts';
-import { cancelDiscoveryOfJob as cancelDiscoveryOfJobRow, deleteDiscovery, DISCOVER_QUEUE, getDiscovery, insertDiscovery, listDiscoveries, updateDiscovery, type DiscoveryRow } from '../../db/queries/discoveries.ts';
+import { deleteDiscovery, getDiscovery, listDiscoveries } from '../../db/queries/discoveries.ts';
 import { getExtraction } from '../../db/queries/extractions.ts';
-import { getJob, isFinished } from '../../db/queries/jobs.ts';
 import { getDataset } from '../../db/queries/datasets.ts';
 import { getModel } from '../../db/queries/models.ts';
 import { getSae, type SaeRow } from '../../db/queries/saes.ts';
 import { getTraining } from '../../db/queries/trainings.ts';
-import { AppError } from '../errors.ts';
+import { DISCOVER, queueDiscovery } from '../artifacts/discoveries.ts';
+import { cancelUnfinishedJob } from '../artifacts/index.ts';
 import { checkJobMemory } from '../job-memory.ts';
+import { error, fieldError, json, jsonBody, notFound } from '../responses.ts';
 import type { App, AppDeps } from '../app.ts';
-import { featureStorage } from './features.ts';
-import { cancelJob } from './jobs.ts';
-
-const DISCOVER = DISCOVER_QUEUE satisfies keyof typeof JOB_QUEUES;
-
-const error = (description: string) => ({ description, content: { 'application/json': { schema: errorBodySchema } } });
-const json = <S extends z.ZodType>(description: string, schema: S) => ({ description, content: { 'application/json': { schema } } });
 
 const createRouteDef = createRoute({
   method: 'post',
@@ -46,7 +35,7 @@ const createRouteDef = createRoute({
   summary: "Discovers an SAE's features: per feature its activation frequency, max and mean, histogram, top-k contexts with per-token values, a heuristic label and score (and an LLM label when Settings name an endpoint); a `features.discover` job runs it and replaces the SAE's features when it completes",
   description:
     "Over stored activations: extractionId (default: the extraction the SAE was trained on), completed and holding the SAE's hook point. Over text: datasetId, a completed dataset tokenized with the SAE's model's tokenizer; its windows (contextLength tokens, default the SAE's context size or 128; packed back to back as an extraction packs them) go through the SAE's model up to the hook, maxTokens tokens at most (default 1,000,000), and no activation store is written. Not both. topK 10 examples a feature, 16 tokens before and 4 after each peak.",
-  request: { body: { required: true, content: { 'application/json': { schema: createDiscoverySchema } } } },
+  request: { body: jsonBody(createDiscoverySchema) },
   responses: {
     202: json('The queued discovery', discoverySchema),
     400: error('Invalid body (extractionId and datasetId both given, maxTokens or contextLength without datasetId), an SAE without a usable extraction, an extraction without its hook, a dataset not tokenized with the SAE\'s model\'s tokenizer, or windows the model or dataset cannot hold (the details name the field)'),
@@ -78,54 +67,6 @@ const deleteRouteDef = createRoute({
   request: { params: discoveryIdParamSchema },
   responses: { 204: { description: 'Deleted' }, 400: error('Invalid id'), 404: error('No such discovery') },
 });
-
-/** A 400 naming one field, in the shape of the validation errors. */
-function fieldError(field: string, message: string): AppError {
-  return new AppError('invalid_request', 400, `Invalid request body: ${field}: ${message}`, [{ field, message }]);
-}
-
-/** Marks the discovery run by job `jobId` cancelled, if it has not finished (a cancel through `/api/jobs`), and publishes it. */
-export async function cancelDiscoveryOfJob(db: Db, events: Events, jobId: string): Promise<void> {
-  const after = await cancelDiscoveryOfJobRow(db, jobId);
-  if (after) await events.publish(`discovery/${after.id}`, after);
-}
-
-/** Cancels the job of a discovery when it has not finished. */
-async function cancelRun(deps: AppDeps, row: DiscoveryRow): Promise<void> {
-  if (!row.jobId) return;
-  const job = await getJob(deps.db, row.jobId);
-  if (job && !isFinished(job.state)) await cancelJob(deps, job.kind, job.id);
-}
-
-/**
- * Before SAE `saeId` is deleted (its discovery rows go with it, by foreign
- * key): cancels its queued and running discoveries and removes the staging
- * folders of all of them (a cancelled job also removes its own when it
- * stops, in case it wrote after this).
- */
-export async function removeDiscoveriesOf(deps: AppDeps, saeId: string): Promise<void> {
-  const rows = await listDiscoveries(deps.db, { saeId, limit: Number.MAX_SAFE_INTEGER });
-  for (const row of rows) {
-    await cancelRun(deps, row);
-    await deps.features?.removeDiscovery(row.id);
-  }
-}
-
-/** Inserts a discovery and sends its job (the row goes when pg-boss cannot take it); publishes it queued. */
-async function queue(deps: AppDeps, d: Parameters<typeof insertDiscovery>[1]): Promise<DiscoveryRow> {
-  const row = await insertDiscovery(deps.db, d);
-  let jobId: string | null;
-  try {
-    jobId = await deps.boss.send(DISCOVER, { discoveryId: row.id }, { ...JOB_QUEUES[DISCOVER] });
-    if (!jobId) throw new Error('pg-boss did not create the job');
-  } catch (err) {
-    await deleteDiscovery(deps.db, row.id);
-    throw new AppError('queue_unavailable', 503, 'Could not queue the discovery job; try again', undefined, { cause: err });
-  }
-  const queued = (await updateDiscovery(deps.db, row.id, { jobId })) ?? row;
-  await deps.events.publish(`discovery/${queued.id}`, queued);
-  return queued;
-}
 
 /**
  * Checks a discovery of `sae` over the text of dataset `datasetId`: the
@@ -165,7 +106,7 @@ async function checkText(deps: AppDeps, sae: SaeRow, datasetId: string, body: { 
       dataset: { tokens: dataset.stats.tokens, vocabSize: dataset.stats.vocabSize, addsBos: dataset.settings.addBos ?? false },
     });
   } catch (err) {
-    if (err instanceof ExtractionSettingsError) throw fieldError(err.field, err.message.slice(err.field.length + 2));
+    if (err instanceof SettingsError) throw err;
     throw fieldError('saeId', `${model.name}: ${err instanceof Error ? err.message : String(err)}`);
   }
   return { text, model: { spec, dtype: model.dtype } };
@@ -187,7 +128,7 @@ export function registerDiscoveryRoutes(app: App): void {
     if (body.datasetId) {
       const checked = await checkText(deps, sae, body.datasetId, body);
       await checkMemory(deps, sae, settings, checked);
-      return c.json(await queue(deps, { saeId: sae.id, datasetId: body.datasetId, text: checked.text, settings }), 202);
+      return c.json(await queueDiscovery(deps, { saeId: sae.id, datasetId: body.datasetId, text: checked.text, settings }), 202);
     }
     let extractionId = body.extractionId;
     if (!extractionId) {
@@ -198,14 +139,14 @@ export function registerDiscoveryRoutes(app: App): void {
     const extraction = await getExtraction(deps.db, extractionId);
     if (!extraction) throw fieldError('extractionId', `no extraction ${extractionId}`);
     if (extraction.status !== 'completed') throw fieldError('extractionId', `extraction ${extractionId} is ${extraction.status}: discover features once it has completed`);
-    const summary = await deps.extractions?.summary(extraction.id).catch(() => null);
+    const summary = await deps.extractions.summary(extraction.id).catch(() => null);
     if (!summary?.complete) throw fieldError('extractionId', `the activations of extraction ${extraction.id} are ${summary ? 'incomplete' : 'gone'}`);
     const hook = summary.hooks.find((h) => h.hook === sae.hookPoint);
     if (!hook) throw fieldError('extractionId', `extraction ${extraction.id} has no activations at ${sae.hookPoint}, the SAE's hook point (it has ${summary.hooks.map((h) => h.hook).join(', ')})`);
     if (hook.d !== sae.dIn) throw fieldError('extractionId', `extraction ${extraction.id} stores ${hook.d} values a row at ${sae.hookPoint}; the SAE takes ${sae.dIn}`);
     await checkMemory(deps, sae, settings, null);
 
-    return c.json(await queue(deps, { saeId: sae.id, extractionId: extraction.id, settings }), 202);
+    return c.json(await queueDiscovery(deps, { saeId: sae.id, extractionId: extraction.id, settings }), 202);
   });
 
   app.openapi(listRouteDef, async (c) => {
@@ -216,7 +157,7 @@ export function registerDiscoveryRoutes(app: App): void {
   app.openapi(getRouteDef, async (c) => {
     const { id } = c.req.valid('param');
     const row = await getDiscovery(c.get('deps').db, id);
-    if (!row) throw new AppError('not_found', 404, `No discovery ${id}`, { field: 'id' });
+    if (!row) throw notFound('discovery', id);
     return c.json(row, 200);
   });
 
@@ -224,11 +165,11 @@ export function registerDiscoveryRoutes(app: App): void {
     const { id } = c.req.valid('param');
     const deps = c.get('deps');
     const row = await getDiscovery(deps.db, id);
-    if (!row) throw new AppError('not_found', 404, `No discovery ${id}`, { field: 'id' });
-    await cancelRun(deps, row);
+    if (!row) throw notFound('discovery', id);
+    await cancelUnfinishedJob(deps, row.jobId);
     await deleteDiscovery(deps.db, id);
     // the job stops within a chunk of rows and writes nothing after the cancel; a retry left waiting has staged files
-    await featureStorage(deps).removeDiscovery(id);
+    await deps.features.removeDiscovery(id);
     return c.body(null, 204);
   });
 }

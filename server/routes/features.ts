@@ -15,8 +15,7 @@
  *   202 `{jobId}` and the client asks the same URL again.
  */
 import { createRoute } from '@hono/zod-openapi';
-import { z } from 'zod';
-import { errorBodySchema } from '../../models/contracts/api.ts';
+import type { z } from 'zod';
 import {
   ablationQuerySchema,
   ablationSchema,
@@ -32,43 +31,19 @@ import {
   logitLensQuerySchema,
   logitLensSchema,
   parseFeatureId,
-  type AnalysisKind,
   type FeatureDetail,
-  type FeatureListItem,
 } from '../../models/contracts/features.ts';
-import { JOB_QUEUES } from '../../models/contracts/jobs.ts';
-import { POLICY } from '../../models/config.ts';
 import { createLlmClient, LlmError, llmLabel } from '../../models/features/llm.ts';
-import type { Tokenizer } from '../../models/tokenizer.ts';
-import { analysisKey, ANALYZE_QUEUE, getCachedAnalysis, pendingAnalysisJob } from '../../db/queries/analysis.ts';
 import { extractionOfSae, modelDirOfSae } from '../../db/queries/discoveries.ts';
-import { featureLabels, getFeature, listFeatures, patchFeature, saeOfFeatures, setLlmLabel, type FeatureListRow, type FeatureRow } from '../../db/queries/features.ts';
-import { getJob } from '../../db/queries/jobs.ts';
+import { featureLabels, getFeature, listFeatures, patchFeature, saeOfFeatures, setLlmLabel } from '../../db/queries/features.ts';
 import { getLlmSettings } from '../../db/queries/settings.ts';
+import { analysis } from '../artifacts/analyses.ts';
+import { textsOf, toDetail, toItem } from '../artifacts/features.ts';
 import { AppError } from '../errors.ts';
 import { llmFailure } from '../llm-errors.ts';
+import { error, json, jsonBody, notFound } from '../responses.ts';
 import type { App, AppDeps } from '../app.ts';
 
-const ANALYZE = ANALYZE_QUEUE satisfies keyof typeof JOB_QUEUES;
-
-/** What the feature routes need from the outside world (on Node: server/feature-storage.ts). */
-export interface FeatureStorage {
-  /** The tokenizer of a model folder (loaded once, kept). */
-  tokenizer(modelDir: string): Promise<Tokenizer>;
-  /** Every token id whose display string (Tokenizer.tokenStrings) is `text`. */
-  tokenIds(modelDir: string, text: string): Promise<number[]>;
-  /** Removes the staging folder of discovery `id` (nothing when there is none). */
-  removeDiscovery(id: string): Promise<void>;
-}
-
-/** The feature storage, or a 500 when this server has none. */
-export function featureStorage(deps: AppDeps): FeatureStorage {
-  if (!deps.features) throw new AppError('not_configured', 500, 'This server has no feature storage configured');
-  return deps.features;
-}
-
-const error = (description: string) => ({ description, content: { 'application/json': { schema: errorBodySchema } } });
-const json = <S extends z.ZodType>(description: string, schema: S) => ({ description, content: { 'application/json': { schema } } });
 const pending = json('Still computing: ask the same URL again', analysisPendingSchema);
 
 const listRouteDef = createRoute({
@@ -91,7 +66,7 @@ const patchRouteDef = createRoute({
   method: 'patch',
   path: '/api/features/{id}',
   summary: "Edits a feature: `label` (the user's; null goes back to the LLM's or heuristic one), `favourite`, `notes`",
-  request: { params: featureIdParamSchema, body: { required: true, content: { 'application/json': { schema: featurePatchSchema } } } },
+  request: { params: featureIdParamSchema, body: jsonBody(featurePatchSchema) },
   responses: { 200: json('The feature after the edit', featureDetailSchema), 400: error('Invalid id or body (the details name the field)'), 404: error('No such feature') },
 });
 
@@ -145,107 +120,20 @@ const ablationRouteDef = createRoute({
   responses: analysisResponses(ablationSchema),
 });
 
-function notFound(id: string, what = 'feature'): AppError {
-  return new AppError('not_found', 404, `No ${what} ${id}`, { field: 'id' });
-}
-
-function toItem(r: FeatureListRow): FeatureListItem {
-  return {
-    id: featureId(r.saeId, r.index),
-    saeId: r.saeId,
-    index: r.index,
-    label: r.label,
-    labelSource: r.labelSource,
-    score: r.score,
-    frequency: r.frequency,
-    maxActivation: r.maxActivation,
-    meanActivation: r.meanActivation,
-    favourite: r.favourite,
-    hasNotes: r.hasNotes,
-    topTokens: r.topTokens,
-  };
-}
-
-/** Display strings of token ids, through the SAE's model's tokenizer (`#id` when there is none). */
-async function textsOf(deps: AppDeps, modelDir: string | undefined): Promise<(ids: readonly number[]) => string[]> {
-  if (!modelDir) return (ids) => ids.map((id) => `#${id}`);
-  const tok = await featureStorage(deps).tokenizer(modelDir);
-  return (ids) => tok.tokenStrings(ids);
-}
-
-async function toDetail(deps: AppDeps, sae: NonNullable<Awaited<ReturnType<typeof saeOfFeatures>>>, r: FeatureRow): Promise<FeatureDetail> {
-  const show = await textsOf(deps, await modelDirOfSae(deps.db, sae.id));
-  return {
-    ...toItem(r),
-    notes: r.notes,
-    histogram: r.histogram,
-    examples: r.examples.map((e) => {
-      const t = show(e.tokens);
-      return { rank: e.rank, maxValue: e.maxValue, position: e.position, start: e.start, tokens: e.tokens.map((id, i) => ({ id, text: t[i]!, value: e.values[i] ?? 0 })) };
-    }),
-    sae: { id: sae.id, name: sae.name, hookPoint: sae.hookPoint, modelId: sae.modelId, dSae: sae.dSae },
-    heuristic: { label: r.heuristicLabel ?? '', score: r.heuristicScore ?? 0, kind: r.heuristicKind ?? 'none' },
-  };
-}
-
 /** The SAE and the feature of an id, or 404s. */
 async function load(deps: AppDeps, id: string) {
   const parsed = parseFeatureId(id);
   if (!parsed) throw new AppError('invalid_request', 400, `Invalid id: expected {saeId}:{index}`, [{ field: 'id', message: 'expected {saeId}:{index}' }]);
   const sae = await saeOfFeatures(deps.db, parsed.saeId);
-  if (!sae) throw notFound(parsed.saeId, 'SAE');
+  if (!sae) throw notFound('SAE', parsed.saeId);
   return { sae, index: parsed.index };
 }
 
 async function detailOf(deps: AppDeps, id: string): Promise<FeatureDetail> {
   const { sae, index } = await load(deps, id);
   const row = await getFeature(deps.db, sae.id, index);
-  if (!row) throw notFound(id);
+  if (!row) throw notFound('feature', id);
   return toDetail(deps, sae, row);
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * A cached analysis, or one computed now by a `features.analyze` job that
- * this request waits for; null when the wait ran out (the job id for a 202).
- */
-async function analysis(deps: AppDeps, kind: AnalysisKind, saeId: string, index: number, params: Record<string, string | number>): Promise<{ result: Record<string, unknown>; cached: boolean; computedAt: number } | { jobId: string }> {
-  const key = analysisKey(kind, saeId, index, params);
-  const hit = await getCachedAnalysis(deps.db, key);
-  if (hit) return { result: hit.result as Record<string, unknown>, cached: true, computedAt: hit.computedAt };
-  let jobId = await pendingAnalysisJob(deps.db, key);
-  if (!jobId) {
-    try {
-      jobId = (await deps.boss.send(ANALYZE, { key, saeId, index, kind, params }, { ...JOB_QUEUES[ANALYZE], singletonKey: key })) ?? (await pendingAnalysisJob(deps.db, key));
-    } catch (err) {
-      throw new AppError('queue_unavailable', 503, 'Could not queue the analysis job; try again', undefined, { cause: err });
-    }
-    if (!jobId) throw new AppError('queue_unavailable', 503, 'Could not queue the analysis job; try again');
-  }
-  const deadline = Date.now() + (deps.analysisWaitMs ?? POLICY.ANALYSIS_WAIT_MS);
-  for (;;) {
-    const done = await getCachedAnalysis(deps.db, key);
-    if (done) return { result: done.result as Record<string, unknown>, cached: false, computedAt: done.computedAt };
-    const job = await getJob(deps.db, jobId);
-    if (job?.state === 'failed' || job?.state === 'cancelled') {
-      const out = job.output as { name?: unknown; message?: unknown } | null;
-      // A PermanentJobError says what to change (no model, no examples); any other failure (a database or runtime
-      // fault) stays in the worker log: its message may quote SQL or internals.
-      const message =
-        job.state === 'cancelled' ? 'the analysis job was cancelled' : out?.name === 'PermanentJobError' && typeof out.message === 'string' ? out.message : `the analysis job failed; the worker log has the details (job ${jobId})`;
-      throw new AppError('analysis_failed', 500, `${kind} of feature ${featureId(saeId, index)}: ${message}`, { jobId });
-    }
-    if (job?.state === 'completed') {
-      // the job may have written its result and completed between the two reads above
-      const late = await getCachedAnalysis(deps.db, key);
-      if (late) return { result: late.result as Record<string, unknown>, cached: false, computedAt: late.computedAt };
-      // completed but nothing fresh: the result expired already (a tiny TTL) or was pruned; a new request computes it again
-      throw new AppError('analysis_failed', 500, `${kind} of feature ${featureId(saeId, index)}: the job completed but its result is not in the cache`, { jobId });
-    }
-    if (Date.now() >= deadline) return { jobId };
-    await sleep(POLICY.ANALYSIS_POLL_MS);
-  }
 }
 
 export function registerFeatureRoutes(app: App): void {
@@ -253,7 +141,7 @@ export function registerFeatureRoutes(app: App): void {
     const q = c.req.valid('query');
     const deps = c.get('deps');
     const sae = await saeOfFeatures(deps.db, q.sae);
-    if (!sae) throw new AppError('not_found', 404, `No SAE ${q.sae}`, { field: 'sae' });
+    if (!sae) throw notFound('SAE', q.sae, 'sae');
     let tokenIds: number[] | undefined;
     if (q.token !== undefined) {
       const m = /^#(\d{1,9})$/.exec(q.token);
@@ -261,7 +149,7 @@ export function registerFeatureRoutes(app: App): void {
       else {
         const modelDir = await modelDirOfSae(deps.db, sae.id);
         if (!modelDir) throw new AppError('invalid_request', 400, `Invalid query parameters: token: SAE ${sae.id} has no model whose tokenizer reads "${q.token}"; give a token id as #123`, [{ field: 'token', message: 'the SAE has no model: give a token id as #123' }]);
-        tokenIds = await featureStorage(deps).tokenIds(modelDir, q.token);
+        tokenIds = await deps.features.tokenIds(modelDir, q.token);
       }
     }
     const page = await listFeatures(deps.db, q, tokenIds);
@@ -275,7 +163,7 @@ export function registerFeatureRoutes(app: App): void {
     const body = c.req.valid('json');
     const deps = c.get('deps');
     const { sae, index } = await load(deps, id);
-    if (!(await patchFeature(deps.db, sae.id, index, body))) throw notFound(id);
+    if (!(await patchFeature(deps.db, sae.id, index, body))) throw notFound('feature', id);
     return c.json(await detailOf(deps, id), 200);
   });
 
@@ -284,7 +172,7 @@ export function registerFeatureRoutes(app: App): void {
     const deps = c.get('deps');
     const { sae, index } = await load(deps, id);
     const row = await getFeature(deps.db, sae.id, index);
-    if (!row) throw notFound(id);
+    if (!row) throw notFound('feature', id);
     const llm = await getLlmSettings(deps.db);
     if (!llm) throw new AppError('llm_not_configured', 400, 'No LLM endpoint is set: add one in Settings (PUT /api/settings)');
     if (row.examples.length === 0) throw new AppError('conflict', 409, `Feature ${id} never fired in its discovery: there are no examples to label it from`);
@@ -303,7 +191,7 @@ export function registerFeatureRoutes(app: App): void {
   app.openapi(lensRouteDef, async (c) => {
     const deps = c.get('deps');
     const { sae, index } = await load(deps, c.req.valid('param').id);
-    if (index >= sae.dSae) throw notFound(featureId(sae.id, index));
+    if (index >= sae.dSae) throw notFound('feature', featureId(sae.id, index));
     const q = c.req.valid('query');
     if (!(await modelDirOfSae(deps.db, sae.id))) throw new AppError('conflict', 409, `SAE ${sae.id} has no model whose unembedding the logit lens reads`);
     const r = await analysis(deps, 'logit-lens', sae.id, index, { k: q.k, norm: q.norm });
@@ -314,7 +202,7 @@ export function registerFeatureRoutes(app: App): void {
   app.openapi(correlationsRouteDef, async (c) => {
     const deps = c.get('deps');
     const { sae, index } = await load(deps, c.req.valid('param').id);
-    if (index >= sae.dSae) throw notFound(featureId(sae.id, index));
+    if (index >= sae.dSae) throw notFound('feature', featureId(sae.id, index));
     const q = c.req.valid('query');
     if (!(await extractionOfSae(deps.db, sae.id))) throw new AppError('conflict', 409, `SAE ${sae.id} has no stored activations to correlate over (no discovery or training extraction)`);
     const r = await analysis(deps, 'correlations', sae.id, index, { k: q.k });
@@ -332,7 +220,7 @@ export function registerFeatureRoutes(app: App): void {
     const { sae, index } = await load(deps, id);
     const q = c.req.valid('query');
     const row = await getFeature(deps.db, sae.id, index);
-    if (!row) throw notFound(id);
+    if (!row) throw notFound('feature', id);
     if (row.examples.length === 0) throw new AppError('conflict', 409, `Feature ${id} has no top examples to ablate on`);
     if (!(await modelDirOfSae(deps.db, sae.id))) throw new AppError('conflict', 409, `SAE ${sae.id} has no model to run`);
     const params: Record<string, string | number> = q.mode === 'clamp' ? { mode: 'clamp', value: q.value!, examples: q.examples } : { mode: 'zero', examples: q.examples };

@@ -6,6 +6,7 @@ import { POLICY } from '../../models/config.ts';
 import { isQueryError, queryErrorMessage, sqlState } from '../../db/errors.ts';
 import { isDatabaseUnavailable, unavailableReason } from '../../db/outage.ts';
 import { listActiveWorkers } from '../../db/queries/workers.ts';
+import { json } from '../responses.ts';
 import type { App } from '../app.ts';
 
 const route = createRoute({
@@ -13,8 +14,8 @@ const route = createRoute({
   path: '/api/health',
   summary: 'Health of the database, the job queue and the workers seen in the last 30 s',
   responses: {
-    200: { description: 'Health report (status "degraded" when the queue is not installed or no worker beats)', content: { 'application/json': { schema: healthSchema } } },
-    503: { description: 'The database cannot be reached (status "unavailable"); the same report, with a Retry-After header', content: { 'application/json': { schema: healthSchema } } },
+    200: json('Health report (status "degraded" when the queue is not installed or no worker beats)', healthSchema),
+    503: json('The database cannot be reached (status "unavailable"); the same report, with a Retry-After header', healthSchema),
   },
 });
 

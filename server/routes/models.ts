@@ -4,41 +4,24 @@
  * `DELETE /api/models/{id}`.
  */
 import { createRoute } from '@hono/zod-openapi';
-import {
-  architectureSchema,
-  createdModelSchema,
-  createModelSchema,
-  errorBodySchema,
-  modelIdParamSchema,
-  modelListSchema,
-  modelSchema,
-  type Model,
-  type ModelSource,
-} from '../../models/contracts/api.ts';
-import { JOB_QUEUES } from '../../models/contracts/jobs.ts';
-import type { ModelProgress } from '../../models/contracts/topics.ts';
+import { architectureSchema, createdModelSchema, createModelSchema, modelIdParamSchema, modelListSchema, modelSchema, type ModelSource } from '../../models/contracts/api.ts';
 import { UnsupportedArchitectureError } from '../../models/architectures/index.ts';
 import { ModelFormatError } from '../../models/architectures/limits.ts';
 import { validateRepoId } from '../../models/hub.ts';
-import type { Events } from '../../db/events.ts';
-import { getJob, isFinished } from '../../db/queries/jobs.ts';
-import { deleteModel, getModel, insertModel, listModels, setModelJob, type ModelRow } from '../../db/queries/models.ts';
+import { deleteModel, getModel, insertModel, listModels } from '../../db/queries/models.ts';
+import { cancelUnfinishedJob, removeExtractionsOf } from '../artifacts/index.ts';
+import { DOWNLOAD, queueDownload, toModel } from '../artifacts/models.ts';
 import { AppError } from '../errors.ts';
+import { error, fieldError, json, jsonBody, notFound } from '../responses.ts';
 import type { App } from '../app.ts';
-import { removeExtractionsOf } from './extractions.ts';
-import { cancelJob } from './jobs.ts';
-
-const DOWNLOAD = 'model.download' satisfies keyof typeof JOB_QUEUES;
-
-const error = (description: string) => ({ description, content: { 'application/json': { schema: errorBodySchema } } });
 
 const createRouteDef = createRoute({
   method: 'post',
   path: '/api/models',
   summary: 'Adds a model from a hub repository or a local folder; a `model.download` job fetches its files',
-  request: { body: { required: true, content: { 'application/json': { schema: createModelSchema } } } },
+  request: { body: jsonBody(createModelSchema) },
   responses: {
-    202: { description: 'The queued model and its job', content: { 'application/json': { schema: createdModelSchema } } },
+    202: json('The queued model and its job', createdModelSchema),
     400: error('Invalid body (the details name the field), or a local folder whose config.json or weights Loupe refuses (`source.path`)'),
   },
 });
@@ -47,7 +30,7 @@ const listRouteDef = createRoute({
   method: 'get',
   path: '/api/models',
   summary: 'Every model: the default (built-in demo) model first, then newest first',
-  responses: { 200: { description: 'Models', content: { 'application/json': { schema: modelListSchema } } } },
+  responses: { 200: json('Models', modelListSchema) },
 });
 
 const getRouteDef = createRoute({
@@ -56,7 +39,7 @@ const getRouteDef = createRoute({
   summary: 'One model, with its download progress',
   request: { params: modelIdParamSchema },
   responses: {
-    200: { description: 'The model', content: { 'application/json': { schema: modelSchema } } },
+    200: json('The model', modelSchema),
     400: error('Invalid id'),
     404: error('No such model'),
   },
@@ -68,7 +51,7 @@ const architectureRouteDef = createRoute({
   summary: 'Layers, parameter counts, weight bytes per dtype and every hook point with its shape',
   request: { params: modelIdParamSchema },
   responses: {
-    200: { description: 'The architecture', content: { 'application/json': { schema: architectureSchema } } },
+    200: json('The architecture', architectureSchema),
     400: error('Invalid id'),
     404: error('No such model'),
     409: error('The model has no files yet (download not completed) or they cannot be read'),
@@ -88,37 +71,6 @@ const deleteRouteDef = createRoute({
     409: error('A built-in model cannot be deleted'),
   },
 });
-
-/** The API's view of a row. */
-export function toModel(r: ModelRow): Model {
-  return {
-    id: r.id,
-    name: r.name,
-    source: r.source,
-    status: r.status,
-    architecture: r.architecture,
-    dtype: r.dtype,
-    sizeBytes: r.sizeBytes,
-    progress: r.progress,
-    error: r.error,
-    builtin: r.builtin,
-    default: r.builtin,
-    jobId: r.jobId,
-    createdAt: r.createdAt,
-    updatedAt: r.updatedAt,
-  };
-}
-
-/** Publishes a model's status on `model/{id}` (its last progress with the new status), for a change made outside its job. */
-export async function publishModelStatus(events: Events, m: ModelRow): Promise<void> {
-  const base: ModelProgress = m.progress ?? { id: m.id, status: m.status, files: [], bytesDone: 0, bytesTotal: 0, bytesPerSecond: 0, etaSeconds: null, error: null, ts: Date.now() };
-  await events.publish(`model/${m.id}`, { ...base, status: m.status, bytesPerSecond: 0, etaSeconds: null, error: m.error, ts: Date.now() });
-}
-
-/** A 400 naming one field, in the shape of the validation errors. */
-function fieldError(field: string, message: string): AppError {
-  return new AppError('invalid_request', 400, `Invalid request body: ${field}: ${message}`, [{ field, message }]);
-}
 
 /** The display name of a source: the repository's or the folder's last part. */
 function defaultName(source: ModelSource): string {
@@ -146,15 +98,7 @@ export function registerModelRoutes(app: App): void {
       });
     }
     const row = await insertModel(deps.db, { name: body.name ?? defaultName(source), source, dtype: body.dtype, path: null });
-    let jobId: string | null;
-    try {
-      jobId = await deps.boss.send(DOWNLOAD, { modelId: row.id }, { ...JOB_QUEUES[DOWNLOAD] });
-      if (!jobId) throw new Error('pg-boss did not create the job');
-    } catch (err) {
-      await deleteModel(deps.db, row.id);
-      throw new AppError('queue_unavailable', 503, 'Could not queue the download job; try again', undefined, { cause: err });
-    }
-    const model = (await setModelJob(deps.db, row.id, jobId)) ?? row;
+    const { model, jobId } = await queueDownload(deps, row);
     return c.json({ model: toModel(model), job: { id: jobId, kind: DOWNLOAD } }, 202);
   });
 
@@ -166,7 +110,7 @@ export function registerModelRoutes(app: App): void {
   app.openapi(getRouteDef, async (c) => {
     const { id } = c.req.valid('param');
     const row = await getModel(c.get('deps').db, id);
-    if (!row) throw new AppError('not_found', 404, `No model ${id}`, { field: 'id' });
+    if (!row) throw notFound('model', id);
     return c.json(toModel(row), 200);
   });
 
@@ -174,7 +118,7 @@ export function registerModelRoutes(app: App): void {
     const { id } = c.req.valid('param');
     const deps = c.get('deps');
     const row = await getModel(deps.db, id);
-    if (!row) throw new AppError('not_found', 404, `No model ${id}`, { field: 'id' });
+    if (!row) throw notFound('model', id);
     if (row.status !== 'completed' || !row.path) throw new AppError('not_ready', 409, `${row.name} is ${row.status}: its architecture is known once its files are in`, { field: 'id', status: row.status });
     try {
       return c.json(await deps.storage.inspect(row.path), 200);
@@ -190,12 +134,9 @@ export function registerModelRoutes(app: App): void {
     const { id } = c.req.valid('param');
     const deps = c.get('deps');
     const row = await getModel(deps.db, id);
-    if (!row) throw new AppError('not_found', 404, `No model ${id}`, { field: 'id' });
+    if (!row) throw notFound('model', id);
     if (row.builtin) throw new AppError('conflict', 409, `${row.name} is built in and cannot be deleted`, { field: 'id' });
-    if (row.jobId) {
-      const job = await getJob(deps.db, row.jobId);
-      if (job && !isFinished(job.state)) await cancelJob(deps, job.kind, job.id);
-    }
+    await cancelUnfinishedJob(deps, row.jobId);
     await removeExtractionsOf(deps, { modelId: id });
     await deleteModel(deps.db, id);
     // The worker also removes the folder when its cancelled download stops, in case it wrote after this.

@@ -6,41 +6,14 @@
  * `loupe sae export` and any SAELens user).
  */
 import { createRoute } from '@hono/zod-openapi';
-import { z } from 'zod';
-import { errorBodySchema } from '../../models/contracts/api.ts';
-import { importSaeSchema, saeFileParamSchema, saeIdParamSchema, saeListQuerySchema, saeListSchema, saeSchema, type Sae } from '../../models/contracts/trainings.ts';
-import type { SaeLensFile } from '../../models/sae/files.ts';
-import type { SaeConfig } from '../../models/sae/saelens.ts';
+import { importSaeSchema, saeFileParamSchema, saeIdParamSchema, saeListQuerySchema, saeListSchema, saeSchema } from '../../models/contracts/trainings.ts';
 import { getModel } from '../../db/queries/models.ts';
-import { deleteSae, getSae, insertSae, listSaes, type SaeRow } from '../../db/queries/saes.ts';
+import { deleteSae, getSae, insertSae, listSaes } from '../../db/queries/saes.ts';
+import { removeDiscoveriesOf } from '../artifacts/index.ts';
+import { toSae } from '../artifacts/saes.ts';
 import { AppError } from '../errors.ts';
-import type { App, AppDeps } from '../app.ts';
-import { removeDiscoveriesOf } from './discoveries.ts';
-
-/** The SAE folders under DATA_DIR, as the routes need them (on Node: server/sae-storage.ts). */
-export interface SaeStorage {
-  /**
-   * Checks a SAELens folder given by a user and copies it to the folder of
-   * imported SAE `id`. Returns why it cannot (a message for a 400), or its
-   * config, raw cfg.json and new folder.
-   */
-  importFolder(src: string, id: string): Promise<{ problem: string } | { path: string; cfg: SaeConfig; raw: Record<string, unknown> }>;
-  /** Removes an SAE's folder, when it lies under DATA_DIR/saes (an SAE elsewhere is left alone). */
-  remove(dir: string): Promise<void>;
-  /** Removes the folder of training `id`, except the SAE folders in `keep`. */
-  removeTraining(id: string, keep: readonly string[]): Promise<void>;
-  /** A file of an SAE folder, streamed, with its size; null when it is missing. */
-  open(dir: string, name: SaeLensFile): Promise<{ body: ReadableStream<Uint8Array>; bytes: number } | null>;
-}
-
-/** The SAE storage of the app; a 500 when the server has none. */
-export function saeStorage(deps: AppDeps): SaeStorage {
-  if (!deps.saes) throw new AppError('not_configured', 500, 'This server has no SAE storage configured');
-  return deps.saes;
-}
-
-const error = (description: string) => ({ description, content: { 'application/json': { schema: errorBodySchema } } });
-const json = <S extends z.ZodType>(description: string, schema: S) => ({ description, content: { 'application/json': { schema } } });
+import { error, fieldError, json, jsonBody, notFound } from '../responses.ts';
+import type { App } from '../app.ts';
 
 const listRouteDef = createRoute({
   method: 'get',
@@ -74,7 +47,7 @@ const importRouteDef = createRoute({
   method: 'post',
   path: '/api/saes/import',
   summary: 'Registers a SAELens folder (cfg.json of SAELens 5 or 6 + sae_weights.safetensors) that the server can read: it is checked and copied under DATA_DIR/saes',
-  request: { body: { required: true, content: { 'application/json': { schema: importSaeSchema } } } },
+  request: { body: jsonBody(importSaeSchema) },
   responses: { 201: json('The SAE', saeSchema), 400: error('Invalid body, or not a SAELens folder (the details name the field)') },
 });
 
@@ -86,33 +59,6 @@ const deleteRouteDef = createRoute({
   responses: { 204: { description: 'Deleted' }, 400: error('Invalid id'), 404: error('No such SAE') },
 });
 
-/** The API's view of a row. */
-export function toSae(r: SaeRow): Sae {
-  const cfg = r.cfg;
-  const kwargs = (cfg.activation_fn_kwargs ?? {}) as Record<string, unknown>;
-  const k = typeof cfg.k === 'number' ? cfg.k : typeof kwargs.k === 'number' ? kwargs.k : null;
-  return {
-    id: r.id,
-    name: r.name,
-    trainingId: r.trainingId,
-    modelId: r.modelId,
-    modelName: r.modelName,
-    hookPoint: r.hookPoint,
-    architecture: r.architecture,
-    dIn: r.dIn,
-    dSae: r.dSae,
-    k,
-    cfg,
-    metrics: (r.metrics as Sae['metrics']) ?? null,
-    path: r.path,
-    createdAt: r.createdAt,
-  };
-}
-
-function notFound(id: string): AppError {
-  return new AppError('not_found', 404, `No SAE ${id}`, { field: 'id' });
-}
-
 export function registerSaeRoutes(app: App): void {
   app.openapi(listRouteDef, async (c) => {
     const q = c.req.valid('query');
@@ -122,7 +68,7 @@ export function registerSaeRoutes(app: App): void {
   app.openapi(getRouteDef, async (c) => {
     const { id } = c.req.valid('param');
     const row = await getSae(c.get('deps').db, id);
-    if (!row) throw notFound(id);
+    if (!row) throw notFound('SAE', id);
     return c.json(toSae(row), 200);
   });
 
@@ -130,8 +76,8 @@ export function registerSaeRoutes(app: App): void {
     const { id, name } = c.req.valid('param');
     const deps = c.get('deps');
     const row = await getSae(deps.db, id);
-    if (!row) throw notFound(id);
-    const file = await saeStorage(deps).open(row.path, name);
+    if (!row) throw notFound('SAE', id);
+    const file = await deps.saes.open(row.path, name);
     if (!file) throw new AppError('not_found', 404, `SAE ${id} has no ${name} in ${row.path}`, { field: 'name' });
     return c.body(file.body, 200, {
       'content-type': name === 'cfg.json' ? 'application/json' : 'application/octet-stream',
@@ -143,11 +89,10 @@ export function registerSaeRoutes(app: App): void {
   app.openapi(importRouteDef, async (c) => {
     const body = c.req.valid('json');
     const deps = c.get('deps');
-    const field = (f: string, message: string) => new AppError('invalid_request', 400, `Invalid request body: ${f}: ${message}`, [{ field: f, message }]);
-    if (body.modelId && !(await getModel(deps.db, body.modelId))) throw field('modelId', `no model ${body.modelId}`);
+    if (body.modelId && !(await getModel(deps.db, body.modelId))) throw fieldError('modelId', `no model ${body.modelId}`);
     const id = crypto.randomUUID();
-    const copied = await saeStorage(deps).importFolder(body.path, id);
-    if ('problem' in copied) throw field('path', copied.problem);
+    const copied = await deps.saes.importFolder(body.path, id);
+    if ('problem' in copied) throw fieldError('path', copied.problem);
     const { cfg } = copied;
     const row = await insertSae(deps.db, {
       id,
@@ -162,7 +107,7 @@ export function registerSaeRoutes(app: App): void {
       metrics: null,
       path: copied.path,
     }).catch(async (err: unknown) => {
-      await saeStorage(deps).remove(copied.path);
+      await deps.saes.remove(copied.path);
       throw err;
     });
     return c.json(toSae(row), 201);
@@ -172,10 +117,10 @@ export function registerSaeRoutes(app: App): void {
     const { id } = c.req.valid('param');
     const deps = c.get('deps');
     const row = await getSae(deps.db, id);
-    if (!row) throw notFound(id);
+    if (!row) throw notFound('SAE', id);
     await removeDiscoveriesOf(deps, id);
     await deleteSae(deps.db, id);
-    await saeStorage(deps).remove(row.path);
+    await deps.saes.remove(row.path);
     return c.body(null, 204);
   });
 }

@@ -12,16 +12,14 @@
  */
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
-import { errorBodySchema } from '../../models/contracts/api.ts';
 import { llmTestBodySchema, llmTestResultSchema, putSettingsSchema, settingsSchema, type Settings } from '../../models/contracts/features.ts';
 import { createLlmClient, LlmError, type LlmEndpoint } from '../../models/features/llm.ts';
 import { getLlmSettings, LlmKeyScopeError, putLlmSettings, resolveLlmSettings } from '../../db/queries/settings.ts';
 import { AppError, validationError } from '../errors.ts';
 import { llmFailure } from '../llm-errors.ts';
+import { error, fieldError, json, jsonBody } from '../responses.ts';
 import type { App } from '../app.ts';
 
-const error = (description: string) => ({ description, content: { 'application/json': { schema: errorBodySchema } } });
-const json = <S extends z.ZodType>(description: string, schema: S) => ({ description, content: { 'application/json': { schema } } });
 
 const getRouteDef = createRoute({
   method: 'get',
@@ -35,7 +33,7 @@ const putRouteDef = createRoute({
   path: '/api/settings',
   summary:
     'Saves the settings. `llm`: the endpoint\'s base URL (…/v1), model and key (null: none). The key left out keeps the stored key only for the same endpoint (origin and path): for another URL it must be given again (or null), else a 400 names `llm.apiKey`, so a stored key never goes to a new host. `llm: null` turns LLM labels off',
-  request: { body: { required: true, content: { 'application/json': { schema: putSettingsSchema } } } },
+  request: { body: jsonBody(putSettingsSchema) },
   responses: { 200: json('The settings saved', settingsSchema), 400: error('Invalid body, or `llm.apiKey` left out for a new endpoint (the details name the field)') },
 });
 
@@ -59,7 +57,7 @@ async function keyScoped<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
-    if (err instanceof LlmKeyScopeError) throw new AppError('invalid_request', 400, `Invalid request body: llm.apiKey: ${err.message}`, [{ field: 'llm.apiKey', message: err.message }]);
+    if (err instanceof LlmKeyScopeError) throw fieldError('llm.apiKey', err.message);
     throw err;
   }
 }

@@ -1,8 +1,9 @@
 /** `GET /api/system/metrics`: downsampled system-monitor history from PostgreSQL. */
 import { createRoute } from '@hono/zod-openapi';
-import { errorBodySchema, systemMetricsQuerySchema, systemMetricsSchema, WINDOW_MS } from '../../models/contracts/api.ts';
+import { systemMetricsQuerySchema, systemMetricsSchema, WINDOW_MS } from '../../models/contracts/api.ts';
 import { querySystemMetrics } from '../../db/queries/system.ts';
 import { AppError } from '../errors.ts';
+import { error, json } from '../responses.ts';
 import type { App } from '../app.ts';
 
 const route = createRoute({
@@ -11,9 +12,9 @@ const route = createRoute({
   summary: 'System metric history of one host, downsampled to min/max/last per bucket',
   request: { query: systemMetricsQuerySchema },
   responses: {
-    200: { description: 'One series per metric', content: { 'application/json': { schema: systemMetricsSchema } } },
-    400: { description: 'Invalid query', content: { 'application/json': { schema: errorBodySchema } } },
-    404: { description: 'No history for that host', content: { 'application/json': { schema: errorBodySchema } } },
+    200: json('One series per metric', systemMetricsSchema),
+    400: error('Invalid query'),
+    404: error('No history for that host'),
   },
 });
 

@@ -36,7 +36,7 @@ import { createTestDatabase, type TestDatabase } from '../../scripts/testing/db.
 import { insertCompletedDataset, tokenizeDemo } from '../../scripts/testing/tokenized.ts';
 import { completedExtraction } from '../../scripts/testing/training.ts';
 import { registerDemoModel } from '../../workers/demo-model.ts';
-import { initialProgress } from './trainings.ts';
+import { initialProgress } from '../artifacts/trainings.ts';
 
 const HOOKS: [string, string] = ['blocks.1.hook_resid_post', 'blocks.2.mlp.hook_post'];
 

@@ -5,8 +5,8 @@
  * progress, each hook's checkpoint, latest metrics and SAE),
  * `GET /api/trainings/{id}/metrics` (the metric history, for charts),
  * `POST /api/trainings/{id}/pause|resume|stop|retry`, `DELETE
- * /api/trainings/{id}`; templates: `GET/POST /api/training-templates`,
- * `DELETE /api/training-templates/{id}`.
+ * /api/trainings/{id}`. Their templates (saved presets) are
+ * server/routes/templates.ts.
  *
  * Controls: a pause or stop of a running training is written to its row
  * (`control`), which the job reads between steps: pause writes checkpoints
@@ -15,13 +15,9 @@
  * which continues from the checkpoints.
  */
 import { createRoute } from '@hono/zod-openapi';
-import { z } from 'zod';
-import { errorBodySchema } from '../../models/contracts/api.ts';
-import { JOB_QUEUES } from '../../models/contracts/jobs.ts';
 import {
   createdTrainingSchema,
   createTrainingSchema,
-  createTrainingTemplateSchema,
   metricsPageSchema,
   metricsQuerySchema,
   trainingControlResultSchema,
@@ -29,47 +25,21 @@ import {
   trainingIdParamSchema,
   trainingListQuerySchema,
   trainingListSchema,
-  TRAINING_LIMITS,
-  trainingTemplateListSchema,
-  trainingTemplateSchema,
-  type Training,
-  type TrainingProgress,
 } from '../../models/contracts/trainings.ts';
-import { checkAgainstStore, defaultTrainingName, resolveTrainConfig, toTrainConfig, TrainSettingsError } from '../../models/sae/config.ts';
+import { checkAgainstStore, defaultTrainingName, resolveTrainConfig, toTrainConfig } from '../../models/sae/config.ts';
 import { resolveDSae, totalStepsOf } from '../../models/sae/train.ts';
 import { estimateTrainingMemory } from '../../models/memory.ts';
-import type { Db } from '../../db/client.ts';
-import type { Events } from '../../db/events.ts';
 import { getExtraction } from '../../db/queries/extractions.ts';
-import { getJob, isFinished } from '../../db/queries/jobs.ts';
 import { listSaes } from '../../db/queries/saes.ts';
-import { deleteTrainingTemplate, getTrainingTemplate, insertTrainingTemplate, listTrainingTemplates } from '../../db/queries/training-templates.ts';
-import {
-  cancelTrainingOfJob as cancelTrainingOfJobRow,
-  deleteTraining,
-  getTraining,
-  insertTraining,
-  latestMetrics,
-  listMetrics,
-  listTrainings,
-  queuePositions,
-  setTrainingJob,
-  TRAIN_QUEUE,
-  updateTraining,
-  type TrainingRow,
-  type TrainingStatus,
-} from '../../db/queries/trainings.ts';
+import { getTemplate } from '../../db/queries/templates.ts';
+import { deleteTraining, getTraining, insertTraining, latestMetrics, listMetrics, listTrainings, queuePositions, updateTraining, type TrainingRow } from '../../db/queries/trainings.ts';
+import { cancelUnfinishedJob } from '../artifacts/index.ts';
+import { publishTrainingStatus, resendTrainingJob, sendTrainingJob, toTraining, TRAIN } from '../artifacts/trainings.ts';
 import { AppError } from '../errors.ts';
 import { checkJobMemory } from '../job-memory.ts';
+import { error, fieldError, json, jsonBody, notFound } from '../responses.ts';
+import type { ManifestSummary } from '../storage.ts';
 import type { App, AppDeps } from '../app.ts';
-import type { ManifestSummary } from './extractions.ts';
-import { cancelJob } from './jobs.ts';
-import { saeStorage } from './saes.ts';
-
-const TRAIN = TRAIN_QUEUE satisfies keyof typeof JOB_QUEUES;
-
-const error = (description: string) => ({ description, content: { 'application/json': { schema: errorBodySchema } } });
-const json = <S extends z.ZodType>(description: string, schema: S) => ({ description, content: { 'application/json': { schema } } });
 
 const createRouteDef = createRoute({
   method: 'post',
@@ -77,7 +47,7 @@ const createRouteDef = createRoute({
   summary: 'Starts a training: one SAE per hook point of a completed extraction, in one pass over its activations; a `sae.train` job runs it',
   description:
     'Config left out comes from `templateId` when given, else its default: architecture topk, k 32, expansionFactor 8, lr 4e-4 (no warm-up, linear decay over the last 20 %), Adam betas 0.9/0.999, batchSize 1024, totalTokens one pass over the stored rows, inputs normalised, b_dec at the mean, L1 coefficient 5 (ReLU), dead after 1,000,000 tokens without firing, seed 42, metrics every 10 steps, checkpoints and evaluations every 500, CE-loss recovered on 4 windows. Hook points left out: the template\'s, else every hook of the extraction.',
-  request: { body: { required: true, content: { 'application/json': { schema: createTrainingSchema } } } },
+  request: { body: jsonBody(createTrainingSchema) },
   responses: {
     202: json('The queued training and its job', createdTrainingSchema),
     400: error('Invalid body, or config the activations cannot satisfy (the details name the field)'),
@@ -136,131 +106,11 @@ const deleteRouteDef = createRoute({
   responses: { 204: { description: 'Deleted' }, 400: error('Invalid id'), 404: error('No such training') },
 });
 
-const templateIdParamSchema = z.object({ id: z.string().uuid() });
-
-const listTemplatesDef = createRoute({
-  method: 'get',
-  path: '/api/training-templates',
-  summary: 'Saved training templates (presets of SAE hyperparameters and hook points), by name',
-  responses: { 200: json('Templates', trainingTemplateListSchema) },
-});
-
-const createTemplateDef = createRoute({
-  method: 'post',
-  path: '/api/training-templates',
-  summary: 'Saves a training template; `settings` may hold any of the config fields (`config`) and hook points',
-  request: { body: { required: true, content: { 'application/json': { schema: createTrainingTemplateSchema } } } },
-  responses: {
-    201: json('The template', trainingTemplateSchema),
-    400: error('Invalid body (the details name the field)'),
-    409: error('A template has this name already, or there are too many'),
-  },
-});
-
-const deleteTemplateDef = createRoute({
-  method: 'delete',
-  path: '/api/training-templates/{id}',
-  summary: 'Deletes a training template (runs made with it keep their config)',
-  request: { params: templateIdParamSchema },
-  responses: { 204: { description: 'Deleted' }, 400: error('Invalid id'), 404: error('No such template') },
-});
-
-/** The API's view of a row; `positions` from {@link queuePositions}. */
-export function toTraining(r: TrainingRow, positions: Map<string, number>): Training {
-  return {
-    id: r.id,
-    name: r.name,
-    extractionId: r.extractionId,
-    modelId: r.modelId,
-    modelName: r.modelName,
-    datasetName: r.datasetName,
-    hookPoints: r.hookPoints,
-    config: r.config,
-    status: r.status,
-    control: r.control,
-    progress: r.progress,
-    queuePosition: r.status === 'queued' && r.jobId ? (positions.get(r.jobId) ?? null) : null,
-    stopped: r.progress?.stopped ?? false,
-    jobId: r.jobId,
-    error: r.error,
-    createdAt: r.createdAt,
-    updatedAt: r.updatedAt,
-    startedAt: r.startedAt,
-    finishedAt: r.finishedAt,
-  };
-}
-
-/** A training's progress before its job reported any. */
-export function initialProgress(r: Pick<TrainingRow, 'id' | 'status' | 'config'>): TrainingProgress {
-  const totalSteps = totalStepsOf(r.config);
-  return {
-    id: r.id,
-    status: r.status,
-    phase: 'queued',
-    step: 0,
-    totalSteps,
-    tokens: 0,
-    totalTokens: totalSteps * r.config.batchSize,
-    tokensPerSecond: 0,
-    etaSeconds: null,
-    resumedAt: 0,
-    checkpoints: [],
-    stopped: false,
-    error: null,
-    ts: Date.now(),
-  };
-}
-
-/** Publishes a training's status on `training/{id}` (its last progress with the new status), for a change made outside its job. */
-export async function publishTrainingStatus(events: Events, t: TrainingRow): Promise<void> {
-  const base = t.progress ?? initialProgress(t);
-  const phase = t.status === 'queued' ? 'queued' : base.phase;
-  await events.publish(`training/${t.id}`, { type: 'progress', ...base, status: t.status, phase, tokensPerSecond: 0, etaSeconds: null, error: t.error, ts: Date.now() });
-}
-
-/** Marks the training run by job `jobId` cancelled, if it has not finished (a cancel through `/api/jobs`), and publishes it. */
-export async function cancelTrainingOfJob(db: Db, events: Events, jobId: string): Promise<void> {
-  const after = await cancelTrainingOfJobRow(db, jobId);
-  if (after) await publishTrainingStatus(events, after);
-}
-
-/** A 400 naming one field, in the shape of the validation errors. */
-function fieldError(field: string, message: string): AppError {
-  return new AppError('invalid_request', 400, `Invalid request body: ${field}: ${message}`, [{ field, message }]);
-}
-
-function notFound(id: string): AppError {
-  return new AppError('not_found', 404, `No training ${id}`, { field: 'id' });
-}
-
 /** The extraction's stored hooks, or a 400 naming `extractionId`. */
 async function storedHooks(deps: AppDeps, extractionId: string): Promise<ManifestSummary['hooks']> {
-  if (!deps.extractions) throw new AppError('not_configured', 500, 'This server has no activation storage configured');
   const summary = await deps.extractions.summary(extractionId);
   if (!summary?.complete) throw fieldError('extractionId', `the activations of extraction ${extractionId} are ${summary ? 'incomplete' : 'gone'}`);
   return summary.hooks;
-}
-
-/** Sends a `sae.train` job for a training and records it; a 503 when pg-boss cannot take it. */
-async function sendJob(deps: AppDeps, id: string): Promise<string> {
-  let jobId: string | null;
-  try {
-    jobId = await deps.boss.send(TRAIN, { trainingId: id }, { ...JOB_QUEUES[TRAIN] });
-    if (!jobId) throw new Error('pg-boss did not create the job');
-  } catch (err) {
-    throw new AppError('queue_unavailable', 503, 'Could not queue the training job; try again', undefined, { cause: err });
-  }
-  await setTrainingJob(deps.db, id, jobId);
-  return jobId;
-}
-
-/** Cancels the job of `row` when it has not finished; true when it did. */
-async function cancelRun(deps: AppDeps, row: TrainingRow): Promise<boolean> {
-  if (!row.jobId) return false;
-  const job = await getJob(deps.db, row.jobId);
-  if (!job || isFinished(job.state)) return false;
-  await cancelJob(deps, job.kind, job.id);
-  return true;
 }
 
 function conflict(row: TrainingRow, what: string): AppError {
@@ -271,7 +121,7 @@ export function registerTrainingRoutes(app: App): void {
   app.openapi(createRouteDef, async (c) => {
     const body = c.req.valid('json');
     const deps = c.get('deps');
-    const template = body.templateId ? await getTrainingTemplate(deps.db, body.templateId) : undefined;
+    const template = body.templateId ? await getTemplate(deps.db, 'training', body.templateId) : undefined;
     if (body.templateId && !template) throw fieldError('templateId', `no template ${body.templateId}`);
     const extraction = await getExtraction(deps.db, body.extractionId);
     if (!extraction) throw fieldError('extractionId', `no extraction ${body.extractionId}`);
@@ -283,27 +133,15 @@ export function registerTrainingRoutes(app: App): void {
       if (!h) throw fieldError(`hookPoints.${i}`, `${name} is not in extraction ${extraction.id} (it has ${stored.map((s) => s.hook).join(', ')})`);
       return h;
     });
-    let config;
-    try {
-      config = resolveTrainConfig([body.config, template?.settings.config], Math.min(...hooks.map((h) => h.rows)));
-      // before the store's limits: a size that cannot fit in memory is the first thing to change
-      await checkJobMemory(deps.db, TRAIN, estimateTrainingMemory(config, hooks), 'This training');
-      checkAgainstStore(
-        config,
-        hooks.map((h) => ({ hook: h.hook, d: h.d, rows: h.rows, shards: h.shards })),
-      );
-    } catch (err) {
-      if (err instanceof TrainSettingsError) throw fieldError(err.field, err.message.slice(err.field.length + 2));
-      throw err;
-    }
+    const config = resolveTrainConfig([body.config, template?.settings.config], Math.min(...hooks.map((h) => h.rows)));
+    // before the store's limits: a size that cannot fit in memory is the first thing to change
+    await checkJobMemory(deps.db, TRAIN, estimateTrainingMemory(config, hooks), 'This training');
+    checkAgainstStore(
+      config,
+      hooks.map((h) => ({ hook: h.hook, d: h.d, rows: h.rows, shards: h.shards })),
+    );
     const row = await insertTraining(deps.db, { name: body.name ?? defaultTrainingName(config, hookPoints), extractionId: extraction.id, hookPoints, config });
-    let jobId: string;
-    try {
-      jobId = await sendJob(deps, row.id);
-    } catch (err) {
-      await deleteTraining(deps.db, row.id);
-      throw err;
-    }
+    const jobId = await sendTrainingJob(deps, row.id, () => deleteTraining(deps.db, row.id));
     const training = (await getTraining(deps.db, row.id)) ?? row;
     return c.json({ training: toTraining(training, await queuePositions(deps.db)), job: { id: jobId, kind: TRAIN } }, 202);
   });
@@ -319,12 +157,12 @@ export function registerTrainingRoutes(app: App): void {
     const { id } = c.req.valid('param');
     const deps = c.get('deps');
     const row = await getTraining(deps.db, id);
-    if (!row) throw notFound(id);
+    if (!row) throw notFound('training', id);
     const [positions, latest, made, stored] = await Promise.all([
       queuePositions(deps.db),
       latestMetrics(deps.db, id),
       listSaes(deps.db, { trainingId: id, limit: 500 }),
-      deps.extractions?.summary(row.extractionId).catch(() => null) ?? Promise.resolve(null),
+      deps.extractions.summary(row.extractionId).catch(() => null),
     ]);
     const hooks = row.hookPoints.map((hook) => {
       const h = stored?.hooks.find((s) => s.hook === hook);
@@ -345,14 +183,14 @@ export function registerTrainingRoutes(app: App): void {
     const { id } = c.req.valid('param');
     const q = c.req.valid('query');
     const { db } = c.get('deps');
-    if (!(await getTraining(db, id))) throw notFound(id);
+    if (!(await getTraining(db, id))) throw notFound('training', id);
     return c.json(await listMetrics(db, id, q), 200);
   });
 
   /** Answers a control with the training after it and the job sent, if any. */
   const answer = async (deps: AppDeps, id: string, job: string | null) => {
     const after = await getTraining(deps.db, id);
-    if (!after) throw notFound(id);
+    if (!after) throw notFound('training', id);
     return { training: toTraining(after, await queuePositions(deps.db)), job: job ? { id: job, kind: TRAIN } : null };
   };
 
@@ -360,12 +198,12 @@ export function registerTrainingRoutes(app: App): void {
     const { id } = c.req.valid('param');
     const deps = c.get('deps');
     const row = await getTraining(deps.db, id);
-    if (!row) throw notFound(id);
+    if (!row) throw notFound('training', id);
     if (row.status === 'queued') {
       // Not started (or waiting for a retry): paused at once, its job cancelled; a job that starts anyway finds it paused and skips.
       const paused = await updateTraining(deps.db, id, { status: 'paused', control: null, error: null }, ['queued']);
       if (paused) {
-        await cancelRun(deps, paused);
+        await cancelUnfinishedJob(deps, paused.jobId);
         await publishTrainingStatus(deps.events, paused);
         return c.json(await answer(deps, id, null), 202);
       }
@@ -380,10 +218,10 @@ export function registerTrainingRoutes(app: App): void {
     const { id } = c.req.valid('param');
     const deps = c.get('deps');
     const row = await getTraining(deps.db, id);
-    if (!row) throw notFound(id);
+    if (!row) throw notFound('training', id);
     const queued = await updateTraining(deps.db, id, { status: 'queued', control: null, error: null }, ['paused']);
     if (!queued) throw conflict(row, 'only a paused training can be resumed');
-    const job = await sendOrRevert(deps, queued, 'paused');
+    const job = await resendTrainingJob(deps, queued, 'paused');
     await publishTrainingStatus(deps.events, (await getTraining(deps.db, id)) ?? queued);
     return c.json(await answer(deps, id, job), 202);
   });
@@ -392,12 +230,12 @@ export function registerTrainingRoutes(app: App): void {
     const { id } = c.req.valid('param');
     const deps = c.get('deps');
     const row = await getTraining(deps.db, id);
-    if (!row) throw notFound(id);
+    if (!row) throw notFound('training', id);
     let job: string | null = null;
     // Paused: a job is sent that loads the checkpoints and saves the SAEs at once.
     const fromPause = await updateTraining(deps.db, id, { status: 'queued', control: 'stop', error: null }, ['paused']);
     if (fromPause) {
-      job = await sendOrRevert(deps, fromPause, 'paused');
+      job = await resendTrainingJob(deps, fromPause, 'paused');
       await publishTrainingStatus(deps.events, (await getTraining(deps.db, id)) ?? fromPause);
     } else if (!(await updateTraining(deps.db, id, { control: 'stop' }, ['queued', 'running']))) {
       throw conflict((await getTraining(deps.db, id)) ?? row, 'it has already finished');
@@ -409,50 +247,24 @@ export function registerTrainingRoutes(app: App): void {
     const { id } = c.req.valid('param');
     const deps = c.get('deps');
     const row = await getTraining(deps.db, id);
-    if (!row) throw notFound(id);
+    if (!row) throw notFound('training', id);
     const queued = await updateTraining(deps.db, id, { status: 'queued', control: null, error: null, finishedAt: null }, ['failed', 'cancelled']);
     if (!queued) throw conflict(row, 'only a failed or cancelled training can be retried');
-    const job = await sendOrRevert(deps, queued, row.status);
+    const job = await resendTrainingJob(deps, queued, row.status);
     await publishTrainingStatus(deps.events, (await getTraining(deps.db, id)) ?? queued);
     return c.json(await answer(deps, id, job), 202);
   });
-
-  /** Sends the job of a training just made queued; when pg-boss cannot take it, the training goes back to `was`. */
-  const sendOrRevert = async (deps: AppDeps, row: TrainingRow, was: TrainingStatus): Promise<string> => {
-    try {
-      return await sendJob(deps, row.id);
-    } catch (err) {
-      await updateTraining(deps.db, row.id, { status: was, control: null }, ['queued']);
-      throw err;
-    }
-  };
 
   app.openapi(deleteRouteDef, async (c) => {
     const { id } = c.req.valid('param');
     const deps = c.get('deps');
     const row = await getTraining(deps.db, id);
-    if (!row) throw notFound(id);
-    await cancelRun(deps, row);
+    if (!row) throw notFound('training', id);
+    await cancelUnfinishedJob(deps, row.jobId);
     const keep = (await listSaes(deps.db, { trainingId: id, limit: 500 })).map((s) => s.path);
     await deleteTraining(deps.db, id);
     // The job stops within a step of the cancel and writes nothing after it: its folder goes, but for the SAEs it produced.
-    await saeStorage(deps).removeTraining(id, keep);
-    return c.body(null, 204);
-  });
-
-  app.openapi(listTemplatesDef, async (c) => c.json({ templates: await listTrainingTemplates(c.get('deps').db) }, 200));
-
-  app.openapi(createTemplateDef, async (c) => {
-    const body = c.req.valid('json');
-    const saved = await insertTrainingTemplate(c.get('deps').db, body, TRAINING_LIMITS.MAX_TEMPLATES);
-    if (saved === 'name_taken') throw new AppError('conflict', 409, `A template named "${body.name}" exists already`, [{ field: 'name', message: 'a template has this name already' }]);
-    if (saved === 'too_many') throw new AppError('conflict', 409, `There are ${TRAINING_LIMITS.MAX_TEMPLATES} templates already; delete one first`);
-    return c.json(saved, 201);
-  });
-
-  app.openapi(deleteTemplateDef, async (c) => {
-    const { id } = c.req.valid('param');
-    if (!(await deleteTrainingTemplate(c.get('deps').db, id))) throw new AppError('not_found', 404, `No template ${id}`, { field: 'id' });
+    await deps.saes.removeTraining(id, keep);
     return c.body(null, 204);
   });
 }

@@ -23,9 +23,8 @@ import {
 import type { DatasetProgress } from '../../models/contracts/topics.ts';
 import { ApiError, getJson, sendJson } from '../api.ts';
 import { watchActiveRows } from './live.ts';
-import { createRowList } from './rows.ts';
+import { createRowList, type ListStore } from './rows.ts';
 import { applyDatasetProgress, isActive } from './dataset-view.ts';
-
 
 /** An upload under way: its progress, and a way to stop it. */
 export interface UploadHandle {
@@ -34,13 +33,10 @@ export interface UploadHandle {
   abort(): void;
 }
 
-export interface DatasetsStore {
+export interface DatasetsStore extends ListStore {
   datasets: Accessor<Dataset[]>;
   /** the server's upload limit, bytes (known after the first load) */
   uploadMaxBytes: Accessor<number | undefined>;
-  loading: Accessor<boolean>;
-  error: Accessor<ApiError | undefined>;
-  reload(): Promise<void>;
   /** POSTs a hub import; rejects with the server's ApiError (its details name bad fields) */
   importHub(body: CreateDataset): Promise<Dataset>;
   /** Sends a file as the body of `POST /api/datasets/upload`; `onProgress` gets bytes sent and the total */
@@ -87,14 +83,10 @@ export function createDatasetsStore(): DatasetsStore {
 
   // Live: each active row's events, and polling while any runs.
   const onProgress = (p: DatasetProgress) => {
-    const before = datasets().find((d) => d.id === p.id);
-    if (!before) return;
-    const after = applyDatasetProgress(before, p);
-    if (after === before) return;
-    replace(after);
-    if (!isActive(after.status)) void refresh(p.id);
+    const changed = list.applyLive(p);
+    if (changed && !isActive(changed.after.status)) void refresh(p.id);
   };
-  watchActiveRows({ rows: datasets, isActive: (d) => isActive(d.status), topic: (id) => `dataset/${id}`, onEvent: (d) => onProgress(d as DatasetProgress), reload });
+  watchActiveRows({ rows: datasets, isActive: (d) => isActive(d.status), topic: (id) => `dataset/${id}`, onEvent: onProgress, reload });
 
   return {
     datasets,

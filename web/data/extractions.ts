@@ -2,10 +2,10 @@
  * The Extractions page's store: the history from `GET /api/extractions`, kept
  * live by the `extraction/{id}` topic of every run that may still change,
  * re-polled from the API while the WebSocket is down (and every 10 s while
- * the tab is visible: a missed event, runs started elsewhere); templates; and the actions
- * (start, cancel, delete, save and delete templates).
+ * the tab is visible: a missed event, runs started elsewhere); its templates
+ * (templates.ts); and the actions (start, cancel, delete).
  */
-import { createSignal, type Accessor } from 'solid-js';
+import type { Accessor } from 'solid-js';
 import { architectureSchema, modelListSchema, type Architecture, type Model } from '../../models/contracts/api.ts';
 import { datasetListSchema, type Dataset } from '../../models/contracts/datasets.ts';
 import {
@@ -19,27 +19,21 @@ import {
   type Extraction,
   type ExtractionDetail,
   type ExtractionTemplate,
-  type TemplateSettings,
 } from '../../models/contracts/extractions.ts';
 import type { ExtractionProgress } from '../../models/contracts/topics.ts';
-import { ApiError, getJson, sendJson } from '../api.ts';
+import { getJson, sendJson } from '../api.ts';
 import { watchActiveRows } from './live.ts';
-import { createRowList } from './rows.ts';
+import { createRowList, type ListStore } from './rows.ts';
 import { applyExtractionProgress, isRunning } from './extraction-view.ts';
+import { createTemplatesStore, type TemplatesStore } from './templates.ts';
 
-
-export interface ExtractionsStore {
+export interface ExtractionsStore extends ListStore {
   runs: Accessor<Extraction[]>;
-  loading: Accessor<boolean>;
-  error: Accessor<ApiError | undefined>;
-  templates: Accessor<ExtractionTemplate[]>;
-  reload(): Promise<void>;
+  templates: TemplatesStore<ExtractionTemplate>;
   /** POSTs a new extraction; rejects with the server's ApiError (its details name bad fields) */
   start(body: CreateExtraction): Promise<Extraction>;
   cancel(run: Extraction): Promise<void>;
   remove(run: Extraction): Promise<void>;
-  saveTemplate(name: string, settings: TemplateSettings): Promise<ExtractionTemplate>;
-  removeTemplate(t: ExtractionTemplate): Promise<void>;
 }
 
 /** Creates the store; call inside a component (it owns subscriptions and timers). */
@@ -53,28 +47,14 @@ export function createExtractionsStore(): ExtractionsStore {
     fetchOne: async (id) => extractionSchema.parse(await getJson(`/api/extractions/${id}`, extractionDetailSchema)),
   });
   const { rows: runs, replace, refresh, reload } = list;
-  const [templates, setTemplates] = createSignal<ExtractionTemplate[]>([]);
-
-  async function loadTemplates(): Promise<void> {
-    try {
-      setTemplates((await getJson('/api/extraction-templates', templateListSchema)).templates);
-    } catch {
-      // the form works without them; the next save reloads
-    }
-  }
+  const templates = createTemplatesStore('/api/extraction-templates', templateListSchema, extractionTemplateSchema);
 
   // Live: each active row's events, and polling while any runs.
   const onProgress = (p: ExtractionProgress) => {
-    const before = runs().find((r) => r.id === p.id);
-    if (!before) return;
-    const after = applyExtractionProgress(before, p);
-    if (after === before) return;
-    replace(after);
-    if (!isRunning(after.status)) void refresh(p.id);
+    const changed = list.applyLive(p);
+    if (changed && !isRunning(changed.after.status)) void refresh(p.id);
   };
-  watchActiveRows({ rows: runs, isActive: (r) => isRunning(r.status), topic: (id) => `extraction/${id}`, onEvent: (d) => onProgress(d as ExtractionProgress), reload });
-
-  void loadTemplates();
+  watchActiveRows({ rows: runs, isActive: (r) => isRunning(r.status), topic: (id) => `extraction/${id}`, onEvent: onProgress, reload });
 
   return {
     runs,
@@ -98,15 +78,6 @@ export function createExtractionsStore(): ExtractionsStore {
     async remove(run) {
       await sendJson('DELETE', `/api/extractions/${run.id}`);
       list.remove(run.id);
-    },
-    async saveTemplate(name, settings) {
-      const t = await sendJson('POST', '/api/extraction-templates', { name, settings }, extractionTemplateSchema);
-      await loadTemplates();
-      return t;
-    },
-    async removeTemplate(t) {
-      await sendJson('DELETE', `/api/extraction-templates/${t.id}`);
-      await loadTemplates();
     },
   };
 }

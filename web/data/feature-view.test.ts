@@ -2,41 +2,9 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Dataset } from '../../models/contracts/datasets.ts';
 import type { Extraction } from '../../models/contracts/extractions.ts';
 import { FEATURE_LIMITS, type Discovery } from '../../models/contracts/features.ts';
-import {
-  debounce,
-  DEFAULT_SORT,
-  defaultTextContext,
-  discoverBody,
-  discoveryChoices,
-  discoveryPercent,
-  discoverySourceText,
-  EMPTY_DISCOVER_FORM,
-  EMPTY_QUERY,
-  explainScore,
-  extractionName,
-  featureHref,
-  featuresApiPath,
-  formatFrequency,
-  formatValue,
-  freqToSlider,
-  FREQ_SLIDER,
-  highlightColor,
-  histogramBars,
-  intensity,
-  listSearch,
-  listSearchParams,
-  nextSort,
-  pageCount,
-  parseCount,
-  parseListQuery,
-  pickSource,
-  sliderToFreq,
-  sortMark,
-  tokenFilterInput,
-  tokenFilterValue,
-  tokenPieces,
-  TEXT_SOURCE,
-} from './feature-view.ts';
+import { defaultTextContext, discoverBody, discoveryChoices, discoveryPercent, discoverySourceText, EMPTY_DISCOVER_FORM, extractionName, parseCount, pickSource, TEXT_SOURCE } from './discovery-view.ts';
+import { debounce, DEFAULT_SORT, EMPTY_QUERY, featureHref, featuresApiPath, freqToSlider, FREQ_SLIDER, listSearch, listSearchParams, nextSort, pageCount, parseListQuery, sliderToFreq, sortMark } from './feature-query.ts';
+import { explainScore, formatFrequency, formatValue, highlightColor, histogramBars, intensity, tokenFilterInput, tokenFilterValue, tokenPieces } from './feature-view.ts';
 
 describe('the list query', () => {
   it('reads the URL, with defaults for what is missing or malformed', () => {

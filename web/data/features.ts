@@ -43,7 +43,8 @@ import { datasetListSchema, type Dataset } from '../../models/contracts/datasets
 import { extractionListSchema, type Extraction } from '../../models/contracts/extractions.ts';
 import { saeListSchema, trainingDetailSchema, type Sae } from '../../models/contracts/trainings.ts';
 import { ApiError, errorMessage, getJson, getJsonOrAccepted, sendJson } from '../api.ts';
-import { discoveryActive, featuresApiPath, type FeatureListQuery } from './feature-view.ts';
+import { discoveryActive } from './discovery-view.ts';
+import { featuresApiPath, type FeatureListQuery } from './feature-query.ts';
 import { pollList, watchActiveRows } from './live.ts';
 import { asApiError } from './rows.ts';
 
@@ -260,7 +261,7 @@ export function createDiscoveriesStore(saeId: Accessor<string | null>, onComplet
       void reload();
     }),
   );
-  watchActiveRows({ rows: list, isActive: (d) => discoveryActive(d.status), topic: (id) => `discovery/${id}`, onEvent: (d) => apply(d as Discovery), reload });
+  watchActiveRows({ rows: list, isActive: (d) => discoveryActive(d.status), topic: (id) => `discovery/${id}`, onEvent: apply, reload });
 
   return {
     list,

@@ -8,6 +8,7 @@
  * again after that long (cadence in poll.ts).
  */
 import { createEffect, createMemo, createSignal, onCleanup, type Accessor } from 'solid-js';
+import type { Topic, TopicPayloads } from '../../models/contracts/topics.ts';
 import { realtime } from '../providers/realtime.ts';
 import { createListPoller, LIST_POLL_MS } from './poll.ts';
 
@@ -42,17 +43,20 @@ export function pollList(o: PollListOptions): void {
   });
 }
 
-export interface WatchOptions<R extends { id: string }> {
+export interface WatchOptions<R extends { id: string }, T extends Topic> {
   rows: Accessor<readonly R[]>;
   isActive(row: R): boolean;
   /** the topic of a row, e.g. `model/${id}` */
-  topic(id: string): string;
-  onEvent(data: unknown): void;
+  topic(id: string): T;
+  /** a live event of an active row, typed by the topic registry */
+  onEvent(data: TopicPayloads[T]): void;
   reload(): Promise<void>;
+  /** list reload interval while a row is active and the WebSocket is up, ms (default: poll.ts's) */
+  activeOnlineMs?: number;
 }
 
 /** Call inside a reactive owner (a component or createRoot): subscriptions and timers end with it. */
-export function watchActiveRows<R extends { id: string }>(o: WatchOptions<R>): void {
+export function watchActiveRows<R extends { id: string }, T extends Topic>(o: WatchOptions<R, T>): void {
   const subs = new Map<string, () => void>();
   createEffect(() => {
     const active = new Set(o.rows().filter((r) => o.isActive(r)).map((r) => r.id));
@@ -67,5 +71,5 @@ export function watchActiveRows<R extends { id: string }>(o: WatchOptions<R>): v
     for (const unsubscribe of subs.values()) unsubscribe();
     subs.clear();
   });
-  pollList({ reload: o.reload, anyActive: () => o.rows().some((r) => o.isActive(r)) });
+  pollList({ reload: o.reload, anyActive: () => o.rows().some((r) => o.isActive(r)), activeOnlineMs: o.activeOnlineMs });
 }

@@ -18,15 +18,11 @@ import {
 import type { ModelProgress } from '../../models/contracts/topics.ts';
 import { ApiError, getJson, sendJson } from '../api.ts';
 import { watchActiveRows } from './live.ts';
-import { createRowList } from './rows.ts';
+import { createRowList, type ListStore } from './rows.ts';
 import { applyProgress, isActive } from './model-view.ts';
 
-
-export interface ModelsStore {
+export interface ModelsStore extends ListStore {
   models: Accessor<Model[]>;
-  loading: Accessor<boolean>;
-  error: Accessor<ApiError | undefined>;
-  reload(): Promise<void>;
   /** POSTs a new model; rejects with the server's ApiError (its details name bad fields) */
   add(body: CreateModel): Promise<Model>;
   /** cancels a model's download job */
@@ -50,14 +46,10 @@ export function createModelsStore(): ModelsStore {
 
   // Live: each active row's events, and polling while any runs.
   const onProgress = (p: ModelProgress) => {
-    const before = models().find((m) => m.id === p.id);
-    if (!before) return;
-    const after = applyProgress(before, p);
-    if (after === before) return;
-    replace(after);
-    if (!isActive(after.status)) void refresh(p.id);
+    const changed = list.applyLive(p);
+    if (changed && !isActive(changed.after.status)) void refresh(p.id);
   };
-  watchActiveRows({ rows: models, isActive: (m) => isActive(m.status), topic: (id) => `model/${id}`, onEvent: (d) => onProgress(d as ModelProgress), reload });
+  watchActiveRows({ rows: models, isActive: (m) => isActive(m.status), topic: (id) => `model/${id}`, onEvent: onProgress, reload });
 
   return {
     models,

@@ -38,12 +38,24 @@ export interface RowListOptions<T extends LiveRow<P>, P extends { ts: number }, 
   newRows?: 'first' | 'last';
 }
 
-export interface RowList<T> {
+/** What every list store offers beside its rows: the first load under way, the last load's error, and a reload. */
+export interface ListStore {
+  loading: Accessor<boolean>;
+  error: Accessor<ApiError | undefined>;
+  reload(): Promise<void>;
+}
+
+export interface RowList<T, P> {
   rows: Accessor<T[]>;
   setRows(next: T[] | ((list: T[]) => T[])): void;
   /** puts a row in place of the one with its id, or adds it */
   replace(row: T): void;
   remove(id: string): void;
+  /**
+   * Applies a live progress event to the row it is about: the row before and
+   * after, or undefined when no listed row changed (not listed, or a late event).
+   */
+  applyLive(p: P & { id: string }): { before: T; after: T } | undefined;
   loading: Accessor<boolean>;
   error: Accessor<ApiError | undefined>;
   reload(): Promise<void>;
@@ -52,7 +64,7 @@ export interface RowList<T> {
 }
 
 /** Creates the rows of a list store; call inside a component. Loads once at creation. */
-export function createRowList<T extends LiveRow<P>, P extends { ts: number }, L>(o: RowListOptions<T, P, L>): RowList<T> {
+export function createRowList<T extends LiveRow<P>, P extends { ts: number }, L>(o: RowListOptions<T, P, L>): RowList<T, P> {
   const [state, setState] = createStore<{ list: T[] }>({ list: [] });
   const rows = () => state.list;
   const setRows = (next: T[] | ((list: T[]) => T[])) => setState('list', reconcile(typeof next === 'function' ? next(state.list) : next, { key: 'id', merge: true }));
@@ -61,6 +73,14 @@ export function createRowList<T extends LiveRow<P>, P extends { ts: number }, L>
   const replace = (row: T) =>
     setRows((list) => (list.some((x) => x.id === row.id) ? list.map((x) => (x.id === row.id ? row : x)) : o.newRows === 'last' ? [...list, row] : [row, ...list]));
   const remove = (id: string) => setRows((list) => list.filter((x) => x.id !== id));
+  const applyLive = (p: P & { id: string }) => {
+    const before = rows().find((r) => r.id === p.id);
+    if (!before) return undefined;
+    const after = o.apply(before, p);
+    if (after === before) return undefined;
+    replace(after);
+    return { before, after };
+  };
 
   let request = 0;
   async function reload(): Promise<void> {
@@ -94,5 +114,5 @@ export function createRowList<T extends LiveRow<P>, P extends { ts: number }, L>
   }
 
   void reload();
-  return { rows, setRows, replace, remove, loading, error, reload, refresh };
+  return { rows, setRows, replace, remove, applyLive, loading, error, reload, refresh };
 }

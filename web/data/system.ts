@@ -113,25 +113,18 @@ export function createSystemStore(window: Accessor<SystemWindow>, chosenHost: Ac
   });
 
   // Live points: each host topic flattened with the same functions the server stores history with.
-  const feeds: [string, (sample: never) => MetricPoint[]][] = [
-    ['system/cpu', cpuPoints],
-    ['system/memory', memoryPoints],
-    ['system/disk', diskPoints],
-    ['system/network', networkPoints],
+  const unsubscribers = [
+    realtime.subscribe('system/cpu', (s) => addLive(s.host, s.ts, cpuPoints(s))),
+    realtime.subscribe('system/memory', (s) => addLive(s.host, s.ts, memoryPoints(s))),
+    realtime.subscribe('system/disk', (s) => addLive(s.host, s.ts, diskPoints(s))),
+    realtime.subscribe('system/network', (s) => addLive(s.host, s.ts, networkPoints(s))),
   ];
-  const unsubscribers = feeds.map(([topic, points]) =>
-    realtime.subscribe(topic, (d) => {
-      const sample = d as { host: string; ts: number };
-      addLive(sample.host, sample.ts, points(d as never));
-    }),
-  );
   const gpuSubs = new Map<number, () => void>();
   const watchGpu = (index: number) => {
     if (gpuSubs.has(index)) return;
     gpuSubs.set(
       index,
-      realtime.subscribe(`system/gpu/${index}`, (d) => {
-        const g = d as GpuSample;
+      realtime.subscribe(`system/gpu/${index}`, (g) => {
         if (g.host !== host()) return;
         const list = gpuList();
         const at = list.findIndex((x) => x.index === g.index);

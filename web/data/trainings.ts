@@ -5,8 +5,8 @@
  * the `training/{id}` topic of every run that may still change, re-polled
  * from the API while the WebSocket is down (and now and then while a run is
  * active or queued, for missed events and queue positions; every 10 s while
- * the tab is visible, for runs started elsewhere); templates; the actions
- * (start, pause, resume, stop, retry, delete, templates).
+ * the tab is visible, for runs started elsewhere); its templates
+ * (templates.ts); the actions (start, pause, resume, stop, retry, delete).
  *
  * `createRunDetailStore`: one run's metric history, drawn by the charts. The
  * topic is subscribed before the history is fetched (`GET …/metrics`, paged),
@@ -36,13 +36,14 @@ import {
   type TrainingEvent,
   type TrainingProgress,
   type TrainingTemplate,
-  type TrainingTemplateSettings,
 } from '../../models/contracts/trainings.ts';
 import { ApiError, getJson, sendJson } from '../api.ts';
 import { realtime } from '../providers/realtime.ts';
-import { pollList } from './live.ts';
-import { createRowList } from './rows.ts';
-import { applyTrainingProgress, catchUpAfter, createHistory, isActive, mergeCheckpoints, mergePoints, type CheckpointEntry, type TrainingHistory } from './training-view.ts';
+import { watchActiveRows } from './live.ts';
+import { createRowList, type ListStore } from './rows.ts';
+import { createTemplatesStore, type TemplatesStore } from './templates.ts';
+import { catchUpAfter, createHistory, mergeCheckpoints, mergePoints, type CheckpointEntry, type TrainingHistory } from './training-history.ts';
+import { applyTrainingProgress, isActive } from './training-view.ts';
 
 /** Poll interval of a run's metric history while it is active and the socket is down, ms. */
 const POLL_OFFLINE_MS = 2000;
@@ -53,19 +54,14 @@ const METRICS_PAGE = TRAINING_LIMITS.DEFAULT_METRICS_PAGE;
 
 export type TrainingAction = 'pause' | 'resume' | 'stop' | 'retry';
 
-export interface TrainingsStore {
+export interface TrainingsStore extends ListStore {
   runs: Accessor<Training[]>;
-  loading: Accessor<boolean>;
-  error: Accessor<ApiError | undefined>;
-  templates: Accessor<TrainingTemplate[]>;
-  reload(): Promise<void>;
+  templates: TemplatesStore<TrainingTemplate>;
   /** POSTs a new training; rejects with the server's ApiError (its details name bad fields) */
   start(body: CreateTraining): Promise<Training>;
   /** pause, resume, stop or retry; the run as the server has it afterwards */
   control(run: Training, action: TrainingAction): Promise<Training>;
   remove(run: Training): Promise<void>;
-  saveTemplate(name: string, settings: TrainingTemplateSettings): Promise<TrainingTemplate>;
-  removeTemplate(t: TrainingTemplate): Promise<void>;
 }
 
 /** Creates the runs store; call inside a component (it owns subscriptions and timers). */
@@ -77,47 +73,18 @@ export function createTrainingsStore(): TrainingsStore {
     apply: applyTrainingProgress,
   });
   const { rows: runs, replace, reload } = list;
-  const [templates, setTemplates] = createSignal<TrainingTemplate[]>([]);
-
-  async function loadTemplates(): Promise<void> {
-    try {
-      setTemplates((await getJson('/api/training-templates', trainingTemplateListSchema)).templates);
-    } catch {
-      // the form works without them; the next save reloads
-    }
-  }
+  const templates = createTemplatesStore('/api/training-templates', trainingTemplateListSchema, trainingTemplateSchema);
 
   // One subscription per run that may still change; a status change reloads the list (queue positions move, a finished run has its final row).
-  const subs = new Map<string, () => void>();
   const onEvent = (e: TrainingEvent) => {
     if (e.type !== 'progress') return;
-    const before = runs().find((r) => r.id === e.id);
-    if (!before) return;
     const { type: _, ...p } = e;
-    const after = applyTrainingProgress(before, p);
-    if (after === before) return;
-    replace(after);
-    if (after.status !== before.status) void reload();
+    const changed = list.applyLive(p);
+    if (changed && changed.after.status !== changed.before.status) void reload();
   };
-  createEffect(() => {
-    const active = new Set(runs().filter((r) => isActive(r.status)).map((r) => r.id));
-    for (const id of active) if (!subs.has(id)) subs.set(id, realtime.subscribe(`training/${id}`, (d) => onEvent(d as TrainingEvent)));
-    for (const [id, unsubscribe] of subs) {
-      if (active.has(id)) continue;
-      unsubscribe();
-      subs.delete(id);
-    }
-  });
-  onCleanup(() => {
-    for (const unsubscribe of subs.values()) unsubscribe();
-    subs.clear();
-  });
-
   // Reloads: fast while a run is active and the socket is down, every 5 s while it is up (queue positions move),
   // every 10 s otherwise while the tab is visible (runs started elsewhere).
-  pollList({ reload, anyActive: () => runs().some((r) => isActive(r.status)), activeOnlineMs: POLL_ONLINE_MS });
-
-  void loadTemplates();
+  watchActiveRows({ rows: runs, isActive: (r) => isActive(r.status), topic: (id) => `training/${id}`, onEvent, reload, activeOnlineMs: POLL_ONLINE_MS });
 
   return {
     runs,
@@ -144,15 +111,6 @@ export function createTrainingsStore(): TrainingsStore {
     async remove(run) {
       await sendJson('DELETE', `/api/trainings/${run.id}`);
       list.remove(run.id);
-    },
-    async saveTemplate(name, settings) {
-      const t = await sendJson('POST', '/api/training-templates', { name, settings }, trainingTemplateSchema);
-      await loadTemplates();
-      return t;
-    },
-    async removeTemplate(t) {
-      await sendJson('DELETE', `/api/training-templates/${t.id}`);
-      await loadTemplates();
     },
   };
 }
@@ -239,8 +197,7 @@ export function createRunDetailStore(run: Accessor<Training>): RunDetailStore {
   createEffect(
     on(active, (live) => {
       if (!live) return;
-      const unsubscribe = realtime.subscribe(`training/${id}`, (d) => {
-        const e = d as TrainingEvent;
+      const unsubscribe = realtime.subscribe(`training/${id}`, (e) => {
         if (e.type === 'metrics' && e.id === id && mergePoints(history, e.points)) bump();
       });
       onCleanup(unsubscribe);

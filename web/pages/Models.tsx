@@ -4,61 +4,35 @@
  * from the API), cancel or delete models, and look at a model's
  * architecture and hook points.
  */
-import { createEffect, createSignal, For, Match, onCleanup, Show, Switch } from 'solid-js';
+import { createSignal, For, Match, onCleanup, Show, Switch } from 'solid-js';
 import { MODEL_DTYPES, type Model, type Architecture, type ModelDtype } from '../../models/contracts/api.ts';
-import { errorMessage, fieldErrors } from '../api.ts';
+import { errorMessage } from '../api.ts';
 import { formatEta, isActive, percent, sourceLabel } from '../data/model-view.ts';
 import { createModelsStore, loadArchitecture, type ModelsStore } from '../data/models.ts';
 import { ArchitectureView } from '../ui/ArchitectureView.tsx';
-import { ConfirmDialog } from '../ui/ConfirmDialog.tsx';
+import { ArtifactCard, createProgressShown } from '../ui/ArtifactCard.tsx';
+import { ArtifactList } from '../ui/ArtifactList.tsx';
+import { FieldError } from '../ui/FieldError.tsx';
 import { formatBytes, formatRate } from '../ui/format.ts';
-import { ProgressBar } from '../ui/ProgressBar.tsx';
-
-function FieldError(props: { errors: Record<string, string>; field: string }) {
-  return (
-    <Show when={props.errors[props.field]}>
-      <span class="field-error" data-testid={`error-${props.field}`}>
-        {props.errors[props.field]}
-      </span>
-    </Show>
-  );
-}
+import { ProgressBar, ProgressLine } from '../ui/ProgressBar.tsx';
+import { createServerForm, FormFailure } from '../ui/ServerForm.tsx';
 
 /** The hub download form; the server validates, and its messages appear beside their fields. */
 function DownloadForm(props: { store: ModelsStore }) {
   const [repo, setRepo] = createSignal('');
   const [revision, setRevision] = createSignal('main');
   const [dtype, setDtype] = createSignal<ModelDtype>('fp32');
-  const [errors, setErrors] = createSignal<Record<string, string>>({});
-  const [failure, setFailure] = createSignal<string>();
-  const [busy, setBusy] = createSignal(false);
-
-  const submit = async (e: SubmitEvent) => {
-    e.preventDefault();
-    setBusy(true);
-    setErrors({});
-    setFailure(undefined);
-    try {
-      await props.store.add({ source: { kind: 'hub', repo: repo().trim(), revision: revision().trim() || 'main' }, dtype: dtype() });
-      setRepo('');
-    } catch (err) {
-      const fields = fieldErrors(err);
-      setErrors(fields);
-      // A message with no field to sit beside (server down, queue unavailable) goes above the form.
-      if (Object.keys(fields).length === 0) setFailure(errorMessage(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const server = createServerForm();
+  const { errors, busy } = server;
+  const submit = server.submit(async () => {
+    await props.store.add({ source: { kind: 'hub', repo: repo().trim(), revision: revision().trim() || 'main' }, dtype: dtype() });
+    setRepo('');
+  });
 
   return (
     <form class="card download-form" onSubmit={(e) => void submit(e)} data-testid="download-form" novalidate>
       <h2>Download from the Hugging Face hub</h2>
-      <Show when={failure()}>
-        <div class="error" role="alert" data-testid="download-error">
-          {failure()}
-        </div>
-      </Show>
+      <FormFailure form={server} testId="download-error" />
       <div class="form-row">
         <label class="field grow">
           <span>Repository</span>
@@ -103,16 +77,13 @@ function DownloadProgress(props: { model: Model }) {
       <Show when={p()} fallback={<p class="muted">Waiting for a worker…</p>}>
         {(prog) => (
           <>
-            <div class="progress-line">
-              <ProgressBar value={percent(prog().bytesDone, prog().bytesTotal)} label="overall" testId="progress-overall" />
-              <span class="progress-text" data-testid="progress-text">
-                {percent(prog().bytesDone, prog().bytesTotal)} % · {formatBytes(prog().bytesDone)} of {formatBytes(prog().bytesTotal)}
-                <Show when={props.model.status === 'running'}>
-                  {' '}
-                  · {formatRate(prog().bytesPerSecond)} · ETA {formatEta(prog().etaSeconds)}
-                </Show>
-              </span>
-            </div>
+            <ProgressLine value={percent(prog().bytesDone, prog().bytesTotal)} label="overall" testId="progress-overall" textTestId="progress-text">
+              {percent(prog().bytesDone, prog().bytesTotal)} % · {formatBytes(prog().bytesDone)} of {formatBytes(prog().bytesTotal)}
+              <Show when={props.model.status === 'running'}>
+                {' '}
+                · {formatRate(prog().bytesPerSecond)} · ETA {formatEta(prog().etaSeconds)}
+              </Show>
+            </ProgressLine>
             <ul class="file-progress">
               <For each={prog().files}>
                 {(f) => (
@@ -182,30 +153,17 @@ const STATUS_LABEL: Record<Model['status'], string> = {
   cancelled: 'cancelled',
 };
 
-function ModelCard(props: { model: Model; store: ModelsStore; onDelete: (m: Model) => void }) {
+function ModelCard(props: { model: Model; store: ModelsStore; onDelete: () => void }) {
   const m = () => props.model;
   const [showArch, setShowArch] = createSignal(false);
-  // A download watched on this page stays on screen at 100 % when it completes; after a reload it does not.
-  const [watched, setWatched] = createSignal(false);
-  createEffect(() => isActive(m().status) && setWatched(true));
-  const showProgress = () => isActive(m().status) || (watched() && m().status === 'completed' && m().progress !== null);
-  const [actionError, setActionError] = createSignal<string>();
-  const [cancelling, setCancelling] = createSignal(false);
-  const cancel = async () => {
-    setCancelling(true);
-    setActionError(undefined);
-    try {
-      await props.store.cancel(m());
-    } catch (err) {
-      setActionError(errorMessage(err));
-    } finally {
-      setCancelling(false);
-    }
-  };
+  const showProgress = createProgressShown(m, isActive);
   return (
-    <article class="card model-card" data-testid={`model-${m().id}`} data-name={m().name}>
-      <header class="model-head">
-        <h3>
+    <ArtifactCard
+      class="model-card"
+      testId={`model-${m().id}`}
+      dataName={m().name}
+      title={
+        <>
           {m().name}
           <Show when={m().default}>
             <span class="badge" title="Pages pick this model when none is chosen">
@@ -215,69 +173,58 @@ function ModelCard(props: { model: Model; store: ModelsStore; onDelete: (m: Mode
           <Show when={m().builtin}>
             <span class="badge muted-badge">built in</span>
           </Show>
-        </h3>
-        <span class={`status status-${m().status}`} data-testid="model-status" data-status={m().status}>
-          {STATUS_LABEL[m().status]}
-        </span>
-        <div class="spacer" />
+        </>
+      }
+      status={m().status}
+      statusLabel={STATUS_LABEL[m().status]}
+      statusTestId="model-status"
+      actions={
         <button type="button" onClick={() => setShowArch(!showArch())} disabled={m().status !== 'completed'} data-testid="toggle-architecture">
           {showArch() ? 'Hide architecture' : 'Architecture'}
         </button>
-        <Show when={isActive(m().status) && m().jobId}>
-          <button type="button" onClick={() => void cancel()} disabled={cancelling()} data-testid="cancel-download">
-            {cancelling() ? 'Cancelling…' : 'Cancel'}
-          </button>
-        </Show>
-        <Show when={!m().builtin}>
-          <button type="button" class="danger-outline" onClick={() => props.onDelete(m())} data-testid="delete-model">
-            Delete
-          </button>
-        </Show>
-      </header>
-      <dl class="model-facts">
-        <div>
-          <dt>source</dt>
-          <dd data-testid="model-source">
-            {m().source.kind === 'hub' ? 'hub: ' : 'folder: '}
-            <code>{sourceLabel(m().source)}</code>
-          </dd>
-        </div>
-        <div>
-          <dt>architecture</dt>
-          <dd data-testid="model-architecture">{m().architecture ?? '–'}</dd>
-        </div>
-        <div>
-          <dt>size</dt>
-          <dd data-testid="model-size">{m().sizeBytes === null ? '–' : formatBytes(m().sizeBytes!)}</dd>
-        </div>
-        <div>
-          <dt>dtype</dt>
-          <dd data-testid="model-dtype">{m().dtype}</dd>
-        </div>
-      </dl>
-      <Show when={m().error}>
-        <p class={m().status === 'failed' ? 'field-error' : 'muted'} data-testid="model-error">
-          {m().error}
-        </p>
-      </Show>
-      <Show when={actionError()}>
-        <p class="field-error" role="alert">
-          {actionError()}
-        </p>
-      </Show>
+      }
+      cancel={{ when: isActive(m().status) && Boolean(m().jobId), testId: 'cancel-download', run: () => props.store.cancel(m()) }}
+      deletable={!m().builtin}
+      onDelete={props.onDelete}
+      deleteTestId="delete-model"
+      body={
+        <dl class="model-facts">
+          <div>
+            <dt>source</dt>
+            <dd data-testid="model-source">
+              {m().source.kind === 'hub' ? 'hub: ' : 'folder: '}
+              <code>{sourceLabel(m().source)}</code>
+            </dd>
+          </div>
+          <div>
+            <dt>architecture</dt>
+            <dd data-testid="model-architecture">{m().architecture ?? '–'}</dd>
+          </div>
+          <div>
+            <dt>size</dt>
+            <dd data-testid="model-size">{m().sizeBytes === null ? '–' : formatBytes(m().sizeBytes!)}</dd>
+          </div>
+          <div>
+            <dt>dtype</dt>
+            <dd data-testid="model-dtype">{m().dtype}</dd>
+          </div>
+        </dl>
+      }
+      error={m().error}
+      errorTestId="model-error"
+    >
       <Show when={showProgress()}>
         <DownloadProgress model={m()} />
       </Show>
       <Show when={showArch()}>
         <ArchitectureSection model={m()} />
       </Show>
-    </article>
+    </ArtifactCard>
   );
 }
 
 export default function Models() {
   const store = createModelsStore();
-  const [toDelete, setToDelete] = createSignal<Model>();
   return (
     <div class="page models-page">
       <header class="page-head">
@@ -285,36 +232,26 @@ export default function Models() {
         <span class="muted">{store.models().length || ''}</span>
       </header>
       <DownloadForm store={store} />
-      <Show when={store.error()}>
-        {(err) => (
-          <div class="error" role="alert">
-            <b>Could not load the models:</b> {err().message} <button onClick={() => void store.reload()}>Retry</button>
-          </div>
+      <ArtifactList
+        items={store.models()}
+        loading={store.loading()}
+        error={store.error()}
+        onRetry={() => void store.reload()}
+        noun="models"
+        empty={<p class="muted">No models yet: download one above.</p>}
+        listClass="model-list"
+        listTestId="model-list"
+        deleteTitle="Delete this model?"
+        onDelete={(m) => store.remove(m)}
+        deleteText={(m) => (
+          <p>
+            <b>{m.name}</b> and its files ({m.sizeBytes ? formatBytes(m.sizeBytes) : 'no files yet'}) will be removed
+            {isActive(m.status) ? ', and its download cancelled' : ''}. This cannot be undone.
+          </p>
         )}
-      </Show>
-      <Show when={!store.loading() || store.models().length > 0} fallback={<p class="muted">Loading…</p>}>
-        <Show when={store.models().length > 0} fallback={<p class="muted">No models yet: download one above.</p>}>
-          <div class="model-list" data-testid="model-list">
-            <For each={store.models()}>{(m) => <ModelCard model={m} store={store} onDelete={setToDelete} />}</For>
-          </div>
-        </Show>
-      </Show>
-      <ConfirmDialog
-        open={toDelete() !== undefined}
-        title="Delete this model?"
-        confirmLabel="Delete"
-        danger
-        onConfirm={async () => {
-          const m = toDelete();
-          if (m) await store.remove(m);
-        }}
-        onClose={() => setToDelete(undefined)}
       >
-        <p>
-          <b>{toDelete()?.name}</b> and its files ({toDelete()?.sizeBytes ? formatBytes(toDelete()!.sizeBytes!) : 'no files yet'}) will be removed
-          {toDelete() && isActive(toDelete()!.status) ? ', and its download cancelled' : ''}. This cannot be undone.
-        </p>
-      </ConfirmDialog>
+        {(m, askDelete) => <ModelCard model={m} store={store} onDelete={askDelete} />}
+      </ArtifactList>
     </div>
   );
 }

@@ -9,17 +9,8 @@ import { createSignal, onCleanup, Show } from 'solid-js';
 import type { LlmSettingsInput, Settings } from '../../models/contracts/features.ts';
 import { errorMessage, fieldErrors } from '../api.ts';
 import { loadSettings, saveSettings, testLlm } from '../data/features.ts';
-import './Features.css';
-
-function FieldError(props: { errors: Record<string, string>; field: string }) {
-  return (
-    <Show when={props.errors[props.field]}>
-      <span class="field-error" data-testid={`error-${props.field}`}>
-        {props.errors[props.field]}
-      </span>
-    </Show>
-  );
-}
+import { FieldError } from '../ui/FieldError.tsx';
+import './features/Features.css';
 
 export default function SettingsPage() {
   const [stored, setStored] = createSignal<Settings>();

@@ -5,11 +5,14 @@
  * sends a heartbeat every 15 s).
  */
 import { createSignal, type Accessor } from 'solid-js';
-import { HUB_TOPIC, topicSchema, type ServerMessage } from '../../models/contracts/topics.ts';
+import { HUB_TOPIC, topicSchema, type ServerMessage, type Topic, type TopicPayloads } from '../../models/contracts/topics.ts';
 import { loadConfig } from '../data/config.ts';
 
 /** Connection state for indicators and polling fallbacks. */
 export type ConnectionState = { status: 'connecting' } | { status: 'open' } | { status: 'closed'; retryAt: number; reason: string };
+
+/** What a subscriber of `topic` is called with: the payload, parsed with the topic's schema, and the message it came in. */
+export type TopicHandler<T extends Topic> = (data: TopicPayloads[T], message: ServerMessage<TopicPayloads[T]>) => void;
 
 type Handler = (data: unknown, message: ServerMessage) => void;
 
@@ -45,18 +48,25 @@ class Realtime {
   /** Current connection state. */
   readonly status: Accessor<ConnectionState> = this.state[0];
 
-  /** Calls `handler` for every message on `topic` until the returned function is called. */
-  subscribe(topic: string, handler: Handler): () => void {
+  /**
+   * Calls `handler` for every message on `topic` until the returned function is
+   * called; the payload has the type the topic registry (models/contracts/topics.ts)
+   * gives the topic.
+   * @example realtime.subscribe(`model/${id}`, (p) => setProgress(p.bytesDone)) // p: ModelProgress
+   */
+  subscribe<T extends Topic>(topic: T, handler: TopicHandler<T>): () => void {
     this.start();
     let set = this.handlers.get(topic);
     if (!set) {
       this.handlers.set(topic, (set = new Set()));
       this.send({ op: 'subscribe', topic });
     }
-    set.add(handler);
+    // Handlers get only what topicSchema(topic) parsed (see onmessage): the registry's payload of that topic.
+    const h = handler as Handler;
+    set.add(h);
     return () => {
       const s = this.handlers.get(topic);
-      if (!s?.delete(handler) || s.size > 0) return;
+      if (!s?.delete(h) || s.size > 0) return;
       this.handlers.delete(topic);
       this.send({ op: 'unsubscribe', topic });
     };

@@ -5,39 +5,24 @@
  * redraw only moves scales, axes and bars.
  */
 import * as d3 from 'd3';
-import { createEffect, createSignal, onCleanup, onMount, Show } from 'solid-js';
+import { createEffect, createSignal, Show } from 'solid-js';
 import { formatInt } from '../data/dataset-view.ts';
 import { formatValue, histogramBars, type HistogramBar } from '../data/feature-view.ts';
+import { countAxis, createChart } from './chart.ts';
 
 const MARGIN = { top: 8, right: 10, bottom: 34, left: 48 };
 
 export function ActivationHistogram(props: { histogram: { edges: number[]; counts: number[] }; height?: number }) {
-  let container!: HTMLDivElement;
-  let svgEl!: SVGSVGElement;
-  const [width, setWidth] = createSignal(0);
   const [hover, setHover] = createSignal<{ bar: HistogramBar; x: number }>();
   const height = () => props.height ?? 160;
 
-  onMount(() => {
-    const ro = new ResizeObserver((entries) => setWidth(Math.floor(entries[0]!.contentRect.width)));
-    ro.observe(container);
-    onCleanup(() => ro.disconnect());
-
-    const svg = d3.select(svgEl);
-    const plot = svg.append('g').attr('class', 'plot');
-    const gx = svg.append('g').attr('class', 'axis axis-x');
-    const gy = svg.append('g').attr('class', 'axis axis-y');
-    const label = svg.append('text').attr('class', 'axis-label').attr('text-anchor', 'middle').text('activation value (log scale)');
-
+  const chart = createChart({ margin: MARGIN, xLabel: 'activation value (log scale)' }, ({ plot, gx, gy, layout }) => {
     createEffect(() => {
-      const w = width();
+      const w = chart.width();
       const h = height();
       const bars = histogramBars(props.histogram).filter((b) => b.x0 > 0 && b.x1 > b.x0);
       if (w <= 0 || bars.length === 0) return;
-      const innerW = Math.max(10, w - MARGIN.left - MARGIN.right);
-      const innerH = Math.max(10, h - MARGIN.top - MARGIN.bottom);
-      svg.attr('width', w).attr('height', h).attr('viewBox', `0 0 ${w} ${h}`);
-      plot.attr('transform', `translate(${MARGIN.left},${MARGIN.top})`);
+      const { innerW, innerH } = layout(w, h);
       const x = d3
         .scaleLog()
         .domain([bars[0]!.x0, bars.at(-1)!.x1])
@@ -51,21 +36,14 @@ export function ActivationHistogram(props: { histogram: { edges: number[]; count
       const lo = Math.ceil(Math.log10(bars[0]!.x0) - 1e-9);
       const hi = Math.floor(Math.log10(bars.at(-1)!.x1) + 1e-9);
       const ticks = hi >= lo ? d3.range(lo, hi + 1).map((p) => 10 ** p) : [bars[0]!.x0, bars.at(-1)!.x1];
-      gx.attr('transform', `translate(${MARGIN.left},${MARGIN.top + innerH})`).call(
+      gx.call(
         d3
           .axisBottom(x)
           .tickValues(ticks)
           .tickFormat((v) => formatValue(Number(v)))
           .tickSizeOuter(0),
       );
-      gy.attr('transform', `translate(${MARGIN.left},${MARGIN.top})`).call(
-        d3
-          .axisLeft(y)
-          .ticks(4)
-          .tickFormat((v) => formatInt(Number(v)))
-          .tickSize(-innerW),
-      );
-      label.attr('x', MARGIN.left + innerW / 2).attr('y', h - 4);
+      gy.call(countAxis(y, innerW));
       plot
         .selectAll<SVGRectElement, HistogramBar>('rect.bar')
         .data(bars, (b) => String(b.x0))
@@ -83,11 +61,11 @@ export function ActivationHistogram(props: { histogram: { edges: number[]; count
   });
 
   return (
-    <div class="chart activation-histogram" ref={container} data-testid="activation-histogram">
-      <svg ref={svgEl} class="chart-svg" role="img" aria-label="Histogram of the feature's activation values, log scale" />
+    <div class="chart activation-histogram" ref={chart.container} data-testid="activation-histogram">
+      <svg ref={chart.svg} class="chart-svg" role="img" aria-label="Histogram of the feature's activation values, log scale" />
       <Show when={hover()}>
         {(hv) => (
-          <div class="chart-tip" style={{ left: `${Math.max(0, Math.min(hv().x - 70, width() - 200))}px`, top: '0px' }}>
+          <div class="chart-tip" style={{ left: `${Math.max(0, Math.min(hv().x - 70, chart.width() - 200))}px`, top: '0px' }}>
             {formatValue(hv().bar.x0)} – {formatValue(hv().bar.x1)}: <b>{formatInt(hv().bar.count)}</b> tokens
           </div>
         )}

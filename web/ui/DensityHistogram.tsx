@@ -7,9 +7,11 @@
  * axes and bars.
  */
 import * as d3 from 'd3';
-import { createEffect, createSignal, onCleanup, onMount, Show } from 'solid-js';
+import { createEffect, createSignal, Show } from 'solid-js';
 import type { EvalValues } from '../../models/contracts/trainings.ts';
-import { densityBars, formatInt, type DensityBar } from '../data/training-view.ts';
+import { densityBars, type DensityBar } from '../data/training-history.ts';
+import { formatInt } from '../data/training-view.ts';
+import { countAxis, createChart } from './chart.ts';
 
 const MARGIN = { top: 8, right: 10, bottom: 34, left: 48 };
 /** width of the dead-features bar and its gap, in bins */
@@ -18,32 +20,16 @@ const DEAD_SLOT = 1.6;
 type Bar = DensityBar & { dead?: boolean };
 
 export function DensityHistogram(props: { density: EvalValues['density']; height?: number; testId?: string }) {
-  let container!: HTMLDivElement;
-  let svgEl!: SVGSVGElement;
-  const [width, setWidth] = createSignal(0);
   const [hover, setHover] = createSignal<{ bar: Bar; x: number }>();
   const height = () => props.height ?? 170;
 
-  onMount(() => {
-    const ro = new ResizeObserver((entries) => setWidth(Math.floor(entries[0]!.contentRect.width)));
-    ro.observe(container);
-    onCleanup(() => ro.disconnect());
-
-    const svg = d3.select(svgEl);
-    const plot = svg.append('g').attr('class', 'plot');
-    const gx = svg.append('g').attr('class', 'axis axis-x');
-    const gy = svg.append('g').attr('class', 'axis axis-y');
-    const label = svg.append('text').attr('class', 'axis-label').attr('text-anchor', 'middle').text('log10 firing frequency');
-
+  const chart = createChart({ margin: MARGIN, xLabel: 'log10 firing frequency' }, ({ plot, gx, gy, layout }) => {
     createEffect(() => {
-      const w = width();
+      const w = chart.width();
       const h = height();
       const d = props.density;
       if (w <= 0 || d.counts.length === 0) return;
-      const innerW = Math.max(10, w - MARGIN.left - MARGIN.right);
-      const innerH = Math.max(10, h - MARGIN.top - MARGIN.bottom);
-      svg.attr('width', w).attr('height', h).attr('viewBox', `0 0 ${w} ${h}`);
-      plot.attr('transform', `translate(${MARGIN.left},${MARGIN.top})`);
+      const { innerW, innerH } = layout(w, h);
 
       const all = densityBars(d);
       // One firing in the window is the rarest a live feature can be: bins wholly below it stay empty.
@@ -62,21 +48,14 @@ export function DensityHistogram(props: { density: EvalValues['density']; height
         .domain([0, Math.max(1, d.dead, ...bars.map((b) => b.count))])
         .range([innerH, 0])
         .nice();
-      gx.attr('transform', `translate(${MARGIN.left},${MARGIN.top + innerH})`).call(
+      gx.call(
         d3
           .axisBottom(x)
           .tickValues([...d3.range(Math.ceil(lo), Math.floor(hi) + 1), (dead.from + dead.to) / 2])
           .tickFormat((v) => (+v < lo ? 'dead' : String(+v)))
           .tickSizeOuter(0),
       );
-      gy.attr('transform', `translate(${MARGIN.left},${MARGIN.top})`).call(
-        d3
-          .axisLeft(y)
-          .ticks(4)
-          .tickFormat((v) => formatInt(Number(v)))
-          .tickSize(-innerW),
-      );
-      label.attr('x', MARGIN.left + innerW / 2).attr('y', h - 4);
+      gy.call(countAxis(y, innerW));
       const gap = Math.min(1, (x(bars[0]!.to) - x(bars[0]!.from)) * 0.08);
       plot
         .selectAll<SVGRectElement, Bar>('rect.bar')
@@ -96,11 +75,11 @@ export function DensityHistogram(props: { density: EvalValues['density']; height
 
   const tip = (b: Bar) => (b.dead ? 'never fired' : `10^${b.from.toFixed(2)} – 10^${b.to.toFixed(2)} of tokens`);
   return (
-    <div class="chart density-histogram" ref={container} data-testid={props.testId}>
-      <svg ref={svgEl} class="chart-svg" role="img" aria-label="Histogram of feature firing frequencies (log10)" />
+    <div class="chart density-histogram" ref={chart.container} data-testid={props.testId}>
+      <svg ref={chart.svg} class="chart-svg" role="img" aria-label="Histogram of feature firing frequencies (log10)" />
       <Show when={hover()}>
         {(hv) => (
-          <div class="chart-tip" style={{ left: `${Math.max(0, Math.min(hv().x - 70, width() - 190))}px`, top: '0px' }}>
+          <div class="chart-tip" style={{ left: `${Math.max(0, Math.min(hv().x - 70, chart.width() - 190))}px`, top: '0px' }}>
             {tip(hv().bar)}: <b>{formatInt(hv().bar.count)}</b> features
           </div>
         )}

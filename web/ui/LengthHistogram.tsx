@@ -5,39 +5,23 @@
  * container's width; a redraw only moves scales, axes and bars.
  */
 import * as d3 from 'd3';
-import { createEffect, createSignal, onCleanup, onMount, Show } from 'solid-js';
-import type { LengthBar } from '../data/dataset-view.ts';
-import { formatInt } from '../data/dataset-view.ts';
+import { createEffect, createSignal, Show } from 'solid-js';
+import { formatInt, type LengthBar } from '../data/dataset-view.ts';
+import { countAxis, createChart } from './chart.ts';
 
 const MARGIN = { top: 8, right: 8, bottom: 34, left: 52 };
 
 export function LengthHistogram(props: { bars: LengthBar[]; height?: number }) {
-  let container!: HTMLDivElement;
-  let svgEl!: SVGSVGElement;
-  const [width, setWidth] = createSignal(0);
   const [hover, setHover] = createSignal<{ bar: LengthBar; x: number }>();
   const height = () => props.height ?? 180;
 
-  onMount(() => {
-    const ro = new ResizeObserver((entries) => setWidth(Math.floor(entries[0]!.contentRect.width)));
-    ro.observe(container);
-    onCleanup(() => ro.disconnect());
-
-    const svg = d3.select(svgEl);
-    const plot = svg.append('g').attr('class', 'plot');
-    const gx = svg.append('g').attr('class', 'axis axis-x');
-    const gy = svg.append('g').attr('class', 'axis axis-y');
-    const label = svg.append('text').attr('class', 'axis-label').attr('text-anchor', 'middle').text('document length, tokens');
-
+  const chart = createChart({ margin: MARGIN, xLabel: 'document length, tokens' }, ({ plot, gx, gy, layout }) => {
     createEffect(() => {
-      const w = width();
+      const w = chart.width();
       const h = height();
       const bars = props.bars;
       if (w <= 0) return;
-      const innerW = Math.max(10, w - MARGIN.left - MARGIN.right);
-      const innerH = Math.max(10, h - MARGIN.top - MARGIN.bottom);
-      svg.attr('width', w).attr('height', h).attr('viewBox', `0 0 ${w} ${h}`);
-      plot.attr('transform', `translate(${MARGIN.left},${MARGIN.top})`);
+      const { innerW, innerH } = layout(w, h);
       const x = d3
         .scaleBand<string>()
         .domain(bars.map((b) => b.label))
@@ -50,14 +34,13 @@ export function LengthHistogram(props: { bars: LengthBar[]; height?: number }) {
         .nice();
       // Labels on every bar would overlap: keep about one per 44 px.
       const every = Math.max(1, Math.ceil(bars.length / Math.max(1, Math.floor(innerW / 44))));
-      gx.attr('transform', `translate(${MARGIN.left},${MARGIN.top + innerH})`).call(
+      gx.call(
         d3
           .axisBottom(x)
           .tickValues(bars.filter((_, i) => i % every === 0).map((b) => b.label))
           .tickSizeOuter(0),
       );
-      gy.attr('transform', `translate(${MARGIN.left},${MARGIN.top})`).call(d3.axisLeft(y).ticks(4).tickFormat((v) => formatInt(Number(v))).tickSize(-innerW));
-      label.attr('x', MARGIN.left + innerW / 2).attr('y', h - 4);
+      gy.call(countAxis(y, innerW));
       plot
         .selectAll<SVGRectElement, LengthBar>('rect.bar')
         .data(bars, (b) => b.label)
@@ -74,8 +57,8 @@ export function LengthHistogram(props: { bars: LengthBar[]; height?: number }) {
   });
 
   return (
-    <div class="chart length-histogram" ref={container} data-testid="length-histogram">
-      <svg ref={svgEl} class="chart-svg" role="img" aria-label="Histogram of document lengths in tokens" />
+    <div class="chart length-histogram" ref={chart.container} data-testid="length-histogram">
+      <svg ref={chart.svg} class="chart-svg" role="img" aria-label="Histogram of document lengths in tokens" />
       <Show when={hover()}>
         {(hv) => (
           <div class="chart-tip" style={{ left: `${Math.max(0, hv().x - 70)}px`, top: '0px' }}>

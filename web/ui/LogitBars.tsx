@@ -5,8 +5,9 @@
  * its container's width; a redraw only moves rows and bars.
  */
 import * as d3 from 'd3';
-import { createEffect, createSignal, onCleanup, onMount } from 'solid-js';
+import { createEffect } from 'solid-js';
 import { formatValue, quoteToken, tokenPieces } from '../data/feature-view.ts';
+import { createChart } from './chart.ts';
 
 export interface LogitRow {
   token: number;
@@ -21,23 +22,14 @@ const VALUE_W = 56;
 const shown = (text: string) => tokenPieces(text).map((p) => p.text).join('');
 
 export function LogitBars(props: { rows: LogitRow[]; /** the magnitude of a full bar */ max: number; tone: 'pos' | 'neg'; testId?: string }) {
-  let container!: HTMLDivElement;
-  let svgEl!: SVGSVGElement;
-  const [width, setWidth] = createSignal(0);
-
-  onMount(() => {
-    const ro = new ResizeObserver((entries) => setWidth(Math.floor(entries[0]!.contentRect.width)));
-    ro.observe(container);
-    onCleanup(() => ro.disconnect());
-    const svg = d3.select(svgEl);
-
+  const chart = createChart({}, ({ svg, size }) => {
     createEffect(() => {
-      const w = width();
+      const w = chart.width();
       const rows = props.rows;
       if (w <= 0) return;
       const h = Math.max(ROW, rows.length * ROW);
       const barW = Math.max(20, w - LABEL_W - VALUE_W);
-      svg.attr('width', w).attr('height', h).attr('viewBox', `0 0 ${w} ${h}`);
+      size(w, h);
       const x = d3
         .scaleLinear()
         .domain([0, props.max > 0 ? props.max : 1])
@@ -77,8 +69,8 @@ export function LogitBars(props: { rows: LogitRow[]; /** the magnitude of a full
   });
 
   return (
-    <div class="logit-bars" ref={container} data-testid={props.testId}>
-      <svg ref={svgEl} class="chart-svg" role="img" aria-label={props.tone === 'pos' ? 'Tokens the feature promotes' : 'Tokens the feature suppresses'} />
+    <div class="logit-bars" ref={chart.container} data-testid={props.testId}>
+      <svg ref={chart.svg} class="chart-svg" role="img" aria-label={props.tone === 'pos' ? 'Tokens the feature promotes' : 'Tokens the feature suppresses'} />
     </div>
   );
 }

@@ -3,7 +3,7 @@
  * the server's host (CPU, memory, each GPU's utilisation and memory).
  */
 import { createSignal, For, onCleanup, onMount, Show } from 'solid-js';
-import type { CpuSample, GpuSample, MemorySample } from '../../models/system/types.ts';
+import type { CpuSample, GpuSample, MemorySample } from '../../models/contracts/topics.ts';
 import { loadConfig } from '../data/config.ts';
 import { realtime } from '../providers/realtime.ts';
 import { formatPercent } from './format.ts';
@@ -38,11 +38,10 @@ export function NavStatus() {
     loadConfig().then((c) => setHost(c.host), () => undefined);
     const mine = (h: string) => host() === undefined || h === host();
     const subs = [
-      realtime.subscribe('system/cpu', (d) => mine((d as CpuSample).host) && setCpu(d as CpuSample)),
-      realtime.subscribe('system/memory', (d) => mine((d as MemorySample).host) && setMem(d as MemorySample)),
+      realtime.subscribe('system/cpu', (c) => mine(c.host) && setCpu(c)),
+      realtime.subscribe('system/memory', (m) => mine(m.host) && setMem(m)),
       ...Array.from({ length: 8 }, (_, i) =>
-        realtime.subscribe(`system/gpu/${i}`, (d) => {
-          const g = d as GpuSample;
+        realtime.subscribe(`system/gpu/${i}`, (g) => {
           if (!mine(g.host)) return;
           setGpus((list) => [...list.filter((x) => x.index !== g.index), g].sort((a, b) => a.index - b.index));
         }),

@@ -5,7 +5,8 @@
  * steps). The SVG is built once; updates only move scales, axes and path data.
  */
 import * as d3 from 'd3';
-import { createEffect, createSignal, For, Index, onCleanup, onMount, Show } from 'solid-js';
+import { createEffect, createSignal, For, Index, Show } from 'solid-js';
+import { createChart } from './chart.ts';
 
 /** One line of a chart. Arrays are aligned: t[i] (ms, or the x value of a linear chart; ascending) ↔ v[i]. */
 export interface ChartSeries {
@@ -44,23 +45,12 @@ const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2
 const MARGIN = { top: 8, right: 12, bottom: 22, left: 64 };
 
 export function TimeSeriesChart(props: TimeSeriesChartProps) {
-  let container!: HTMLDivElement;
-  let svgEl!: SVGSVGElement;
-  const [width, setWidth] = createSignal(0);
   const [hover, setHover] = createSignal<{ x: number; t: number; values: { label: string; color: string; v: number }[] }>();
   const height = () => props.height ?? 160;
   const color = (s: ChartSeries, i: number) => s.color ?? PALETTE[i % PALETTE.length]!;
   const linear = () => props.xKind === 'linear';
 
-  onMount(() => {
-    const ro = new ResizeObserver((entries) => setWidth(Math.floor(entries[0]!.contentRect.width)));
-    ro.observe(container);
-    onCleanup(() => ro.disconnect());
-
-    const svg = d3.select(svgEl);
-    const plot = svg.append('g').attr('class', 'plot');
-    const gx = svg.append('g').attr('class', 'axis axis-x');
-    const gy = svg.append('g').attr('class', 'axis axis-y');
+  const chart = createChart({ margin: MARGIN }, ({ svg, plot, gx, gy, layout }) => {
     const bands = plot.append('g').attr('class', 'bands');
     const lines = plot.append('g').attr('class', 'lines');
     const cursor = plot.append('line').attr('class', 'cursor').attr('y1', 0).style('display', 'none');
@@ -73,13 +63,10 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
     };
     createEffect(() => {
       props.version; // redraw when data changed in place
-      const w = width();
+      const w = chart.width();
       const h = height();
       if (w <= 0) return;
-      const innerW = Math.max(10, w - MARGIN.left - MARGIN.right);
-      const innerH = Math.max(10, h - MARGIN.top - MARGIN.bottom);
-      svg.attr('width', w).attr('height', h).attr('viewBox', `0 0 ${w} ${h}`);
-      plot.attr('transform', `translate(${MARGIN.left},${MARGIN.top})`);
+      const { innerW, innerH } = layout(w, h);
       x = linear() ? d3.scaleLinear().domain(props.xDomain).range([0, innerW]) : d3.scaleTime().domain(props.xDomain).range([0, innerW]);
       let [lo, hi] = props.yDomain ?? [Infinity, -Infinity];
       if (!props.yDomain) {
@@ -96,11 +83,11 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
         .ticks(Math.max(2, Math.floor(innerW / 90)))
         .tickSizeOuter(0);
       if (linear()) xAxis.tickFormat((d) => (props.xFormat ?? d3.format('~s'))(+d));
-      gx.attr('transform', `translate(${MARGIN.left},${MARGIN.top + innerH})`).call(xAxis);
+      gx.call(xAxis);
       const yCount = Math.max(2, Math.floor(innerH / 35));
       const yAxis = d3.axisLeft(y);
       if (props.yTicks) yAxis.tickValues(props.yTicks(y.domain()[0]!, y.domain()[1]!, yCount));
-      gy.attr('transform', `translate(${MARGIN.left},${MARGIN.top})`).call(
+      gy.call(
         yAxis
           .ticks(yCount)
           .tickFormat((d) => props.yFormat(+d))
@@ -174,7 +161,7 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
   };
 
   return (
-    <div class="chart" ref={container} data-testid={props.testId}>
+    <div class="chart" ref={chart.container} data-testid={props.testId}>
       <div class="chart-head">
         <span class="chart-title">{props.title}</span>
         <span class="chart-latest" data-testid={`latest-${props.testKey}`}>
@@ -196,10 +183,10 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
           </Show>
         </div>
       </Show>
-      <svg ref={svgEl} class="chart-svg" role="img" aria-label={props.title} />
+      <svg ref={chart.svg} class="chart-svg" role="img" aria-label={props.title} />
       <Show when={hover()}>
         {(h) => (
-          <div class="chart-tip" style={{ left: `${Math.min(h().x + 12, Math.max(0, width() - 180))}px` }}>
+          <div class="chart-tip" style={{ left: `${Math.min(h().x + 12, Math.max(0, chart.width() - 180))}px` }}>
             <div class="chart-tip-time">{linear() ? (props.xFormat ?? String)(Math.round(h().t)) : new Date(h().t).toLocaleTimeString()}</div>
             <For each={h().values}>
               {(v) => (

@@ -7,8 +7,9 @@
  * built once; updates only move scales, axes and bars.
  */
 import * as d3 from 'd3';
-import { createEffect, createSignal, onCleanup, onMount, Show } from 'solid-js';
+import { createEffect, createSignal, Show } from 'solid-js';
 import { formatStat } from '../data/extraction-view.ts';
+import { createChart } from './chart.ts';
 
 export interface VarianceChartProps {
   /** per bucket: mean and max of the variance of its dimensions */
@@ -32,35 +33,21 @@ export function wantsLog(values: readonly number[]): boolean {
 }
 
 export function VarianceChart(props: VarianceChartProps) {
-  let container!: HTMLDivElement;
-  let svgEl!: SVGSVGElement;
-  const [width, setWidth] = createSignal(0);
   const [hover, setHover] = createSignal<{ x: number; i: number }>();
   const height = () => props.height ?? 130;
   const log = () => wantsLog(props.max);
 
-  onMount(() => {
-    const ro = new ResizeObserver((entries) => setWidth(Math.floor(entries[0]!.contentRect.width)));
-    ro.observe(container);
-    onCleanup(() => ro.disconnect());
-
-    const svg = d3.select(svgEl);
-    const plot = svg.append('g').attr('class', 'plot');
-    const gx = svg.append('g').attr('class', 'axis axis-x');
-    const gy = svg.append('g').attr('class', 'axis axis-y');
+  const chart = createChart({ margin: MARGIN }, ({ svg, plot, gx, gy, layout }) => {
     const bars = plot.append('g').attr('class', 'bars');
     const maxes = plot.append('g').attr('class', 'maxes');
     let x = d3.scaleBand<number>();
 
     createEffect(() => {
-      const w = width();
+      const w = chart.width();
       const h = height();
       const n = props.mean.length;
       if (w <= 0 || n === 0) return;
-      const innerW = Math.max(10, w - MARGIN.left - MARGIN.right);
-      const innerH = Math.max(10, h - MARGIN.top - MARGIN.bottom);
-      svg.attr('width', w).attr('height', h).attr('viewBox', `0 0 ${w} ${h}`);
-      plot.attr('transform', `translate(${MARGIN.left},${MARGIN.top})`);
+      const { innerW, innerH } = layout(w, h);
       x = d3.scaleBand<number>().domain(d3.range(n)).range([0, innerW]).paddingInner(n > 64 ? 0 : 0.1);
       const hi = Math.max(...props.max, 1e-12);
       const y = log()
@@ -72,8 +59,8 @@ export function VarianceChart(props: VarianceChartProps) {
         .ticks(Math.max(2, Math.floor(innerW / 80)))
         .tickFormat(d3.format('d'))
         .tickSizeOuter(0);
-      gx.attr('transform', `translate(${MARGIN.left},${MARGIN.top + innerH})`).call(xAxis);
-      gy.attr('transform', `translate(${MARGIN.left},${MARGIN.top})`).call(
+      gx.call(xAxis);
+      gy.call(
         d3
           .axisLeft(y)
           .ticks(Math.max(2, Math.floor(innerH / 30)), log() ? '.0e' : undefined)
@@ -118,7 +105,7 @@ export function VarianceChart(props: VarianceChartProps) {
   };
 
   return (
-    <div class="chart variance-chart" ref={container} data-testid={props.testId}>
+    <div class="chart variance-chart" ref={chart.container} data-testid={props.testId}>
       <div class="chart-legend">
         <span>
           <i style={{ background: '#2563eb' }} />
@@ -134,10 +121,10 @@ export function VarianceChart(props: VarianceChartProps) {
           <span>log scale</span>
         </Show>
       </div>
-      <svg ref={svgEl} class="chart-svg" role="img" aria-label="per-dimension variance" />
+      <svg ref={chart.svg} class="chart-svg" role="img" aria-label="per-dimension variance" />
       <Show when={hover()}>
         {(h) => (
-          <div class="chart-tip" style={{ left: `${Math.min(h().x + 12, Math.max(0, width() - 180))}px` }}>
+          <div class="chart-tip" style={{ left: `${Math.min(h().x + 12, Math.max(0, chart.width() - 180))}px` }}>
             <div class="chart-tip-time">{range(h().i)}</div>
             <div>
               variance: <b>{formatStat(props.mean[h().i]!)}</b>
