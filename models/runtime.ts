@@ -42,7 +42,8 @@ export interface SessionOptions {
 let webgpuBroken: string | null = null;
 
 /** Whether the host has a GPU device node at all (probing Dawn without one only prints noise). */
-function gpuDevicePresent(): boolean {
+/** Whether this host may have a GPU (Linux: an NVIDIA or DRI device node; other systems: assumed). */
+export function gpuDevicePresent(): boolean {
   return existsSync('/dev/nvidia0') || existsSync('/dev/dri') || process.platform !== 'linux';
 }
 

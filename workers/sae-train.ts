@@ -24,23 +24,24 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { loadConfig, POLICY } from '../models/config.ts';
+import { loadConfig } from '../models/config.ts';
 import { JOB_QUEUES } from '../models/contracts/jobs.ts';
 import { trainingJobDataSchema, type EvalValues, type MetricPoint, type TrainingJobData, type TrainingProgress, type TrainingStatus } from '../models/contracts/trainings.ts';
 import { readManifest } from '../models/activations/store.ts';
 import { checkFits, estimateTrainingMemory } from '../models/memory.ts';
-import { toTrainConfig, TrainSettingsError } from '../models/sae/config.ts';
+import { toTrainConfig } from '../models/sae/config.ts';
+import { SettingsError } from '../models/settings-error.ts';
 import { hostMemoryBytes } from '../models/system/proc.ts';
 import { openCeEvaluator, type CeEvaluator } from '../models/sae/evaluate.ts';
 import { trainingDir, trainingHookDir } from '../models/sae/files.ts';
 import { trainSaes, totalStepsOf, type EvalPoint, type TrainMetrics, type TrainProgress, type StopRequest } from '../models/sae/train.ts';
-import { throttle } from '../models/transfer.ts';
 import { getDataset } from '../db/queries/datasets.ts';
 import { getExtraction } from '../db/queries/extractions.ts';
 import { getModel } from '../db/queries/models.ts';
 import { completeTraining, getTraining, getTrainingControl, updateTraining, upsertMetrics, type TrainedSae, type TrainingRow, type TrainingUpdate } from '../db/queries/trainings.ts';
 import { retryWhileUnavailable } from '../db/outage.ts';
-import { JobCancelledError, JobLostError, PermanentJobError, WorkerShutdownError, type JobContext, type JobKind } from './job.ts';
+import { createArtifactReporter, endJob } from './artifact-job.ts';
+import { PermanentJobError, WorkerShutdownError, type JobContext, type JobKind } from './job.ts';
 
 /** How often a running training reads its row for a pause or stop, ms. */
 const CONTROL_POLL_MS = 500;
@@ -48,7 +49,7 @@ const CONTROL_POLL_MS = 500;
 /** The error as this job reports it: ones no retry can fix wrapped in {@link PermanentJobError}. */
 function classify(err: unknown): Error {
   if (err instanceof PermanentJobError) return err;
-  if (err instanceof TrainSettingsError) return new PermanentJobError(err.message, { cause: err });
+  if (err instanceof SettingsError) return new PermanentJobError(err.message, { cause: err });
   // settings the activations cannot satisfy, or checkpoints of another config: the same on every attempt
   if (err instanceof Error && /cannot resume|no activation manifest|no activations for hook|fewer than one batch|no group of \d+ shards/.test(err.message)) {
     return new PermanentJobError(err.message, { cause: err });
@@ -91,59 +92,47 @@ function createReporter(ctx: JobContext, row: TrainingRow) {
     await ctx.events.publish(`training/${row.id}`, { type: 'metrics', id: row.id, points: batch });
   };
 
-  /** Writes the row (only while it is in one of `onlyIf`) and, when it changed, publishes. */
-  const write = async (set: TrainingUpdate, onlyIf: TrainingStatus[]): Promise<TrainingRow | undefined> => {
-    const p = { ...progress, ts: Date.now() };
-    const changed = await updateTraining(db, row.id, { ...set, progress: p }, onlyIf);
-    if (changed) await ctx.events.publish(`training/${row.id}`, { type: 'progress', ...p });
-    return changed;
+  const publishProgress = (p: TrainingProgress) => ctx.events.publish(`training/${row.id}`, { type: 'progress', ...p });
+  /** Sets the final progress: nothing moves any more. */
+  const end = (next: Partial<TrainingProgress>): TrainingProgress => {
+    progress = { ...progress, ...next, tokensPerSecond: 0, etaSeconds: next.status === 'completed' ? 0 : null, ts: Date.now() };
+    return progress;
   };
 
-  const tick = throttle(async () => {
-    ctx.progress({ step: progress.step, totalSteps, fraction: totalSteps ? progress.step / totalSteps : 0, phase: progress.phase });
-    try {
-      await publishPoints();
-      // Only while running: a late tick must not undo a pause or cancellation the server wrote.
-      await write({}, ['running']);
-    } catch (err) {
-      ctx.log.warn('progress not recorded', { id: row.id, error: String(err) });
-    }
-  }, POLICY.JOB_PROGRESS_MS);
+  const base = createArtifactReporter<TrainingProgress, TrainingStatus, TrainingUpdate, TrainingRow>({
+    ctx,
+    id: row.id,
+    snapshot: () => ({ ...progress, ts: Date.now() }),
+    jobProgress: (p) => ({ step: p.step, totalSteps, fraction: totalSteps ? p.step / totalSteps : 0, phase: p.phase }),
+    update: (p, set, onlyIf) => updateTraining(db, row.id, { ...set, progress: p }, onlyIf),
+    publish: (p) => publishProgress(p),
+    sendBatched: publishPoints,
+    onFinish(next, set) {
+      end({ status: next, phase: next === 'queued' ? 'queued' : progress.phase, error: set.error ?? null });
+    },
+  });
 
   return {
-    get progress() {
-      return progress;
-    },
+    abandon: base.abandon,
+    finish: base.finish,
     update(p: TrainProgress): void {
       progress = { ...progress, phase: 'training', ...p, resumedAt: progress.phase === 'loading' ? p.step : progress.resumedAt };
-      tick();
+      base.tick();
     },
     points(p: MetricPoint[]): void {
       points.push(...p);
-      tick();
+      base.tick();
     },
     checkpoint(hook: string, step: number): void {
       progress = { ...progress, checkpoints: [...progress.checkpoints.filter((c) => c.hook !== hook), { hook, step, at: Date.now() }] };
-      tick();
-    },
-    /** Drops the pending tick and writes nothing more: the row belongs to another attempt now. */
-    abandon(): void {
-      tick.cancel();
+      base.tick();
     },
     /** Ends the throttled ticks (publishing the points still pending) and sets the final progress. */
     async settle(next: Partial<TrainingProgress>): Promise<TrainingProgress> {
-      tick.cancel();
-      await tick.flush();
-      await publishPoints().catch(() => undefined);
-      progress = { ...progress, ...next, tokensPerSecond: 0, etaSeconds: next.status === 'completed' ? 0 : null, ts: Date.now() };
-      return progress;
+      await base.settle();
+      return end(next);
     },
-    /** Settles, then writes the final status (guarded by `onlyIf`). */
-    async finish(next: TrainingStatus, set: TrainingUpdate, onlyIf: TrainingStatus[], extra: Partial<TrainingProgress> = {}): Promise<TrainingRow | undefined> {
-      await this.settle({ status: next, phase: next === 'queued' ? 'queued' : progress.phase, error: set.error ?? null, ...extra });
-      return write({ ...set, status: next }, onlyIf);
-    },
-    publishFinal: async () => ctx.events.publish(`training/${row.id}`, { type: 'progress', ...progress }),
+    publishFinal: () => publishProgress(progress),
   };
 }
 
@@ -237,7 +226,7 @@ export const saeTrain: JobKind<TrainingJobData> = {
           let ceLoss = null;
           const ev = await evaluator();
           if (ev) {
-            const { config: spec, weights } = e.sae();
+            const { config: spec, weights } = await e.sae();
             ceLoss = await ev.evaluate(e.hook, spec, weights).catch((err: unknown) => {
               ctx.log.warn('CE-loss evaluation failed', { id: trainingId, hook: e.hook, error: err instanceof Error ? err.message : String(err) });
               return null;
@@ -286,26 +275,18 @@ export const saeTrain: JobKind<TrainingJobData> = {
       ctx.log.info(stopped ? 'training stopped' : 'training done', { id: trainingId, steps: result.steps, resumedAt: result.resumedAt, saes: made.length });
       return { outcome: result.outcome, steps: result.steps, resumedAt: result.resumedAt, hooks: row.hookPoints };
     } catch (raw) {
-      const reason: unknown = signal.aborted ? signal.reason : undefined;
-      if (reason instanceof JobCancelledError) {
-        const changed = await report.finish('cancelled', { control: null, finishedAt: new Date() }, ['queued', 'running', 'cancelled']);
-        // Deleted while it ran: the files go with the row (a running training has no SAE recorded yet).
-        if (!changed && !(await getTraining(db, trainingId))) await fs.rm(trainingDir(ctx.config.dataDir, trainingId), { recursive: true, force: true });
-        throw reason;
-      }
-      if (reason instanceof JobLostError) {
-        report.abandon();
-        throw reason;
-      }
-      if (reason instanceof WorkerShutdownError) {
-        await report.finish('queued', { error: 'the worker stopped; the training resumes from its last checkpoint on the next attempt' }, ['running']);
-        throw reason;
-      }
-      const err = classify(raw);
-      const retry = ctx.willRetry(err);
-      const message = retry ? `${err.message} (attempt ${job.retryCount + 1} of ${job.retryLimit + 1}; retrying from the last checkpoint)` : err.message;
-      await report.finish(retry ? 'queued' : 'failed', { error: message, ...(retry ? {} : { finishedAt: new Date() }) }, ['running']);
-      throw err;
+      throw await endJob(raw, job, ctx, report, {
+        classify,
+        // The checkpoints stay, on every ending but a deletion: a retry (pg-boss's or a user's) resumes from them.
+        shutdownNote: 'the worker stopped; the training resumes from its last checkpoint on the next attempt',
+        retrying: 'retrying from the last checkpoint',
+        cancelled: { set: { control: null, finishedAt: new Date() }, onlyIf: ['queued', 'running', 'cancelled'] },
+        failed: { finishedAt: new Date() },
+        async afterEnd(ending, changed) {
+          // Deleted while it ran: the files go with the row (a running training has no SAE recorded yet).
+          if (ending === 'cancelled' && !changed && !(await getTraining(db, trainingId))) await fs.rm(trainingDir(ctx.config.dataDir, trainingId), { recursive: true, force: true });
+        },
+      });
     } finally {
       control.stop();
       await (await ce?.catch(() => null))?.close();

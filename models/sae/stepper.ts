@@ -6,7 +6,8 @@
  * inputs without copying) and writes the other (pre-allocated outputs), so
  * no step allocates or copies the parameters and moments.
  */
-import { createSession, ort, type Device, type Session } from '../runtime.ts';
+import { logger } from '../log.ts';
+import { createSession, gpuDevicePresent, ort, type Device, type Session } from '../runtime.ts';
 import { adamScalars, buildSaeStep, paramShapes, saeParams, toAdamU, type SaeArchitecture, type SaeParam } from './graph.ts';
 
 export interface SaeWeights {
@@ -47,15 +48,22 @@ export interface StepMetrics {
   batchThreshold: number | null;
 }
 
+/**
+ * One SAE's training state and its step: the ONNX graph here (any ONNX
+ * Runtime provider, the state on the host), or WGSL kernels with the state
+ * resident on a GPU (gpu/stepper.ts). Reading the state may have to wait
+ * for the device, so `weights()` and `state()` are asynchronous.
+ */
 export interface SaeStepper {
+  /** where the steps run: 'cpu' or 'webgpu' */
   readonly provider: string;
   /** Adam steps taken so far */
   readonly steps: number;
   step(x: Float32Array, batch: number, hp: { lr: number; l1?: number }): Promise<StepMetrics>;
-  /** the current parameters: views that the second step after this call overwrites (copy what must outlive it) */
-  weights(): SaeWeights;
+  /** copies of the current parameters */
+  weights(): Promise<SaeWeights>;
   /** copies of the parameters and Adam's moments (m as torch's, the second moment as u: graph.ts), for a checkpoint */
-  state(): { weights: SaeWeights; m: SaeWeights; u: SaeWeights; steps: number };
+  state(): Promise<{ weights: SaeWeights; m: SaeWeights; u: SaeWeights; steps: number }>;
   release(): Promise<void>;
 }
 
@@ -111,7 +119,6 @@ export async function createStepper(o: StepperOptions, init: SaeWeights, resume?
   let steps = resume?.steps ?? 0;
   // the outputs ONNX Runtime allocates (the small per-step values), by name
   const small = Object.fromEntries(session.outputNames.filter((n) => !/^new_/.test(n)).map((n) => [n, null]));
-  const view = (p: Params): SaeWeights => ({ ...(p as Record<SaeParam, Float32Array>) });
   const copy = (p: Params): SaeWeights => Object.fromEntries(names.map((n) => [n, p[n]!.slice()])) as unknown as SaeWeights;
   return {
     provider: session.provider,
@@ -152,8 +159,44 @@ export async function createStepper(o: StepperOptions, init: SaeWeights, resume?
         batchThreshold: out.batch_threshold ? f32('batch_threshold')[0]! : null,
       };
     },
-    weights: () => view(cur.p),
-    state: () => ({ weights: copy(cur.p), m: copy(cur.m), u: copy(cur.u), steps }),
+    weights: async () => copy(cur.p),
+    state: async () => ({ weights: copy(cur.p), m: copy(cur.m), u: copy(cur.u), steps }),
     release: () => session.release(),
   };
+}
+
+const log = logger('sae');
+
+/**
+ * The stepper training runs on, by `o.device` (default LOUPE_DEVICE, else
+ * auto): `webgpu` is the GPU-resident stepper (gpu/stepper.ts: WGSL
+ * kernels through Dawn, the state on the device between steps; an error
+ * when there is no adapter); `cpu` the ONNX graph on the CPU; `auto` the
+ * GPU-resident stepper on a real GPU, else (no GPU device, no adapter, or
+ * only a software fallback adapter) the ONNX graph with ONNX Runtime's own
+ * choice, the reason logged.
+ */
+export async function createTrainingStepper(o: StepperOptions, init: SaeWeights, resume?: AdamResume): Promise<SaeStepper> {
+  const device = o.device ?? ((process.env.LOUPE_DEVICE as Device | undefined) || 'auto');
+  if (device === 'cpu') return createStepper({ ...o, device }, init, resume);
+  if (device === 'webgpu') {
+    const { createGpuStepper } = await import('./gpu/stepper.ts');
+    return createGpuStepper(o, init, resume);
+  }
+  let reason = 'no GPU device on this host';
+  if (gpuDevicePresent()) {
+    try {
+      const { requestGpu } = await import('./gpu/device.ts');
+      const gpu = await requestGpu();
+      if (gpu.adapter.isFallbackAdapter) reason = `the WebGPU adapter (${gpu.adapter.description || gpu.adapter.vendor}) is a software fallback`;
+      else {
+        const { createGpuStepper } = await import('./gpu/stepper.ts');
+        return await createGpuStepper(o, init, resume);
+      }
+    } catch (err) {
+      reason = err instanceof Error ? err.message : String(err);
+    }
+  }
+  log.info('training on the ONNX graph, not on the GPU', { reason });
+  return createStepper({ ...o, device: 'auto' }, init, resume);
 }

@@ -20,7 +20,8 @@ import { tokenizeDataset } from '../datasets/tokenize.ts';
 import { loadTokenizer } from '../tokenizer.ts';
 import { openCeEvaluator } from './evaluate.ts';
 import { loadSae } from './saelens.ts';
-import { CHECKPOINT_FILE, trainSae, trainSaes, type EvalPoint, type TrainConfig, type TrainMetrics } from './train.ts';
+import { CHECKPOINT_FILE } from './checkpoint.ts';
+import { trainSae, trainSaes, type EvalPoint, type TrainConfig, type TrainMetrics } from './train.ts';
 
 const HOOKS = ['blocks.1.hook_resid_post', 'blocks.4.hook_resid_post'];
 const SETTINGS: ExtractionSettings = { dtype: 'fp32', storage: 'f32', contextLength: 64, batchSize: 8, tokenBudget: 96 * 64, stride: null, keepBos: false, prependBos: null, windowsPerShard: 16 };
@@ -136,7 +137,7 @@ describe('trainSaes', () => {
     const saved = await loadSae(o);
     expect(saved.cfg).toMatchObject({ architecture: 'relu', dIn: 256, dSae: 256, hookName: HOOKS[0] });
     // the saved weights are the evaluation's at step 12 (the current ones, for raw activations)
-    const last = evals.at(-1)!.sae().weights;
+    const last = (await evals.at(-1)!.sae()).weights;
     for (const n of W) expect(Array.from(saved.weights[n])).toEqual(Array.from(last[n]));
   });
 
@@ -153,7 +154,7 @@ describe('trainSaes', () => {
         config: { ...CONFIG, architecture: 'topk', k: 16, evalEvery: 12 },
         device: 'cpu',
         evaluate: async (e) => {
-          const { config, weights } = e.sae();
+          const { config, weights } = await e.sae();
           evals.push({ e, recovered: (await ce.evaluate(e.hook, config, weights)).recovered });
         },
       });

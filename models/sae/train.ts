@@ -18,12 +18,15 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { hookStats, readManifest, readShard, type HookManifest } from '../activations/store.ts';
-import { openSafetensors, writeSafetensors, type TensorToWrite } from '../safetensors.ts';
+import { TRAIN_DEFAULTS } from '../contracts/trainings.ts';
 import type { Device } from '../runtime.ts';
+import { BatchOrder } from './batches.ts';
+import { CHECKPOINT_FILE, checkResumable, emptyAcc, readCheckpoint, resumeFingerprint, writeCheckpoint, type RunTracking } from './checkpoint.ts';
 import { densityHistogram, type DensityHistogram } from './density.ts';
 import type { SaeArchitecture } from './graph.ts';
+import { geometricMedian, initWeights } from './init.ts';
 import { saveSae, type SaeConfig } from './saelens.ts';
-import { createStepper, type AdamResume, type SaeStepper, type SaeWeights } from './stepper.ts';
+import { createTrainingStepper, type SaeStepper, type SaeWeights } from './stepper.ts';
 
 export interface TrainConfig {
   architecture: SaeArchitecture;
@@ -89,7 +92,7 @@ export interface EvalPoint {
   /** log10 feature frequency over the window */
   density: DensityHistogram;
   /** the SAE as it would be saved now: its config and weights for raw (unnormalised) activations */
-  sae(): { config: SaeConfig; weights: SaeWeights };
+  sae(): Promise<{ config: SaeConfig; weights: SaeWeights }>;
 }
 
 /** Where a run is, after every step. */
@@ -160,42 +163,8 @@ export interface TrainResult {
   hooks: HookResult[];
 }
 
-export const TRAIN_DEFAULTS = {
-  expansionFactor: 8,
-  k: 32,
-  initThreshold: 0.001,
-  bandwidth: 0.001,
-  l1Coefficient: 5,
-  l1WarmupSteps: 0,
-  lr: 4e-4,
-  lrWarmupSteps: 0,
-  lrDecayFraction: 0.2,
-  beta1: 0.9,
-  beta2: 0.999,
-  batchSize: 1024,
-  normalizeInputs: true,
-  bDecInit: 'mean',
-  normalizeDecoder: false,
-  deadFeatureWindow: 1_000_000,
-  denseThreshold: 0.1,
-  seed: 42,
-  metricsEvery: 10,
-  checkpointEvery: 500,
-  evalEvery: 500,
-  mixingShards: 4,
-} as const;
-
-/** A seeded 32-bit generator (mulberry32): the same stream for the same seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The defaults live with the API's contract, which the web form shares; re-exported for the trainer's callers.
+export { TRAIN_DEFAULTS };
 
 /** d_sae of a config for an input width (dSae, else round(d_in · expansionFactor)). */
 export function resolveDSae(c: Pick<TrainConfig, 'dSae' | 'expansionFactor'>, dIn: number): number {
@@ -207,164 +176,8 @@ export function totalStepsOf(c: Pick<TrainConfig, 'totalTokens' | 'batchSize'>):
   return Math.max(1, Math.floor(c.totalTokens / (c.batchSize ?? TRAIN_DEFAULTS.batchSize)));
 }
 
-/**
- * The batches of a training, in order: epochs over the shards in a seeded
- * order, `mixing` shards at a time shuffled together row by row. The order
- * depends only on the shards' row counts, the batch size, `mixing` and the
- * seed, so it is the same for every hook of a store; rows are read only for
- * the batches that are materialised (a resumed run skips the others without
- * reading their shards).
- */
-class BatchOrder {
-  private readonly random: () => number;
-  private order: number[] = [];
-  private group = 0;
-  private groupIndex = -1;
-  private rows = 0;
-  private perm = new Uint32Array(0);
-  /** row r of the group: shard (index in the group) and row in it */
-  private shardOf = new Uint32Array(0);
-  private rowIn = new Uint32Array(0);
-  private start = 0;
-  private readonly cache = new Map<number, Promise<Float32Array[]>>();
-
-  constructor(
-    private readonly dir: string,
-    private readonly hooks: readonly HookManifest[],
-    private readonly batch: number,
-    private readonly mixing: number,
-    seed: number,
-  ) {
-    this.random = rng(seed);
-    this.start = Infinity;
-  }
-
-  private shuffleEpoch(): void {
-    const order = this.hooks[0]!.shards.map((_, i) => i);
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = Math.floor(this.random() * (i + 1));
-      [order[i], order[j]] = [order[j]!, order[i]!];
-    }
-    this.order = order;
-    this.group = 0;
-  }
-
-  private startGroup(): void {
-    const ids = this.order.slice(this.group, this.group + this.mixing);
-    const counts = ids.map((i) => this.hooks[0]!.shards[i]!.rows);
-    const rows = counts.reduce((a, b) => a + b, 0);
-    const perm = new Uint32Array(rows);
-    for (let i = 0; i < rows; i++) perm[i] = i;
-    for (let i = rows - 1; i > 0; i--) {
-      const j = Math.floor(this.random() * (i + 1));
-      const t = perm[i]!;
-      perm[i] = perm[j]!;
-      perm[j] = t;
-    }
-    this.shardOf = new Uint32Array(rows);
-    this.rowIn = new Uint32Array(rows);
-    let r = 0;
-    for (const [k, n] of counts.entries()) for (let i = 0; i < n; i++, r++) [this.shardOf[r], this.rowIn[r]] = [k, i];
-    this.rows = rows;
-    this.perm = perm;
-    this.start = 0;
-    this.groupIndex++;
-    this.cache.clear();
-    this.groupShards = ids;
-  }
-
-  private groupShards: number[] = [];
-
-  /** Moves to the next batch (reading nothing). */
-  next(): void {
-    this.start = this.start === Infinity ? Infinity : this.start + this.batch;
-    let empty = 0;
-    while (this.start + this.batch > this.rows) {
-      if (this.start !== Infinity) this.group += this.mixing;
-      if (this.group >= this.order.length || this.order.length === 0) this.shuffleEpoch();
-      this.startGroup();
-      // a whole epoch of groups smaller than a batch would loop for ever
-      if (this.rows < this.batch && ++empty > this.order.length) {
-        throw new Error(`no group of ${this.mixing} shards holds a batch of ${this.batch} rows; raise mixingShards or lower batchSize`);
-      }
-    }
-  }
-
-  /** The current batch of hook `k` ([batch, d] float32, scaled by `scale`). */
-  async read(k: number, scale: number): Promise<Float32Array> {
-    const h = this.hooks[k]!;
-    let shards = this.cache.get(k);
-    if (!shards) {
-      shards = Promise.all(this.groupShards.map((i) => readShard(this.dir, h, i).then((s) => s.data)));
-      this.cache.set(k, shards);
-    }
-    const data = await shards;
-    const d = h.d;
-    const x = new Float32Array(this.batch * d);
-    for (let b = 0; b < this.batch; b++) {
-      const r = this.perm[this.start + b]!;
-      const src = data[this.shardOf[r]!]!;
-      const off = this.rowIn[r]! * d;
-      for (let i = 0; i < d; i++) x[b * d + i] = src[off + i]! * scale;
-    }
-    return x;
-  }
-}
-
-/** Weiszfeld's algorithm on a sample of rows. */
-function geometricMedian(points: Float32Array, n: number, d: number, iters = 50): Float32Array {
-  const m = new Float64Array(d);
-  for (let r = 0; r < n; r++) for (let i = 0; i < d; i++) m[i]! += points[r * d + i]! / n;
-  for (let it = 0; it < iters; it++) {
-    const next = new Float64Array(d);
-    let wsum = 0;
-    for (let r = 0; r < n; r++) {
-      let dist = 0;
-      for (let i = 0; i < d; i++) dist += (points[r * d + i]! - m[i]!) ** 2;
-      const w = 1 / Math.max(Math.sqrt(dist), 1e-8);
-      wsum += w;
-      for (let i = 0; i < d; i++) next[i]! += w * points[r * d + i]!;
-    }
-    for (let i = 0; i < d; i++) m[i] = next[i]! / wsum;
-  }
-  return Float32Array.from(m);
-}
-
-function initWeights(dIn: number, dSae: number, seed: number): SaeWeights {
-  const random = rng(seed ^ 0x5ae);
-  const gauss = () => Math.sqrt(-2 * Math.log(random() + 1e-12)) * Math.cos(2 * Math.PI * random());
-  const W_dec = new Float32Array(dSae * dIn);
-  for (let s = 0; s < dSae; s++) {
-    let n = 0;
-    for (let i = 0; i < dIn; i++) n += (W_dec[s * dIn + i] = gauss()) ** 2;
-    // unit-norm rows scaled to 0.1, as SAELens' decoder init
-    const f = 0.1 / Math.sqrt(n);
-    for (let i = 0; i < dIn; i++) W_dec[s * dIn + i]! *= f;
-  }
-  const W_enc = new Float32Array(dIn * dSae);
-  for (let s = 0; s < dSae; s++) for (let i = 0; i < dIn; i++) W_enc[i * dSae + s] = W_dec[s * dIn + i]!;
-  return { W_enc, b_enc: new Float32Array(dSae), W_dec, b_dec: new Float32Array(dIn) };
-}
-
-/** The checkpoint file inside an SAE folder. */
-export const CHECKPOINT_FILE = path.join('checkpoints', 'checkpoint.safetensors');
-
-/** Settings a checkpoint must share with the run that resumes it (the data order and the shapes). */
-const RESUME_KEYS = ['architecture', 'batchSize', 'seed', 'mixingShards'] as const;
-
-/** Sums behind one metrics point (kept in checkpoints, so a resumed window averages the same steps). */
-interface Acc {
-  loss: number;
-  mse: number;
-  l1: number;
-  l0: number;
-  ev: number;
-  n: number;
-}
-const emptyAcc = (): Acc => ({ loss: 0, mse: 0, l1: 0, l0: 0, ev: 0, n: 0 });
-
 /** The state of one hook's SAE during a run. */
-interface HookRun {
+interface HookRun extends RunTracking {
   target: HookTarget;
   h: HookManifest;
   dIn: number;
@@ -372,62 +185,9 @@ interface HookRun {
   /** input scale (normalisation), folded back into the saved weights */
   scale: number;
   stepper: SaeStepper;
-  /** tokens seen when each feature last fired */
-  lastFired: Float64Array;
-  /** tokens of the current evaluation window on which each feature fired, and the window's tokens */
-  windowFired: Float64Array;
-  windowTokens: number;
-  /** BatchTopK: running mean of the smallest kept activation, the inference threshold */
-  thresholdEma: number | null;
-  acc: Acc;
   last: TrainMetrics | null;
   checkpointStep: number;
   ckptFile: string;
-}
-
-interface CheckpointState {
-  init: SaeWeights;
-  resume: AdamResume;
-  lastFired: Float64Array;
-  windowFired: Float64Array;
-  windowTokens: number;
-  thresholdEma: number | null;
-  acc: Acc;
-  config: Record<string, unknown>;
-}
-
-/** Reads a checkpoint; null when there is none. */
-async function readCheckpoint(file: string, dSae: number): Promise<CheckpointState | null> {
-  const ckpt = await openSafetensors(file).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return null;
-    throw err;
-  });
-  if (!ckpt) return null;
-  try {
-    const get = async (n: string) => (await ckpt.read(n)) as Float32Array;
-    const w = async (p: string): Promise<SaeWeights> => ({
-      W_enc: await get(`${p}W_enc`),
-      b_enc: await get(`${p}b_enc`),
-      W_dec: await get(`${p}W_dec`),
-      b_dec: await get(`${p}b_dec`),
-      ...(ckpt.tensors.has(`${p}log_threshold`) ? { log_threshold: await get(`${p}log_threshold`) } : {}),
-    });
-    const meta = ckpt.metadata;
-    const f64 = async (n: string) => (ckpt.tensors.has(n) ? Float64Array.from((await ckpt.read(n)) as Float64Array) : new Float64Array(dSae));
-    return {
-      init: await w(''),
-      // u: the second moment as the train graph keeps it; v (torch's) in checkpoints written before
-      resume: ckpt.tensors.has('u.W_enc') ? { m: await w('m.'), u: await w('u.'), steps: Number(meta.step) } : { m: await w('m.'), v: await w('v.'), steps: Number(meta.step) },
-      lastFired: await f64('last_fired'),
-      windowFired: await f64('window_fired'),
-      windowTokens: Number(meta.window_tokens ?? 0),
-      thresholdEma: meta.threshold_ema ? Number(meta.threshold_ema) : null,
-      acc: meta.acc ? (JSON.parse(meta.acc) as Acc) : emptyAcc(),
-      config: meta.config ? (JSON.parse(meta.config) as Record<string, unknown>) : {},
-    };
-  } finally {
-    await ckpt.close();
-  }
 }
 
 /** Trains one SAE on one hook, resuming from `out/checkpoints/checkpoint.safetensors` when present; writes the SAE to `out`. */
@@ -462,7 +222,7 @@ export async function trainSaes(o: TrainSaesOptions): Promise<TrainResult> {
     if (h.shards.map((s) => s.rows).join() !== hms[0]!.shards.map((s) => s.rows).join()) throw new Error(`${o.activations}: hooks ${hms[0]!.hook} and ${h.hook} hold different shards`);
   }
   const totalSteps = totalStepsOf(c);
-  const fingerprint = Object.fromEntries(RESUME_KEYS.map((k) => [k, c[k]]));
+  const fingerprint = resumeFingerprint(c);
 
   const runs: HookRun[] = [];
   try {
@@ -475,13 +235,7 @@ export async function trainSaes(o: TrainSaesOptions): Promise<TrainResult> {
       const ckptFile = path.join(target.out, CHECKPOINT_FILE);
       await fs.mkdir(path.dirname(ckptFile), { recursive: true });
       const ckpt = await readCheckpoint(ckptFile, dSae);
-      if (ckpt) {
-        for (const key of RESUME_KEYS) {
-          if (key in ckpt.config && ckpt.config[key] !== fingerprint[key]) {
-            throw new Error(`${ckptFile}: cannot resume, ${key} was ${JSON.stringify(ckpt.config[key])} and is now ${JSON.stringify(fingerprint[key])} (use another folder to start afresh)`);
-          }
-        }
-      }
+      if (ckpt) checkResumable(ckptFile, ckpt, fingerprint);
       let init: SaeWeights;
       if (ckpt) init = ckpt.init;
       else {
@@ -495,7 +249,7 @@ export async function trainSaes(o: TrainSaesOptions): Promise<TrainResult> {
           init.b_dec = geometricMedian(sample, n, dIn);
         }
       }
-      const stepper = await createStepper(
+      const stepper = await createTrainingStepper(
         { architecture: c.architecture, dIn, dSae, k: c.k, bandwidth: c.bandwidth, beta1: c.beta1, beta2: c.beta2, normalizeDecoder: c.normalizeDecoder, device: o.device, threads: o.threads },
         init,
         ckpt?.resume,
@@ -527,35 +281,15 @@ export async function trainSaes(o: TrainSaesOptions): Promise<TrainResult> {
     const l1At = (step: number) => c.l1Coefficient * (c.l1WarmupSteps > 0 ? Math.min(1, (step + 1) / c.l1WarmupSteps) : 1);
 
     const saveCheckpoint = async (r: HookRun) => {
-      const s = r.stepper.state();
-      const { dIn, dSae } = r;
-      const t = (p: string, w: SaeWeights): Record<string, TensorToWrite> => ({
-        [`${p}W_enc`]: { dtype: 'F32', shape: [dIn, dSae], data: w.W_enc },
-        [`${p}b_enc`]: { dtype: 'F32', shape: [dSae], data: w.b_enc },
-        [`${p}W_dec`]: { dtype: 'F32', shape: [dSae, dIn], data: w.W_dec },
-        [`${p}b_dec`]: { dtype: 'F32', shape: [dIn], data: w.b_dec },
-        ...(w.log_threshold ? { [`${p}log_threshold`]: { dtype: 'F32' as const, shape: [dSae], data: w.log_threshold } } : {}),
-      });
-      const meta: Record<string, string> = {
-        step: String(s.steps),
-        scale: String(r.scale),
-        window_tokens: String(r.windowTokens),
-        acc: JSON.stringify(r.acc),
-        config: JSON.stringify(fingerprint),
-      };
-      if (r.thresholdEma !== null) meta.threshold_ema = String(r.thresholdEma);
-      await writeSafetensors(
-        r.ckptFile,
-        { ...t('', s.weights), ...t('m.', s.m), ...t('u.', s.u), last_fired: { dtype: 'F64', shape: [dSae], data: r.lastFired }, window_fired: { dtype: 'F64', shape: [dSae], data: r.windowFired } },
-        meta,
-      );
+      const s = await r.stepper.state();
+      await writeCheckpoint(r.ckptFile, s, r, fingerprint);
       r.checkpointStep = s.steps;
       await o.onCheckpoint?.(s.steps, r.target.hook);
     };
 
-    const saeOf = (r: HookRun): { config: SaeConfig; weights: SaeWeights } => {
+    const saeOf = async (r: HookRun): Promise<{ config: SaeConfig; weights: SaeWeights }> => {
       // fold the input scale into the weights: the saved SAE takes raw activations
-      const w = r.stepper.weights();
+      const w = await r.stepper.weights();
       const { scale } = r;
       const out: SaeWeights = { W_enc: w.W_enc.map((v) => v * scale), b_enc: w.b_enc.slice(), W_dec: w.W_dec.map((v) => v / scale), b_dec: w.b_dec.map((v) => v / scale) };
       // the pre-activations are unchanged by the folding, so thresholds carry over as they are
@@ -695,7 +429,7 @@ export async function trainSaes(o: TrainSaesOptions): Promise<TrainResult> {
     for (const [k, r] of runs.entries()) {
       if (request === 'stop' && r.acc.n > 0) await reportMetrics(r, r.stepper.steps, lrAt(r.stepper.steps - 1), l1At(r.stepper.steps - 1), lastFired[k] ?? null, (performance.now() - windowStart) / 1000, windowTokens);
       if (request === 'stop') await evaluate(r, r.stepper.steps);
-      const sae = saeOf(r);
+      const sae = await saeOf(r);
       await saveSae(r.target.out, sae.config, sae.weights);
       if (r.checkpointStep !== r.stepper.steps) await saveCheckpoint(r);
       results.push(hookResult(r, sae.config));
