@@ -1,12 +1,18 @@
 /**
- * SAE training-step throughput: Loupe's ONNX step (forward, hand-derived
- * backward, Adam) beside the PyTorch reference (../shared/bench/
+ * SAE training-step throughput: the step training runs on for --device
+ * (models/sae/stepper.ts createTrainingStepper: the ONNX step on the CPU, the
+ * GPU-resident WGSL step for webgpu) beside the PyTorch reference (../shared/bench/
  * torch_sae_bench.py, Debian's python3-torch) on the same machine in the same
  * run, with the same setup: W_enc ~ N(0, 0.01²), W_dec = W_encᵀ, zero biases,
  * Adam lr 4e-4, L1 coefficient 5 (ReLU), k 32 (TopK), 8 random batches
  * cycled, 3 warm-up steps, then timed steps.
  *
- *   npm run bench -- sae [--d-in 768] [--d-sae 4096] [--batch 1024] [--steps 10] [--arch relu,topk] [--device cpu]
+ *   npm run bench -- sae [--d-in 768] [--d-sae 4096] [--batch 1024] [--steps 10] [--arch relu,topk] [--device cpu|webgpu]
+ *
+ * On a GPU host (as shared/gpu/README.md packs it): `. .gpu/env.sh; npm run
+ * bench -- sae --device webgpu --d-sae 24576 --batch 4096`, to read against
+ * PyTorch's fp32 figures for that shape. Without a GPU, webgpu runs on
+ * SwiftShader: a smoke check, its speed means nothing.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -14,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { createStepper } from '../../models/sae/stepper.ts';
+import { createTrainingStepper } from '../../models/sae/stepper.ts';
 import type { SaeArchitecture } from '../../models/sae/graph.ts';
 import type { Device } from '../../models/runtime.ts';
 
@@ -56,14 +62,14 @@ export async function run(args: string[]): Promise<void> {
     const wEnc = gaussian(dIn * dSae, 0.01, 7);
     const wDec = new Float32Array(dSae * dIn);
     for (let i = 0; i < dIn; i++) for (let s = 0; s < dSae; s++) wDec[s * dIn + i] = wEnc[i * dSae + s]!;
-    const stepper = await createStepper({ architecture: arch, dIn, dSae, k: 32, device: values.device as Device }, { W_enc: wEnc, b_enc: new Float32Array(dSae), W_dec: wDec, b_dec: new Float32Array(dIn) });
+    const stepper = await createTrainingStepper({ architecture: arch, dIn, dSae, k: 32, device: values.device as Device }, { W_enc: wEnc, b_enc: new Float32Array(dSae), W_dec: wDec, b_dec: new Float32Array(dIn) });
     const hp = { lr: 4e-4, l1: 5 };
     for (let i = 0; i < 3; i++) await stepper.step(xs[i % 8]!, batch, hp);
     const t0 = performance.now();
     for (let i = 0; i < steps; i++) await stepper.step(xs[i % 8]!, batch, hp);
     const dt = (performance.now() - t0) / 1000;
     ours[arch] = Math.round((batch * steps) / dt);
-    console.log(JSON.stringify({ bench: 'sae', case: `sae_${arch}`, impl: 'loupe', device: stepper.provider, dtype: 'float32', d_in: dIn, d_sae: dSae, batch, steps, threads, tokens_per_s: ours[arch], ms_per_step: Math.round((dt / steps) * 1e4) / 10 }));
+    console.log(JSON.stringify({ bench: 'sae', case: `sae_${arch}`, impl: 'loupe', device: stepper.provider, ...('adapter' in stepper ? { adapter: (stepper.adapter as { description: string }).description } : {}), dtype: 'float32', d_in: dIn, d_sae: dSae, batch, steps, threads, tokens_per_s: ours[arch], ms_per_step: Math.round((dt / steps) * 1e4) / 10 }));
     await stepper.release();
   }
   if (values.device !== 'cpu') return;
