@@ -76,12 +76,10 @@ type Params = Partial<Record<SaeParam, Float32Array>>;
 /** Adam's state to resume from: the second moment as the graph keeps it (u) or as torch does (v). */
 export type AdamResume = { m: SaeWeights; steps: number } & ({ u: SaeWeights; v?: undefined } | { v: SaeWeights; u?: undefined });
 
-export async function createStepper(o: StepperOptions, init: SaeWeights, resume?: AdamResume): Promise<SaeStepper> {
+/** Checks that `init` (and `resume`'s moments) hold every parameter of the architecture with its shape's size; throws naming the first that does not. */
+export function checkStepperState(o: Pick<StepperOptions, 'architecture' | 'dIn' | 'dSae'>, init: SaeWeights, resume?: AdamResume): void {
   const shapes = paramShapes(o.dIn, o.dSae);
   const names = saeParams(o.architecture);
-  const b1 = o.beta1 ?? 0.9;
-  const b2 = o.beta2 ?? 0.999;
-  const eps = o.eps ?? 1e-8;
   const size = (n: SaeParam) => shapes[n].reduce((a, b) => a * b, 1);
   for (const n of names) {
     for (const [what, arr] of [['weights', init[n]], ['m', resume?.m[n]], ['u', (resume?.u ?? resume?.v)?.[n]]] as const) {
@@ -90,6 +88,16 @@ export async function createStepper(o: StepperOptions, init: SaeWeights, resume?
       if (arr.length !== size(n)) throw new Error(`SAE ${what} ${n}: ${arr.length} values, expected ${size(n)} ([${shapes[n].join(', ')}])`);
     }
   }
+}
+
+export async function createStepper(o: StepperOptions, init: SaeWeights, resume?: AdamResume): Promise<SaeStepper> {
+  const shapes = paramShapes(o.dIn, o.dSae);
+  const names = saeParams(o.architecture);
+  const b1 = o.beta1 ?? 0.9;
+  const b2 = o.beta2 ?? 0.999;
+  const eps = o.eps ?? 1e-8;
+  const size = (n: SaeParam) => shapes[n].reduce((a, b) => a * b, 1);
+  checkStepperState(o, init, resume);
   const graph = buildSaeStep({ ...o, mode: 'train' });
   const session: Session = await createSession(graph.toModel(), { device: o.device, threads: o.threads });
 

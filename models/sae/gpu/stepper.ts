@@ -7,7 +7,7 @@
  * (`weights()`, `state()`), which is why those two are asynchronous here.
  */
 import { adamScalars, paramShapes, saeParams, toAdamU, type SaeParam } from '../graph.ts';
-import type { AdamResume, SaeStepper, SaeWeights, StepMetrics, StepperOptions } from '../stepper.ts';
+import { checkStepperState, type AdamResume, type SaeStepper, type SaeWeights, type StepMetrics, type StepperOptions } from '../stepper.ts';
 import { gpuFlags, requestGpu, type GpuAdapterInfo } from './device.ts';
 import {
   COLUMNS,
@@ -63,16 +63,7 @@ const ceil = (a: number, b: number) => Math.ceil(a / b);
 
 /** The checks of createStepper (stepper.ts) and buildSaeStep (graph.ts), with their messages. */
 function validate(o: StepperOptions, init: SaeWeights, resume?: AdamResume): void {
-  const shapes = paramShapes(o.dIn, o.dSae);
-  const names = saeParams(o.architecture);
-  const size = (n: SaeParam) => shapes[n].reduce((a, b) => a * b, 1);
-  for (const n of names) {
-    for (const [what, arr] of [['weights', init[n]], ['m', resume?.m[n]], ['u', (resume?.u ?? resume?.v)?.[n]]] as const) {
-      if (what !== 'weights' && !resume) continue;
-      if (!arr) throw new Error(`SAE ${what}: no ${n} (a ${o.architecture} SAE has ${names.join(', ')})`);
-      if (arr.length !== size(n)) throw new Error(`SAE ${what} ${n}: ${arr.length} values, expected ${size(n)} ([${shapes[n].join(', ')}])`);
-    }
-  }
+  checkStepperState(o, init, resume);
   if (o.architecture === 'topk' || o.architecture === 'batchtopk') {
     if (!o.k || o.k < 1 || o.k > o.dSae) throw new Error(`${o.architecture === 'topk' ? 'TopK' : 'BatchTopK'} SAE: k must be in 1..${o.dSae}`);
   }
