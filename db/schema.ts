@@ -101,6 +101,8 @@ export const extractions = pgTable(
     settings: jsonb('settings').notNull(),
     status: status(),
     progress: jsonb('progress'),
+    /** where it ran: {model: Placement} (models/contracts/device.ts), written once known */
+    device: jsonb('device'),
     /** per-hook running statistics (mean, variance, mean norm) */
     stats: jsonb('stats'),
     path: text('path'),
@@ -122,6 +124,8 @@ export const trainings = pgTable(
     config: jsonb('config').notNull(),
     status: status(),
     progress: jsonb('progress'),
+    /** where it ran: {sae, model} placements (model: the CE-loss evaluator's), written once known */
+    device: jsonb('device'),
     /** a pause or stop a user asked for, which the running job reads between steps (null: none) */
     control: text('control', { enum: ['pause', 'stop'] }),
     jobId: text('job_id'),
@@ -193,6 +197,8 @@ export const discoveries = pgTable(
     status: text('status', { enum: ['queued', 'running', 'completed', 'failed', 'cancelled'] }).notNull().default('queued'),
     /** {phase, rowsDone, rowsTotal, featuresLabelled, etaSeconds} */
     progress: jsonb('progress'),
+    /** where it ran: {sae, model} placements (model only over text), written once known */
+    device: jsonb('device'),
     /** activation rows scanned */
     rows: bigint('rows', { mode: 'number' }),
     jobId: text('job_id'),
@@ -343,6 +349,10 @@ export const workers = pgTable('workers', {
   queues: text('queues').array().notNull().default(sql`'{}'::text[]`),
   /** memory of the worker's host (or its cgroup limit), bytes; null for workers that did not report it */
   memoryBytes: bigint('memory_bytes', { mode: 'number' }),
+  /** the worker's LOUPE_DEVICE (auto, cpu, webgpu); null for workers that did not report it */
+  device: text('device'),
+  /** {adapters, note}: the WebGPU adapters its probe found at start (models/contracts/device.ts); null until the probe answers */
+  adapters: jsonb('adapters'),
   startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }).notNull(),
   /** the worker's own clock at its last heartbeat (shown to users) */
   lastSeen: timestamp('last_seen', { withTimezone: true, mode: 'date' }).notNull(),

@@ -40,7 +40,7 @@ export const ENV_DOCS: readonly EnvDoc[] = [
   { name: 'ZIP_MAX_BYTES', default: '17179869184', description: 'Most bytes an uploaded zip archive may inflate to, bytes (16 GiB), counted while inflating.' },
   { name: 'ZIP_MAX_ENTRIES', default: '10000', description: 'Most entries (files and folders) in an uploaded zip archive.' },
   { name: 'LOUPE_DEMO', default: '1', description: '`1` or `0`. `1`: on its first start against a database, a worker builds the demo: an extraction of the demo model over the demo dataset at `blocks.3.hook_resid_post`, a TopK SAE trained on it and its discovered features (a few minutes on a CPU; once per database, and a demo artifact you delete is not made again). `0`: nothing is made.' },
-  { name: 'ANALYSIS_TTL_HOURS', default: '168', description: 'Hours a feature analysis (logit lens, correlations, ablation) stays cached in PostgreSQL before it is computed again; expired entries are deleted by the maintenance job.' },
+  { name: 'ANALYSIS_TTL_HOURS', default: '168', description: 'Hours a feature analysis (logit lens, correlations, ablation) or an SAE\'s encode stays cached in PostgreSQL before it is computed again; expired entries are deleted by the maintenance job.' },
 ];
 
 /** Parsed configuration. Values are validated; a bad value throws {@link ConfigError}. */
@@ -124,6 +124,11 @@ export const POLICY = {
   JOB_PROGRESS_RETENTION_H: 14 * 24,
   /** An analysis request waits this long for its `features.analyze` job before answering 202 (the client polls the same URL). */
   ANALYSIS_WAIT_MS: 60_000,
+  /**
+   * Largest model graph (up to an SAE's hook) plus SAE encoder, fp32 bytes, that the inspector sends
+   * to a browser (onnxruntime-web holds a model in a 4 GiB WebAssembly memory, and downloads it whole).
+   */
+  INSPECTOR_MAX_BYTES: 1024 ** 3,
   /** How often a waiting analysis request looks for its result, ms. */
   ANALYSIS_POLL_MS: 100,
 } as const;

@@ -107,6 +107,24 @@ describe('the demo model (fp32)', () => {
     }
   });
 
+  it('says where it runs: its placement, reported once when its first session is made and again only when it changes', async () => {
+    const seen: unknown[] = [];
+    const m = await loadModel(DEMO, { dtype: 'fp32', device: 'cpu', onPlacement: (p) => seen.push(p) });
+    try {
+      expect(m.placement).toBeNull();
+      const ids = BigInt64Array.from({ length: 8 }, (_, i) => BigInt(40 + i));
+      await m.forward(ids, [1, 8], ['blocks.1.hook_resid_post']);
+      const cpu = { requested: 'cpu', provider: 'cpu', engine: 'onnxruntime', adapter: null, fallbackAdapter: false, fallbackReason: null };
+      expect(m.placement).toEqual(cpu);
+      await m.forward(ids, [1, 8], ['logits']);
+      const end = await m.forwardChunks(ids, [2, 4], ['blocks.1.hook_resid_post'], { rows: 1, onChunk: () => undefined });
+      expect(end).toEqual({ rows: 1, provider: 'cpu', placement: cpu });
+      expect(seen).toEqual([cpu]);
+    } finally {
+      await m.close();
+    }
+  });
+
   it('refuses unknown hook points and ids that do not fill the shape', async () => {
     await expect(fp32.forward(BigInt64Array.of(1n), [1, 1], ['blocks.6.hook_resid_post'])).rejects.toThrow(/unknown hook point "blocks\.6\.hook_resid_post"/);
     await expect(fp32.forward(BigInt64Array.of(1n, 2n), [1, 3], ['logits'])).rejects.toThrow(/do not fill/);

@@ -13,12 +13,34 @@ import { logger } from './log.ts';
 export type Device = 'auto' | 'cpu' | 'webgpu';
 export type Provider = 'cpu' | 'webgpu';
 
+/**
+ * Where a piece of work ran: what was asked for, what ran it and on what,
+ * and why not the GPU when a GPU was asked for (or `auto` found none). Jobs
+ * record it in their row and progress (one per part: the model's forward, the
+ * SAE's steps or encoder).
+ */
+export interface Placement {
+  /** the device asked for (LOUPE_DEVICE or the caller's) */
+  requested: Device;
+  /** where it ran */
+  provider: Provider;
+  /** ONNX Runtime's session, or Loupe's WGSL kernels through Dawn (models/sae/gpu/) */
+  engine: 'onnxruntime' | 'wgsl';
+  /** the WebGPU adapter's description, when known (ONNX Runtime does not say which it took) */
+  adapter: string | null;
+  /** a software adapter (SwiftShader): results count, speed does not */
+  fallbackAdapter: boolean;
+  /** why the GPU was not used, when `requested` was not cpu and it ran on the CPU */
+  fallbackReason: string | null;
+}
+
 const log = logger('runtime');
 
 export interface Session {
   readonly provider: Provider;
   /** why a requested GPU was not used, when it was not */
   readonly fallbackReason: string | null;
+  readonly placement: Placement;
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   run(feeds: Record<string, ort.Tensor>, outputs?: readonly string[]): Promise<Record<string, ort.Tensor>>;
@@ -111,6 +133,7 @@ export async function createSession(model: Uint8Array | string, opts: SessionOpt
   return {
     provider: provider!,
     fallbackReason,
+    placement: { requested: device, provider: provider!, engine: 'onnxruntime', adapter: null, fallbackAdapter: false, fallbackReason },
     inputNames: s.inputNames,
     outputNames: s.outputNames,
     run: (feeds, outputs) => (outputs ? s.run(feeds, [...outputs]) : s.run(feeds)) as Promise<Record<string, ort.Tensor>>,

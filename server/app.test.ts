@@ -11,6 +11,7 @@ import { inspectModel } from '../models/inspect.ts';
 import { createDatasetStorage } from './dataset-storage.ts';
 import { createExtractionStorage } from './extraction-storage.ts';
 import { createFeatureStorage } from './feature-storage.ts';
+import { createInspectorStorage } from './inspector-storage.ts';
 import { createSaeStorage } from './sae-storage.ts';
 
 const TOKEN = 'test-token-0123456789abcdef';
@@ -33,6 +34,7 @@ describe('HTTP API', () => {
       extractions: createExtractionStorage(os.tmpdir()),
       saes: createSaeStorage(os.tmpdir()),
       features: createFeatureStorage(os.tmpdir()),
+      inspector: createInspectorStorage(os.tmpdir()),
       version: '9.9.9',
       hostname: 'this-host',
       startedAt: Date.now(),
@@ -80,7 +82,11 @@ describe('HTTP API', () => {
       '/api/saes',
       '/api/saes/import',
       '/api/saes/{id}',
+      '/api/saes/{id}/encode',
       '/api/saes/{id}/files/{name}',
+      '/api/saes/{id}/inspector',
+      '/api/saes/{id}/inspector/files/{name}',
+      '/api/saes/{id}/inspector/unembedding/{token}',
       '/api/settings',
       '/api/settings/llm/test',
       '/api/system/metrics',
@@ -105,7 +111,27 @@ describe('HTTP API', () => {
     await upsertWorker(db.db, { id: 'w-old', host: 'h', pid: 43, concurrency: 1, queues: [], startedAt: Date.now() - 600_000, lastSeen: Date.now() - 60_000 });
     health = healthSchema.parse(await (await app.request('/api/health', { headers: local })).json());
     expect(health.workers.active).toBe(1);
-    expect(health.workers.list[0]!.id).toBe('w1');
+    expect(health.workers.list[0]).toMatchObject({ id: 'w1', device: null, adapters: null, adaptersNote: null });
+    expect(health.adapters).toEqual([]);
+  });
+
+  it('lists each worker\'s device and WebGPU adapters, and the distinct adapters of them all', async () => {
+    const swiftshader = { name: 'SwiftShader driver 5.0.0', vendor: 'google', architecture: 'swiftshader', fallback: true };
+    const h200 = { name: 'NVIDIA H200', vendor: 'nvidia', architecture: 'hopper', fallback: false };
+    const beat = { pid: 1, concurrency: 1, queues: [], startedAt: Date.now() - 1000, lastSeen: Date.now() };
+    await upsertWorker(db.db, { ...beat, id: 'w-gpu', host: 'gpu-host', device: 'auto', adapters: { adapters: [h200, swiftshader], note: null } });
+    await upsertWorker(db.db, { ...beat, id: 'w-sw', host: 'ci', device: 'webgpu', adapters: { adapters: [swiftshader], note: null } });
+    await upsertWorker(db.db, { ...beat, id: 'w-cpu', host: 'laptop', device: 'cpu', adapters: { adapters: [], note: 'not probed: LOUPE_DEVICE=cpu' } });
+    // a later heartbeat replaces what the probe said
+    await upsertWorker(db.db, { ...beat, id: 'w-sw', host: 'ci', device: 'webgpu', adapters: { adapters: [swiftshader], note: null }, lastSeen: Date.now() + 1 });
+    const health = healthSchema.parse(await (await app.request('/api/health', { headers: local })).json());
+    const byId = new Map(health.workers.list.map((w) => [w.id, w]));
+    expect(byId.get('w-gpu')).toMatchObject({ device: 'auto', adapters: [h200, swiftshader], adaptersNote: null });
+    expect(byId.get('w-sw')).toMatchObject({ device: 'webgpu', adapters: [swiftshader] });
+    expect(byId.get('w-cpu')).toMatchObject({ device: 'cpu', adapters: [], adaptersNote: 'not probed: LOUPE_DEVICE=cpu' });
+    // each adapter once, however many workers found it
+    expect(health.adapters).toHaveLength(2);
+    expect(health.adapters).toEqual(expect.arrayContaining([h200, swiftshader]));
   });
 
   it('answers system history and names the bad field of a bad query', async () => {

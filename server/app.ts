@@ -21,6 +21,7 @@ import { registerDiscoveryRoutes } from './routes/discoveries.ts';
 import { registerExtractionRoutes } from './routes/extractions.ts';
 import { registerFeatureRoutes } from './routes/features.ts';
 import { registerHealthRoutes } from './routes/health.ts';
+import { registerInspectorRoutes } from './routes/inspector.ts';
 import { registerJobRoutes } from './routes/jobs.ts';
 import { registerModelRoutes } from './routes/models.ts';
 import { registerSaeRoutes } from './routes/saes.ts';
@@ -29,7 +30,7 @@ import { registerSystemRoutes } from './routes/system.ts';
 import { registerTemplateRoutes } from './routes/templates.ts';
 import { registerTrainingRoutes } from './routes/trainings.ts';
 import { fieldError } from './responses.ts';
-import type { DatasetStorage, ExtractionStorage, FeatureStorage, ModelStorage, SaeStorage } from './storage.ts';
+import type { DatasetStorage, ExtractionStorage, FeatureStorage, InspectorStorage, ModelStorage, SaeStorage } from './storage.ts';
 
 const log = logger('http');
 
@@ -48,6 +49,8 @@ export interface AppDeps {
   saes: SaeStorage;
   /** tokenizers and discovery folders (on Node: server/feature-storage.ts) */
   features: FeatureStorage;
+  /** the browser inspector's files of SAEs (on Node: server/inspector-storage.ts) */
+  inspector: InspectorStorage;
   /** ms an analysis request waits for its job before a 202 (default POLICY.ANALYSIS_WAIT_MS) */
   analysisWaitMs?: number;
   version: string;
@@ -116,6 +119,7 @@ export function createApp(deps: AppDeps): App {
   registerTrainingRoutes(app);
   registerTemplateRoutes(app, 'training');
   registerSaeRoutes(app);
+  registerInspectorRoutes(app);
   registerDiscoveryRoutes(app);
   registerFeatureRoutes(app);
   registerSettingsRoutes(app);

@@ -7,10 +7,14 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { HTTPException } from 'hono/http-exception';
 import type { ZodError } from 'zod';
 import type { ErrorBody } from '../models/contracts/api.ts';
+import { installPlainMessages, issueDetails, type FieldIssue } from '../models/contracts/messages.ts';
 import { errorForLog, logger } from '../models/log.ts';
 import { isDatabaseUnavailable, unavailableReason } from '../db/outage.ts';
 
 const log = logger('http');
+
+// The API's 400s say what the browser's own checks say, in the same words.
+installPlainMessages();
 
 /** An error a client can act on. `code` is stable and machine-readable. */
 export class AppError extends Error {
@@ -26,14 +30,13 @@ export class AppError extends Error {
   }
 }
 
-/** Turns zod issues into `{field, message}` pairs naming the offending field. */
-export function zodDetails(error: ZodError): { field: string; message: string }[] {
-  return error.issues.flatMap((issue) =>
-    // an unknown field (a strict schema) is named itself, not the object that holds it
-    issue.code === 'unrecognized_keys'
-      ? issue.keys.map((key) => ({ field: [...issue.path, key === '' ? '""' : key].join('.'), message: `unknown field "${key}"` }))
-      : [{ field: issue.path.join('.') || '(root)', message: issue.message }],
-  );
+/**
+ * Turns zod issues into `{field, message}` pairs naming the offending field
+ * (an unknown field of a strict schema is named itself), as the browser
+ * names them when it checks a form with the same contract.
+ */
+export function zodDetails(error: ZodError): FieldIssue[] {
+  return issueDetails(error);
 }
 
 /** A 400 for input that failed validation, naming each bad field. */

@@ -29,6 +29,7 @@ import { createDatasetStorage } from './dataset-storage.ts';
 import { createExtractionStorage } from './extraction-storage.ts';
 import { createSaeStorage } from './sae-storage.ts';
 import { createFeatureStorage } from './feature-storage.ts';
+import { createInspectorStorage } from './inspector-storage.ts';
 import { startHub } from './hub.ts';
 import { createGuardedServer } from './node-http.ts';
 import { inspectModel } from '../models/inspect.ts';
@@ -81,6 +82,7 @@ async function main(): Promise<void> {
     extractions: createExtractionStorage(config.dataDir),
     saes: createSaeStorage(config.dataDir),
     features: createFeatureStorage(config.dataDir),
+    inspector: createInspectorStorage(config.dataDir),
     version: VERSION,
     token: config.token,
     hostname: hostname(),

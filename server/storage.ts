@@ -3,11 +3,12 @@
  * of artifact. The app takes them through AppDeps (server/app.ts), so it runs
  * on Web-standard APIs only; the Node implementations are
  * models/model-files.ts, server/dataset-storage.ts,
- * server/extraction-storage.ts, server/sae-storage.ts and
- * server/feature-storage.ts.
+ * server/extraction-storage.ts, server/sae-storage.ts,
+ * server/feature-storage.ts and server/inspector-storage.ts.
  */
 import type { DatasetSample } from '../models/contracts/datasets.ts';
 import type { ExtractionDetail } from '../models/contracts/extractions.ts';
+import type { InspectorFile, InspectorManifest } from '../models/contracts/inspector.ts';
 import type { ArchitectureInfo } from '../models/inspect.ts';
 import type { SaeLensFile } from '../models/sae/files.ts';
 import type { SaeConfig } from '../models/sae/saelens.ts';
@@ -76,4 +77,16 @@ export interface FeatureStorage {
   tokenIds(modelDir: string, text: string): Promise<number[]>;
   /** Removes the staging folder of discovery `id` (nothing when there is none). */
   removeDiscovery(id: string): Promise<void>;
+}
+
+/** The files of SAEs' browser inspectors under DATA_DIR/inspector (on Node: server/inspector-storage.ts). */
+export interface InspectorStorage {
+  /** The manifest of SAE `saeId`'s inspector files; null before a job built them. */
+  manifest(saeId: string): Promise<InspectorManifest | null>;
+  /** A file, streamed, with its size; null when it is missing. */
+  open(saeId: string, name: InspectorFile): Promise<{ body: ReadableStream<Uint8Array>; bytes: number } | null>;
+  /** `length` bytes of a file from byte `offset`; null when the file is missing or shorter. */
+  read(saeId: string, name: InspectorFile, offset: number, length: number): Promise<Uint8Array | null>;
+  /** Removes SAE `saeId`'s inspector files (nothing when there are none). */
+  remove(saeId: string): Promise<void>;
 }

@@ -1,6 +1,6 @@
 /** The app shell: navigation, live status, and the page routes. */
-import { A, Navigate, Route, Router, type RouteSectionProps } from '@solidjs/router';
-import { lazy } from 'solid-js';
+import { A, Navigate, Route, Router, useLocation, type RouteSectionProps } from '@solidjs/router';
+import { createEffect, createSignal, lazy, on } from 'solid-js';
 import { NavStatus } from './ui/NavStatus.tsx';
 
 const PAGES = [
@@ -9,6 +9,7 @@ const PAGES = [
   { path: '/extractions', label: 'Extractions', component: lazy(() => import('./pages/extractions/index.tsx')) },
   { path: '/training', label: 'Training', component: lazy(() => import('./pages/training/index.tsx')) },
   { path: '/features', label: 'Features', component: lazy(() => import('./pages/features/index.tsx')) },
+  { path: '/inspector', label: 'Inspector', component: lazy(() => import('./pages/inspector/index.tsx')) },
   { path: '/system', label: 'System', component: lazy(() => import('./pages/System.tsx')) },
   { path: '/settings', label: 'Settings', component: lazy(() => import('./pages/Settings.tsx')) },
 ];
@@ -16,13 +17,20 @@ const NotFound = lazy(() => import('./pages/NotFound.tsx'));
 const FeatureDetail = lazy(() => import('./pages/features/detail/index.tsx'));
 
 function Shell(props: RouteSectionProps) {
+  // Below ~700 px the pages fold into a menu (styles.css), opened by the button and closed by any navigation.
+  const [menuOpen, setMenuOpen] = createSignal(false);
+  const location = useLocation();
+  createEffect(on(() => location.pathname, () => setMenuOpen(false), { defer: true }));
   return (
     <div class="shell">
-      <header class="topbar">
+      <header class="topbar" classList={{ 'menu-open': menuOpen() }}>
         <A href="/" class="brand" end>
           Loupe
         </A>
-        <nav class="nav">
+        <button type="button" class="menu-button" aria-expanded={menuOpen()} aria-controls="main-nav" onClick={() => setMenuOpen((o) => !o)} data-testid="menu-button">
+          <span aria-hidden="true">☰</span> Menu
+        </button>
+        <nav class="nav" id="main-nav" aria-label="Pages">
           {PAGES.map((p) => (
             <A href={p.path} activeClass="active">
               {p.label}

@@ -6,6 +6,10 @@
  */
 import type { z } from 'zod';
 import { errorBodySchema } from '../models/contracts/api.ts';
+import { installPlainMessages, issueDetails } from '../models/contracts/messages.ts';
+
+// The browser's checks of a form say what the API would, in the same plain words.
+installPlainMessages();
 
 /**
  * A failed API call. `code` and `message` are the server's own when it sent
@@ -142,6 +146,21 @@ export async function sendJson(method: string, path: string, body?: unknown, sch
 }
 
 /**
+ * Checks a request body in the browser with the contract the server checks
+ * it with, before anything is sent: returns the parsed body, or throws an
+ * {@link ApiError} (`invalid_input`, status 0: never sent) whose `details`
+ * name each bad field as the server's 400 would, so that a form shows the
+ * messages beside the same fields (ServerForm, FieldError).
+ * @example const body = checkInput(createModelSchema, { source, dtype }); await sendJson('POST', '/api/models', body, …);
+ */
+export function checkInput<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const details = issueDetails(parsed.error);
+  throw new ApiError('invalid_input', details.map((d) => `${d.field}: ${d.message}`).join('; '), 0, details);
+}
+
+/**
  * The per-field messages of a validation error (`details: [{field, message}]`),
  * keyed by field path (`source.repo`); empty for other errors.
  */
@@ -151,7 +170,8 @@ export function fieldErrors(err: unknown): Record<string, string> {
   for (const d of err.details as unknown[]) {
     if (typeof d !== 'object' || d === null) continue;
     const { field, message } = d as { field?: unknown; message?: unknown };
-    if (typeof field === 'string' && typeof message === 'string') out[field] = out[field] ? `${out[field]}; ${message}` : message;
+    // two checks of one field may say the same thing (a URL that is neither a URL nor http(s)): once is enough
+    if (typeof field === 'string' && typeof message === 'string' && !out[field]?.split('; ').includes(message)) out[field] = out[field] ? `${out[field]}; ${message}` : message;
   }
   return out;
 }

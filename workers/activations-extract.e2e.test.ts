@@ -3,7 +3,9 @@
  * process against one PostgreSQL, the demo model, and a slice of the demo
  * dataset tokenized with its tokenizer. The stored activations equal
  * `loupe forward` on the same window's tokens; progress arrives live on
- * `extraction/{id}`; a cancel stops the run and deletes its folder.
+ * `extraction/{id}`, with where the model ran (also in the row, and the
+ * worker's device in `GET /api/health`); a cancel stops the run and deletes
+ * its folder.
  * activations-extract-resume.e2e.test.ts kills a worker mid-run.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -12,7 +14,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readManifest } from '../models/activations/store.ts';
 import { createdExtractionSchema, extractionDetailSchema, extractionSchema, type Extraction } from '../models/contracts/extractions.ts';
-import { jobSchema } from '../models/contracts/api.ts';
+import { healthSchema, jobSchema } from '../models/contracts/api.ts';
 import type { ExtractionProgress } from '../models/contracts/topics.ts';
 import { logger } from '../models/log.ts';
 import { DEMO_MODEL_DIR } from '../models/model-files.ts';
@@ -73,6 +75,10 @@ describe('activations.extract through real processes', () => {
     expect(done.error).toBeNull();
     expect(done).toMatchObject({ status: 'completed', progress: { status: 'completed', phase: 'done', tokensDone: 48 * T, tokensTotal: 48 * T, windowsDone: 48, shards: 3, etaSeconds: 0 } });
     expect(Object.keys(done.stats!).sort()).toEqual([...hooks].sort());
+    // where the model ran: the row's device and its progress (LOUPE_DEVICE=cpu: the CPU, no fallback)
+    const cpu = { requested: 'cpu', provider: 'cpu', engine: 'onnxruntime', adapter: null, fallbackAdapter: false, fallbackReason: null };
+    expect(done.device).toEqual({ model: cpu });
+    expect(done.progress!.device).toEqual({ model: cpu });
     expect(done.stats![hooks[0]!]!.meanNorm).toBeGreaterThan(0);
 
     // the detail: what the store holds
@@ -109,6 +115,12 @@ describe('activations.extract through real processes', () => {
     expect(running.length).toBeGreaterThanOrEqual(2);
     for (let i = 1; i < running.length; i++) expect(running[i]!.tokensDone).toBeGreaterThanOrEqual(running[i - 1]!.tokensDone);
     expect(running.some((e) => e.tokensDone > 0 && e.tokensDone < 48 * T && e.tokensPerSecond > 0 && e.etaSeconds !== null)).toBe(true);
+    // live too, once the model's session is made (before the first batch)
+    expect(running.at(-1)!.device?.model?.provider).toBe('cpu');
+    // the worker's heartbeat: its setting, and no probe of adapters under LOUPE_DEVICE=cpu
+    const health = healthSchema.parse(await (await stack.api('/api/health')).json());
+    expect(health.workers.list.map((w) => [w.device, w.adapters, w.adaptersNote])).toEqual([['cpu', [], 'not probed: LOUPE_DEVICE=cpu']]);
+    expect(health.adapters).toEqual([]);
     expect(jobSchema.parse(await (await stack.api(`/api/jobs/${job.id}`)).json())).toMatchObject({ state: 'completed', output: { windows: 48, resumedAtWindow: 0 } });
   });
 

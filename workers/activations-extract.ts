@@ -3,7 +3,9 @@
  * the activation store `DATA_DIR/activations/<id>/` (shards per hook and a
  * manifest; models/activations/run.ts does the work). Progress goes to topic
  * `extraction/{id}` and the row a few times a second: tokens done, tokens/s,
- * ETA, rows, shards, phase, and any out-of-memory fallback.
+ * ETA, rows, shards, phase, any out-of-memory fallback, and where the model
+ * runs (`device.model`: provider, adapter, why not the GPU), which the row's
+ * `device` keeps too.
  *
  * Endings: completed (the row gets per-hook statistics); failed (settings the
  * model or dataset cannot satisfy fail at once; other errors after pg-boss's
@@ -24,9 +26,11 @@ import { checkFits, estimateExtractionMemory } from '../models/memory.ts';
 import { checkedSpec } from '../models/model-check.ts';
 import { hostMemoryBytes } from '../models/system/proc.ts';
 import { activationsDir, runExtraction, type RunProgress } from '../models/activations/run.ts';
+import type { Placement } from '../models/runtime.ts';
 import { extractionJobDataSchema, type ExtractionJobData, type HookStatsSummary } from '../models/contracts/extractions.ts';
 import { JOB_QUEUES } from '../models/contracts/jobs.ts';
 import type { ExtractionProgress } from '../models/contracts/topics.ts';
+import type { JobDevice } from '../models/contracts/device.ts';
 import { DatasetError } from '../models/datasets/errors.ts';
 import { getDataset } from '../db/queries/datasets.ts';
 import { getExtraction, updateExtraction, type ExtractionRow, type ExtractionStatus, type ExtractionUpdate } from '../db/queries/extractions.ts';
@@ -54,13 +58,14 @@ function createReporter(ctx: JobContext, row: ExtractionRow) {
   let error: string | null = null;
   let run: Omit<RunProgress, 'phase'> & { phase: ExtractionProgress['phase'] } = { phase: 'loading', windowsDone: 0, windowsTotal: 0, tokensDone: 0, tokensTotal: 0, rows: 0, shards: 0, tokensPerSecond: 0, etaSeconds: null };
   const fallbacks: string[] = [...(row.progress?.fallbacks ?? [])];
+  let device: JobDevice | undefined;
 
   const base = createArtifactReporter<ExtractionProgress, ExtractionStatus, ExtractionUpdate, true>({
     ctx,
     id: row.id,
-    snapshot: () => ({ id: row.id, status, ...run, fallbacks: [...fallbacks], error, ts: Date.now() }),
+    snapshot: () => ({ id: row.id, status, ...run, fallbacks: [...fallbacks], ...(device ? { device } : {}), error, ts: Date.now() }),
     jobProgress: (p) => ({ tokensDone: p.tokensDone, tokensTotal: p.tokensTotal, fraction: p.tokensTotal ? p.tokensDone / p.tokensTotal : 0, phase: p.phase }),
-    update: async (p, set, onlyIf) => (await updateExtraction(db, row.id, { ...set, progress: p }, onlyIf)) || undefined,
+    update: async (p, set, onlyIf) => (await updateExtraction(db, row.id, { ...set, progress: p, ...(p.device ? { device: p.device } : {}) }, onlyIf)) || undefined,
     publish: (p) => ctx.events.publish(`extraction/${row.id}`, p),
     onFinish(next, set) {
       status = next;
@@ -80,6 +85,10 @@ function createReporter(ctx: JobContext, row: ExtractionRow) {
       fallbacks.push(message);
       if (fallbacks.length > MAX_FALLBACKS) fallbacks.splice(0, fallbacks.length - MAX_FALLBACKS);
       ctx.log.warn('out of memory: falling back', { id: row.id, message });
+      base.tick();
+    },
+    placement(p: Placement): void {
+      device = { model: p };
       base.tick();
     },
   };
@@ -126,6 +135,7 @@ export const activationsExtract: JobKind<ExtractionJobData> = {
         signal,
         onProgress: (p) => report.update(p),
         onFallback: (m) => report.fallback(m),
+        onPlacement: (p) => report.placement(p),
       });
       signal.throwIfAborted();
       const stats: Record<string, HookStatsSummary> = Object.fromEntries(Object.entries(result.stats).map(([hook, s]) => [hook, statsSummary(s)]));

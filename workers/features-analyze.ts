@@ -14,25 +14,39 @@
  *   in length), the feature zeroed or clamped: the loss and perplexity over
  *   every predicted token, the change per position, and the next-token
  *   probabilities that moved most.
+ * - encode (of an SAE, not a feature: `POST /api/saes/{id}/encode`): the
+ *   job's tokens, after the BOS the server chose, through the model to the
+ *   SAE's hook and through its encoder (models/features/token-features.ts):
+ *   per token, its topK largest active features, with the token's text.
+ * - inspector (of an SAE: `GET /api/saes/{id}/inspector`): the files the
+ *   browser's inspector downloads, written once under DATA_DIR/inspector/<sae>/
+ *   (models/features/inspector-bundle.ts); the cached result is their manifest.
  *
  * Loaded models are kept for the next jobs (at most {@link MODEL_CACHE}: an
  * ablation model per SAE, whose weights it bakes in), so a feature's second
  * analysis skips building the graph; so are the heads the lens reads (one
- * per model folder, at most {@link MODEL_CACHE}).
+ * per model folder, at most {@link MODEL_CACHE}), and for encode the model
+ * without interventions and the SAE's encoder (at most {@link MODEL_CACHE} each).
  */
+import { POLICY } from '../models/config.ts';
 import { JOB_QUEUES } from '../models/contracts/jobs.ts';
+import { ENCODE_LIMITS, type EncodeResult } from '../models/contracts/encode.ts';
 import { analyzeJobDataSchema, FEATURE_LIMITS, logitLensQuerySchema, type AnalyzeJobData } from '../models/contracts/features.ts';
 import { ablate, ablationIntervention, correlations } from '../models/features/analysis.ts';
 import { logitLens, readUnembedding, type Unembedding } from '../models/features/lens.ts';
+import { encodeTokens } from '../models/features/token-features.ts';
+import { buildInspectorBundle } from '../models/features/inspector-bundle.ts';
 import { loadModel, type LoadedModel } from '../models/model.ts';
 import { ModelFormatError } from '../models/architectures/limits.ts';
+import type { Device } from '../models/runtime.ts';
+import { createEncoder, type SaeEncoder } from '../models/sae/encode.ts';
 import { loadSae, SaeFormatError } from '../models/sae/saelens.ts';
 import { loadTokenizer, type Tokenizer } from '../models/tokenizer.ts';
 import { putCachedAnalysis } from '../db/queries/analysis.ts';
-import { extractionOfSae, modelDirOfSae } from '../db/queries/discoveries.ts';
+import { extractionOfSae, modelDirOfSae, modelOfSae } from '../db/queries/discoveries.ts';
 import { getExtraction } from '../db/queries/extractions.ts';
 import { getFeature } from '../db/queries/features.ts';
-import { getSae } from '../db/queries/saes.ts';
+import { getSae, type SaeRow } from '../db/queries/saes.ts';
 import { PermanentJobError, type JobKind } from './job.ts';
 
 /** Loaded models kept between jobs. */
@@ -45,6 +59,7 @@ const MOVED = 10;
 const models = new Map<string, Promise<LoadedModel>>();
 const heads = new Map<string, Promise<Unembedding>>();
 const tokenizers = new Map<string, Promise<Tokenizer>>();
+const encoders = new Map<string, Promise<{ encoder: SaeEncoder; dSae: number }>>();
 
 /** An entry of `cache`, or loaded (the oldest entry dropped, and `close`d, when the cache is full). */
 function cached<T>(cache: Map<string, Promise<T>>, key: string, load: () => Promise<T>, close?: (x: T) => Promise<void>): Promise<T> {
@@ -77,6 +92,41 @@ function cachedTokenizer(dir: string): Promise<Tokenizer> {
 
 const texts = (tok: Tokenizer, ids: readonly number[]) => tok.tokenStrings(ids);
 
+/** The SAE's weights, a missing or malformed folder being a permanent failure. */
+async function saeFiles(sae: SaeRow) {
+  try {
+    return await loadSae(sae.path);
+  } catch (err) {
+    throw err instanceof SaeFormatError || (err as NodeJS.ErrnoException).code === 'ENOENT' ? new PermanentJobError(`SAE ${sae.id}: ${(err as Error).message}`, { cause: err }) : err;
+  }
+}
+
+/** An encode job's result: the server has checked the tokens against the model (vocabulary, context) and the SAE (topK). */
+async function encode(sae: SaeRow, modelDir: string, tokens: NonNullable<AnalyzeJobData['tokens']>, topK: number, device: Device, signal: AbortSignal): Promise<EncodeResult> {
+  const enc = await cached(
+    encoders,
+    `${sae.id}:${sae.path}`,
+    async () => {
+      const { cfg, weights } = await saeFiles(sae);
+      return { encoder: await createEncoder(cfg, weights, { device }), dSae: cfg.dSae };
+    },
+    (e) => e.encoder.release(),
+  );
+  const model = await cached(
+    models,
+    `plain:${modelDir}`,
+    () =>
+      loadModel(modelDir, { device }).catch((err: unknown) => {
+        throw err instanceof ModelFormatError ? new PermanentJobError(`the model of SAE ${sae.id}: ${err.message}`, { cause: err }) : err;
+      }),
+    (m) => m.close(),
+  );
+  const tok = await cachedTokenizer(modelDir);
+  const r = await encodeTokens({ model, encoder: enc.encoder, hook: sae.hookPoint, dSae: enc.dSae, ids: tokens.ids, bos: tokens.bos, topK, signal });
+  const shown = texts(tok, tokens.ids);
+  return { addedBos: tokens.bos !== null, tokens: tokens.ids.map((id, i) => ({ id, text: shown[i]!, features: r.features[i]! })), device: r.device };
+}
+
 export const featuresAnalyze: JobKind<AnalyzeJobData> = {
   name: 'features.analyze',
   queue: JOB_QUEUES['features.analyze'],
@@ -85,14 +135,37 @@ export const featuresAnalyze: JobKind<AnalyzeJobData> = {
     const { db } = ctx.database;
     const sae = await getSae(db, data.saeId);
     if (!sae) throw new PermanentJobError(`SAE ${data.saeId} is gone`);
-    if (data.index >= sae.dSae) throw new PermanentJobError(`SAE ${sae.id} has ${sae.dSae} features; there is no feature ${data.index}`);
-    let weights;
-    try {
-      weights = await loadSae(sae.path);
-    } catch (err) {
-      throw err instanceof SaeFormatError || (err as NodeJS.ErrnoException).code === 'ENOENT' ? new PermanentJobError(`SAE ${sae.id}: ${(err as Error).message}`, { cause: err }) : err;
+    const ttlMs = ctx.config.analysisTtlHours * 3600_000;
+    if (data.kind === 'encode') {
+      if (!data.tokens) throw new PermanentJobError('an encode job needs its tokens');
+      const modelDir = await modelDirOfSae(db, sae.id);
+      if (!modelDir) throw new PermanentJobError(`SAE ${sae.id} has no model: import it with its model, or run a discovery on an extraction of that model`);
+      const topK = Number(data.params.topK ?? ENCODE_LIMITS.DEFAULT_TOP_K);
+      const result = await encode(sae, modelDir, data.tokens, topK, ctx.config.device, ctx.signal);
+      await putCachedAnalysis(db, { key: data.key, kind: data.kind, saeId: sae.id, featureIndex: null, result, ttlMs });
+      return { key: data.key };
     }
-    const { cfg, weights: w } = weights;
+    if (data.kind === 'inspector') {
+      const model = await modelOfSae(db, sae.id);
+      if (!model) throw new PermanentJobError(`SAE ${sae.id} has no model: import it with its model, or run a discovery on an extraction of that model`);
+      const result = await buildInspectorBundle({
+        dataDir: ctx.config.dataDir,
+        saeId: sae.id,
+        modelId: model.id,
+        saeDir: sae.path,
+        modelDir: model.path,
+        hookPoint: sae.hookPoint,
+        maxBytes: POLICY.INSPECTOR_MAX_BYTES,
+        signal: ctx.signal,
+      }).catch((err: unknown) => {
+        throw err instanceof SaeFormatError || err instanceof ModelFormatError ? new PermanentJobError(`SAE ${sae.id}: ${(err as Error).message}`, { cause: err }) : err;
+      });
+      await putCachedAnalysis(db, { key: data.key, kind: data.kind, saeId: sae.id, featureIndex: null, result, ttlMs });
+      return { key: data.key };
+    }
+    if (data.index === null) throw new PermanentJobError(`a ${data.kind} job needs a feature index`);
+    if (data.index >= sae.dSae) throw new PermanentJobError(`SAE ${sae.id} has ${sae.dSae} features; there is no feature ${data.index}`);
+    const { cfg, weights: w } = await saeFiles(sae);
     const extractionId = await extractionOfSae(db, sae.id);
     const device = ctx.config.device;
     const f = data.index;
@@ -102,8 +175,8 @@ export const featuresAnalyze: JobKind<AnalyzeJobData> = {
       const extraction = extractionId ? await getExtraction(db, extractionId) : undefined;
       if (!extraction?.path) throw new PermanentJobError(`SAE ${sae.id} has no stored activations to correlate over: its extraction is gone`);
       const k = Number(data.params.k ?? FEATURE_LIMITS.DEFAULT_CORRELATIONS_K);
-      const c = await correlations(extraction.path, sae.hookPoint, cfg, w, f, { k, maxRows: CORRELATION_ROWS });
-      result = { rows: c.rows, positive: c.positive, negative: c.negative };
+      const c = await correlations(extraction.path, sae.hookPoint, cfg, w, f, { k, maxRows: CORRELATION_ROWS, device });
+      result = { rows: c.rows, positive: c.positive, negative: c.negative, device: { sae: c.placement } };
     } else {
       const modelDir = await modelDirOfSae(db, sae.id);
       if (!modelDir) throw new PermanentJobError(`SAE ${sae.id} has no model: import it with its model, or run a discovery on an extraction of that model`);
@@ -160,10 +233,12 @@ export const featuresAnalyze: JobKind<AnalyzeJobData> = {
             return { tokens: e.tokens.map((id, i) => ({ id, text: t[i]! })) };
           }),
           moved: moved.map((m, i) => ({ ...m, text: movedText[i]! })),
+          // the model ran (a cached one too): where its latest session runs
+          ...(model.placement ? { device: { model: model.placement } } : {}),
         };
       }
     }
-    await putCachedAnalysis(db, { key: data.key, kind: data.kind, saeId: sae.id, featureIndex: f, result, ttlMs: ctx.config.analysisTtlHours * 3600_000 });
+    await putCachedAnalysis(db, { key: data.key, kind: data.kind, saeId: sae.id, featureIndex: f, result, ttlMs });
     return { key: data.key };
   },
 };

@@ -4,7 +4,8 @@
  * SAE's model up to its hook with no activation store written
  * (models/features/discover.ts does the work, models/features/sources.ts
  * reads the rows), in phases reported on `discovery/{id}` (throttled, with an
- * ETA) and kept in the row:
+ * ETA) and kept in the row, with where the SAE's encoder (and, over text, the
+ * model) runs in its `device`:
  *
  * 1. scan and examples: one pass over the activations for the statistics
  *    and top positions, one over the examples' windows (over text: the
@@ -49,6 +50,8 @@ import { openStoredSource, openTextSource, type ActivationSource } from '../mode
 import { appendStagedLabels, clearStagedLabels, discoveryDir, readCheckpoint, readStagedLabels, readStagedScan, removeCheckpoint, removeStaging, writeCheckpoint, writeStagedScan, type StagedKey, type StagedScan } from '../models/features/staging.ts';
 import { loadSae, SaeFormatError } from '../models/sae/saelens.ts';
 import { loadModel, type LoadedModel } from '../models/model.ts';
+import type { Placement } from '../models/runtime.ts';
+import type { JobDevice } from '../models/contracts/device.ts';
 import { loadTokenizer, type Tokenizer } from '../models/tokenizer.ts';
 import { getDataset } from '../db/queries/datasets.ts';
 import { getDiscovery, updateDiscovery, type DiscoveryRow, type DiscoveryUpdate } from '../db/queries/discoveries.ts';
@@ -98,6 +101,8 @@ function createReporter(ctx: JobContext, id: string) {
   /** while saving the row is locked by the transaction: progress is published, not written */
   let publishOnly = false;
   let last: DiscoveryRow | undefined;
+  /** where this attempt's parts run, once known (an attempt that resumes from the staged scan runs neither) */
+  let device: JobDevice | undefined;
 
   const base = createArtifactReporter<DiscoveryProgress, DiscoveryStatus, DiscoveryUpdate, DiscoveryRow>({
     ctx,
@@ -105,7 +110,7 @@ function createReporter(ctx: JobContext, id: string) {
     snapshot: () => progress,
     jobProgress: (p) => ({ ...p, fraction: p.rowsTotal ? p.rowsDone / p.rowsTotal : 0 }),
     async update(p, set, onlyIf) {
-      const changed = await updateDiscovery(db, id, { ...set, progress: p }, onlyIf);
+      const changed = await updateDiscovery(db, id, { ...set, progress: p, ...(device ? { device } : {}) }, onlyIf);
       if (changed) last = changed;
       return changed;
     },
@@ -135,6 +140,11 @@ function createReporter(ctx: JobContext, id: string) {
       const rate = (rowsDone - since.done) / s;
       const eta = s >= 0.5 && rate > 0 ? Math.max(0, Math.round((rowsTotal - rowsDone) / rate)) : null;
       progress = { ...progress, rowsDone, rowsTotal, etaSeconds: eta, ...extra };
+      base.tick();
+    },
+    /** Where a part runs (`sae`: the encoder and scan; `model`: the forward over text), from the moment it is known. */
+    placement(part: 'sae' | 'model', p: Placement): void {
+      device = { ...device, [part]: p };
       base.tick();
     },
     started(row: DiscoveryRow): void {
@@ -221,7 +231,7 @@ export const featuresDiscover: JobKind<DiscoverJobData> = {
         const docOffsets = await readDocOffsets(dataset.path);
         let source: ActivationSource;
         if (from.kind === 'text') {
-          lm = await loadModel(modelDir, { dtype: model.dtype, device: ctx.config.device });
+          lm = await loadModel(modelDir, { dtype: model.dtype, device: ctx.config.device, onPlacement: (p) => report.placement('model', p) });
           try {
             source = openTextSource({ model: lm, store: tokens, hook: sae.hookPoint, dIn: cfg.dIn, text: from.text, onFallback: (message) => ctx.log.warn('out of memory', { id, message }) });
           } catch (err) {
@@ -240,6 +250,7 @@ export const featuresDiscover: JobKind<DiscoverJobData> = {
           left: row.settings.left,
           right: row.settings.right,
           device: ctx.config.device,
+          onPlacement: (p) => report.placement('sae', p),
           signal,
           resume: checkpoint,
           checkpoint: { everyMs: checkpointEveryMs(), save: (state) => writeCheckpoint(staging, want, state) },

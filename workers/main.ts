@@ -10,6 +10,9 @@
  * active jobs of workers that stopped beating 30 s ago, so that pg-boss
  * retries them (workers/recovery.ts). When started alone on a host, it
  * samples that host's CPU, memory, disks, network and GPUs for the System page.
+ * Its heartbeat also carries its LOUPE_DEVICE and the WebGPU adapters it
+ * found (models/system/adapters.ts: probed once at start, in the background
+ * and under a timeout), which `GET /api/health` lists.
  */
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
@@ -17,6 +20,7 @@ import PgBoss from 'pg-boss';
 import { ConfigError, loadConfig, POLICY } from '../models/config.ts';
 import { holdEarlySignals, onShutdown } from '../models/lifecycle.ts';
 import { logger, setLogLevel } from '../models/log.ts';
+import { probeAdapters } from '../models/system/adapters.ts';
 import { hostMemoryBytes } from '../models/system/proc.ts';
 import { startSampler } from '../models/system/sampler.ts';
 import { snapshotPoints } from '../models/system/types.ts';
@@ -53,6 +57,8 @@ async function main(): Promise<void> {
   if (!config.databaseUrl) {
     throw new ConfigError('DATABASE_URL', 'a worker needs the PostgreSQL that the server uses, e.g. DATABASE_URL=postgres://user:pass@dbhost:5432/loupe (`npm start` sets it for its own worker)');
   }
+  // started first and never awaited: the heartbeats carry its answer once it comes (a hung driver holds nothing up)
+  const probe = probeAdapters(config.device);
   // PostgreSQL going away (restarted by `npm start`, a network cut) is waited out, not a crash: pg-boss polls again,
   // heartbeats resume, and running jobs keep their writes until it is back (db/outage.ts).
   guardAgainstOutages(log);
@@ -75,9 +81,15 @@ async function main(): Promise<void> {
     queues: JOB_KINDS.map((k) => k.name),
     // the server sizes jobs against it before queueing them (models/memory.ts)
     memoryBytes: hostMemoryBytes(),
+    device: config.device,
+    adapters: null,
     startedAt: Date.now(),
     lastSeen: Date.now(),
   };
+  void probe.then((found) => {
+    info.adapters = found;
+    log.info('WebGPU adapters', { device: config.device, adapters: found.adapters.map((a) => `${a.name}${a.fallback ? ' (software)' : ''}`).join(', ') || 'none', ...(found.note ? { note: found.note } : {}) });
+  });
   const beat = async () => {
     info.lastSeen = Date.now();
     await upsertWorker(database.db, info);

@@ -93,6 +93,10 @@ describe('sae.train through real processes', () => {
     expect(done.progress!.checkpoints.map((c) => [c.hook, c.step]).sort()).toEqual(HOOKS.map((h) => [h, 40]));
     expect(done.startedAt).not.toBeNull();
     expect(done.finishedAt).not.toBeNull();
+    // where it ran: the steps, and the CE-loss evaluator's model (LOUPE_DEVICE=cpu: the CPU, no fallback), in the row and its progress
+    const cpu = { requested: 'cpu', provider: 'cpu', engine: 'onnxruntime', adapter: null, fallbackAdapter: false, fallbackReason: null };
+    expect(done.device).toEqual({ sae: cpu, model: cpu });
+    expect(done.progress!.device).toEqual({ sae: cpu, model: cpu });
 
     // the history: every 5 steps per hook, evaluations every 20
     for (const hook of HOOKS) {

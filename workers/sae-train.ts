@@ -7,7 +7,8 @@
  * of the extraction's dataset) are stored in `training_metrics` before the
  * next checkpoint is written, and published on `training/{id}` in batches a
  * few times a second with the progress (step, tokens, tokens/s, ETA,
- * checkpoints).
+ * checkpoints, and where the steps and the CE-loss model run: `device`,
+ * which the row keeps too).
  *
  * Endings: completed (the SAEs are recorded in `saes` with the status, in one
  * transaction); paused (a user's pause, read from the row between steps:
@@ -31,6 +32,7 @@ import { readManifest } from '../models/activations/store.ts';
 import { checkFits, estimateTrainingMemory } from '../models/memory.ts';
 import { toTrainConfig } from '../models/sae/config.ts';
 import { SettingsError } from '../models/settings-error.ts';
+import type { Placement } from '../models/runtime.ts';
 import { hostMemoryBytes } from '../models/system/proc.ts';
 import { openCeEvaluator, type CeEvaluator } from '../models/sae/evaluate.ts';
 import { trainingDir, trainingHookDir } from '../models/sae/files.ts';
@@ -104,7 +106,7 @@ function createReporter(ctx: JobContext, row: TrainingRow) {
     id: row.id,
     snapshot: () => ({ ...progress, ts: Date.now() }),
     jobProgress: (p) => ({ step: p.step, totalSteps, fraction: totalSteps ? p.step / totalSteps : 0, phase: p.phase }),
-    update: (p, set, onlyIf) => updateTraining(db, row.id, { ...set, progress: p }, onlyIf),
+    update: (p, set, onlyIf) => updateTraining(db, row.id, { ...set, progress: p, ...(p.device ? { device: p.device } : {}) }, onlyIf),
     publish: (p) => publishProgress(p),
     sendBatched: publishPoints,
     onFinish(next, set) {
@@ -121,6 +123,11 @@ function createReporter(ctx: JobContext, row: TrainingRow) {
     },
     points(p: MetricPoint[]): void {
       points.push(...p);
+      base.tick();
+    },
+    /** Where a part runs (`sae`: the steppers; `model`: the CE-loss evaluator's model), from the moment it is known. */
+    placement(part: 'sae' | 'model', p: Placement): void {
+      progress = { ...progress, device: { ...progress.device, [part]: p } };
       base.tick();
     },
     checkpoint(hook: string, step: number): void {
@@ -199,7 +206,7 @@ export const saeTrain: JobKind<TrainingJobData> = {
       /** The CE-loss evaluator, opened at the first evaluation; null when it cannot be (the density is still recorded). */
       const evaluator = (): Promise<CeEvaluator | null> => {
         if (config.evalWindows === 0 || !model?.path || !dataset?.path) return Promise.resolve(null);
-        ce ??= openCeEvaluator({ modelDir: model.path, datasetDir: dataset.path, settings: extraction.settings, windows: config.evalWindows, device: ctx.config.device }).catch((err: unknown) => {
+        ce ??= openCeEvaluator({ modelDir: model.path, datasetDir: dataset.path, settings: extraction.settings, windows: config.evalWindows, device: ctx.config.device, onPlacement: (p) => report.placement('model', p) }).catch((err: unknown) => {
           ctx.log.warn('CE-loss evaluation unavailable', { id: trainingId, error: err instanceof Error ? err.message : String(err) });
           return null;
         });
@@ -216,6 +223,7 @@ export const saeTrain: JobKind<TrainingJobData> = {
         signal,
         shouldStop: () => control.current(),
         onProgress: (p) => report.update(p),
+        onPlacement: (p) => report.placement('sae', p),
         // Stored before the trainer goes on (and so before the next checkpoint): a crash never leaves a gap behind a checkpoint.
         // While the database is away the trainer waits here, and the point is written once it is back (an upsert: never twice).
         onMetrics: async (m) => {

@@ -1,6 +1,7 @@
 /**
  * The `analysis_cache` table: results of `features.analyze` (logit lens,
- * correlations, ablation of one feature with one set of parameters) under a
+ * correlations, ablation of one feature with one set of parameters; the
+ * encode of one token sequence by an SAE) under a
  * key naming all of them, each with an expiry (ANALYSIS_TTL_HOURS). A result
  * past its expiry is not read, and `system.maintenance` deletes it. The
  * rows go with their SAE.
@@ -16,15 +17,15 @@ import { BOSS_SCHEMA } from './jobs.ts';
 export const ANALYZE_QUEUE = 'features.analyze';
 
 /**
- * The cache key of an analysis: kind, SAE, feature and the parameters in a
- * fixed order (so `?k=5&x=1` and `?x=1&k=5` share an entry).
+ * The cache key of an analysis: kind, SAE, feature (none for `encode`) and
+ * the parameters in a fixed order (so `?k=5&x=1` and `?x=1&k=5` share an entry).
  */
-export function analysisKey(kind: AnalysisKind, saeId: string, index: number, params: Record<string, string | number>): string {
+export function analysisKey(kind: AnalysisKind, saeId: string, index: number | null, params: Record<string, string | number>): string {
   const p = Object.keys(params)
     .sort()
     .map((k) => `${k}=${params[k]}`)
     .join('&');
-  return `${kind}:${saeId}:${index}${p ? `?${p}` : ''}`;
+  return `${kind}:${saeId}${index === null ? '' : `:${index}`}${p ? `?${p}` : ''}`;
 }
 
 /** A fresh cached result and when it was computed (ms since epoch), or undefined. */
@@ -37,7 +38,7 @@ export async function getCachedAnalysis(db: Db, key: string, now = new Date()): 
 }
 
 /** Stores (or replaces) a result, fresh for `ttlMs`; its strings (token texts) made storable by {@link safeJson} (NUL as ␀). */
-export async function putCachedAnalysis(db: Db, e: { key: string; kind: AnalysisKind; saeId: string; featureIndex: number; result: unknown; ttlMs: number; now?: Date }): Promise<void> {
+export async function putCachedAnalysis(db: Db, e: { key: string; kind: AnalysisKind; saeId: string; featureIndex: number | null; result: unknown; ttlMs: number; now?: Date }): Promise<void> {
   const now = e.now ?? new Date();
   const row = { key: e.key, kind: e.kind, saeId: e.saeId, featureIndex: e.featureIndex, result: safeJson(e.result), createdAt: now, expiresAt: new Date(now.getTime() + e.ttlMs) };
   await db

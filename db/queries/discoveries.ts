@@ -6,6 +6,7 @@
  * same transaction (db/queries/features.ts {@link replaceFeatures}).
  */
 import { and, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import type { JobDevice } from '../../models/contracts/device.ts';
 import type { Discovery, DiscoveryProgress, DiscoverySettings, DiscoveryStatus, DiscoveryText } from '../../models/contracts/features.ts';
 import { safeJson } from '../../models/safe-text.ts';
 import type { Db } from '../client.ts';
@@ -27,6 +28,7 @@ function toRow(r: typeof discoveries.$inferSelect): DiscoveryRow {
     text: (r.text as DiscoveryText | null) ?? null,
     status: r.status,
     progress: (r.progress as DiscoveryProgress | null) ?? null,
+    device: (r.device as JobDevice | null) ?? null,
     settings: r.settings as DiscoverySettings,
     rows: r.rows,
     error: r.error,
@@ -66,6 +68,7 @@ export async function insertDiscovery(db: Db, d: { saeId: string; settings: Disc
 export interface DiscoveryUpdate {
   status?: DiscoveryStatus;
   progress?: DiscoveryProgress | null;
+  device?: JobDevice | null;
   rows?: number | null;
   jobId?: string | null;
   error?: string | null;
@@ -122,17 +125,22 @@ export async function extractionOfSae(db: Db, saeId: string): Promise<string | u
 }
 
 /**
- * The model folder whose tokenizer and graph go with an SAE: its own model,
- * else the model of {@link extractionOfSae}'s extraction; undefined when
- * neither is there.
+ * The model (id and folder) whose tokenizer and graph go with an SAE: its
+ * own model, else the model of {@link extractionOfSae}'s extraction;
+ * undefined when neither is there.
  */
-export async function modelDirOfSae(db: Db, saeId: string): Promise<string | undefined> {
-  const { rows } = await db.execute<{ path: string }>(sql`
-    SELECT m.path FROM ${saes} s JOIN ${models} m ON m.id = s.model_id WHERE s.id = ${saeId} AND m.path IS NOT NULL`);
-  if (rows[0]) return rows[0].path;
+export async function modelOfSae(db: Db, saeId: string): Promise<{ id: string; path: string } | undefined> {
+  const { rows } = await db.execute<{ id: string; path: string }>(sql`
+    SELECT m.id::text AS id, m.path FROM ${saes} s JOIN ${models} m ON m.id = s.model_id WHERE s.id = ${saeId} AND m.path IS NOT NULL`);
+  if (rows[0]) return rows[0];
   const extractionId = await extractionOfSae(db, saeId);
   if (!extractionId) return undefined;
-  const via = await db.execute<{ path: string }>(sql`
-    SELECT m.path FROM ${extractions} e JOIN ${models} m ON m.id = e.model_id WHERE e.id = ${extractionId} AND m.path IS NOT NULL`);
-  return via.rows[0]?.path;
+  const via = await db.execute<{ id: string; path: string }>(sql`
+    SELECT m.id::text AS id, m.path FROM ${extractions} e JOIN ${models} m ON m.id = e.model_id WHERE e.id = ${extractionId} AND m.path IS NOT NULL`);
+  return via.rows[0];
+}
+
+/** The folder of {@link modelOfSae}. */
+export async function modelDirOfSae(db: Db, saeId: string): Promise<string | undefined> {
+  return (await modelOfSae(db, saeId))?.path;
 }

@@ -5,6 +5,7 @@
  * for the history list.
  */
 import { and, desc, eq, inArray, type SQL } from 'drizzle-orm';
+import type { JobDevice } from '../../models/contracts/device.ts';
 import type { ExtractionSettings, HookStatsSummary } from '../../models/contracts/extractions.ts';
 import type { ExtractionProgress } from '../../models/contracts/topics.ts';
 import type { Db } from '../client.ts';
@@ -23,6 +24,8 @@ export interface ExtractionRow {
   settings: ExtractionSettings;
   status: ExtractionStatus;
   progress: ExtractionProgress | null;
+  /** where it ran ({model}), once its job knew */
+  device: JobDevice | null;
   /** per hook, once completed */
   stats: Record<string, HookStatsSummary> | null;
   /** absolute folder of the store, once the job started */
@@ -46,6 +49,7 @@ function toRow({ row: r, modelName, datasetName }: { row: typeof extractions.$in
     settings: r.settings as ExtractionSettings,
     status: r.status,
     progress: (r.progress as ExtractionProgress | null) ?? null,
+    device: (r.device as JobDevice | null) ?? null,
     stats: (r.stats as Record<string, HookStatsSummary> | null) ?? null,
     path: r.path,
     jobId: r.jobId,
@@ -109,6 +113,7 @@ export async function setExtractionJob(db: Db, id: string, jobId: string): Promi
 export interface ExtractionUpdate {
   status?: ExtractionStatus;
   progress?: ExtractionProgress | null;
+  device?: JobDevice | null;
   stats?: Record<string, HookStatsSummary> | null;
   path?: string | null;
   error?: string | null;

@@ -10,6 +10,7 @@
  * overwrites the keys it reports, so the history never has a duplicate.
  */
 import { and, asc, desc, eq, gt, inArray, sql, type SQL } from 'drizzle-orm';
+import type { JobDevice } from '../../models/contracts/device.ts';
 import type { EvalValues, MetricPoint, TrainConfigResolved, TrainingProgress, TrainMetricValues } from '../../models/contracts/trainings.ts';
 import type { Db } from '../client.ts';
 import { datasets, extractions, models, saes, trainingMetrics, trainings } from '../schema.ts';
@@ -34,6 +35,8 @@ export interface TrainingRow {
   status: TrainingStatus;
   control: TrainingControl | null;
   progress: TrainingProgress | null;
+  /** where it ran ({sae, model}), once its job knew */
+  device: JobDevice | null;
   jobId: string | null;
   error: string | null;
   createdAt: number;
@@ -64,6 +67,7 @@ function toRow({ row: r, modelId, modelName, datasetName }: { row: typeof traini
     status: r.status,
     control: r.control ?? null,
     progress: (r.progress as TrainingProgress | null) ?? null,
+    device: (r.device as JobDevice | null) ?? null,
     jobId: r.jobId,
     error: r.error,
     createdAt: r.createdAt.getTime(),
@@ -116,6 +120,7 @@ export interface TrainingUpdate {
   status?: TrainingStatus;
   control?: TrainingControl | null;
   progress?: TrainingProgress | null;
+  device?: JobDevice | null;
   jobId?: string | null;
   error?: string | null;
   startedAt?: Date | null;

@@ -3,6 +3,7 @@
  * and the other workers can tell a dead one (workers/recovery.ts).
  */
 import { desc, eq, gt, sql } from 'drizzle-orm';
+import type { AdapterProbe } from '../../models/contracts/device.ts';
 import type { Db } from '../client.ts';
 import { workers } from '../schema.ts';
 
@@ -15,6 +16,10 @@ export interface WorkerInfo {
   queues: string[];
   /** memory of its host (or its cgroup limit), bytes; absent or null when not reported */
   memoryBytes?: number | null;
+  /** its LOUPE_DEVICE; absent or null when not reported */
+  device?: 'auto' | 'cpu' | 'webgpu' | null;
+  /** the WebGPU adapters its probe found at start; absent or null until the probe answers */
+  adapters?: AdapterProbe | null;
   startedAt: number;
   lastSeen: number;
 }
@@ -25,7 +30,7 @@ export async function upsertWorker(db: Db, w: WorkerInfo): Promise<void> {
   await db
     .insert(workers)
     .values(row)
-    .onConflictDoUpdate({ target: workers.id, set: { lastSeen: row.lastSeen, heartbeatAt: sql`now()`, queues: row.queues, concurrency: row.concurrency, memoryBytes: row.memoryBytes ?? null } });
+    .onConflictDoUpdate({ target: workers.id, set: { lastSeen: row.lastSeen, heartbeatAt: sql`now()`, queues: row.queues, concurrency: row.concurrency, memoryBytes: row.memoryBytes ?? null, device: row.device ?? null, adapters: row.adapters ?? null } });
 }
 
 /** Removes a worker that shut down cleanly. */
@@ -40,7 +45,7 @@ export async function listActiveWorkers(db: Db, withinMs: number, now = Date.now
     .from(workers)
     .where(gt(workers.lastSeen, new Date(now - withinMs)))
     .orderBy(desc(workers.lastSeen));
-  return rows.map(({ heartbeatAt: _, ...r }) => ({ ...r, startedAt: r.startedAt.getTime(), lastSeen: r.lastSeen.getTime() }));
+  return rows.map(({ heartbeatAt: _, ...r }) => ({ ...r, device: r.device as WorkerInfo['device'], adapters: (r.adapters as AdapterProbe | null) ?? null, startedAt: r.startedAt.getTime(), lastSeen: r.lastSeen.getTime() }));
 }
 
 /**

@@ -20,7 +20,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { openTokenStore, type TokenStore } from '../datasets/format.ts';
 import { loadModel, type LoadedModel } from '../model.ts';
-import type { Device } from '../runtime.ts';
+import type { Device, Placement } from '../runtime.ts';
 import type { ExtractionSettings } from '../contracts/extractions.ts';
 import { extractActivations, type WindowSource } from './extract.ts';
 import { checkAgainstModel, planWindows, resolveHooks, rowShape, windowStart, type WindowPlan } from './plan.ts';
@@ -62,6 +62,8 @@ export interface RunExtractionOptions {
   onProgress?(p: RunProgress): void;
   /** out-of-memory fallbacks (a smaller chunk, then the CPU) */
   onFallback?(message: string): void;
+  /** where the model runs, once its session is made and whenever that changes (an out-of-memory move to the CPU) */
+  onPlacement?(p: Placement): void;
 }
 
 export interface RunResult {
@@ -165,7 +167,7 @@ export async function runExtraction(o: RunExtractionOptions): Promise<RunResult>
     o.onProgress?.({ phase: 'loading', ...base });
 
     signal?.throwIfAborted();
-    model = await loadModel(o.modelDir, { dtype: s.dtype, ...(o.device ? { device: o.device } : {}) });
+    model = await loadModel(o.modelDir, { dtype: s.dtype, ...(o.device ? { device: o.device } : {}), ...(o.onPlacement ? { onPlacement: o.onPlacement } : {}) });
     signal?.throwIfAborted();
     const hooks = resolveHooks(model.hookPoints, o.hookPoints);
     checkAgainstModel(s, model.spec);

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { JOB_STATES } from './jobs.ts';
+import { adapterSchema } from './device.ts';
 import { ARTIFACT_STATUSES, modelProgressSchema } from './topics.ts';
 
 /** The one error body of every 4xx/5xx response. */
@@ -41,9 +42,17 @@ export const healthSchema = z.object({
         startedAt: z.number(),
         lastSeen: z.number(),
         concurrency: z.number().int(),
+        /** its LOUPE_DEVICE (null: a worker that does not report it) */
+        device: z.enum(['auto', 'cpu', 'webgpu']).nullable(),
+        /** the WebGPU adapters it found at start; null until its probe answers */
+        adapters: z.array(adapterSchema).nullable(),
+        /** why it lists no adapter (LOUPE_DEVICE=cpu, no GPU device, the probe failed or timed out); null when it lists some */
+        adaptersNote: z.string().nullable(),
       }),
     ),
   }),
+  /** the distinct WebGPU adapters the live workers found (name, vendor, architecture, whether software) */
+  adapters: z.array(adapterSchema),
 });
 export type Health = z.infer<typeof healthSchema>;
 

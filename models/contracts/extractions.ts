@@ -5,6 +5,7 @@
  * job and the CLI read the same settings, and the web app parses with them.
  */
 import { z } from 'zod';
+import { jobDeviceSchema } from './device.ts';
 import { MODEL_DTYPES } from './api.ts';
 import { ARTIFACT_STATUSES, extractionProgressSchema } from './topics.ts';
 
@@ -127,6 +128,8 @@ export const extractionSchema = z.object({
   status: z.enum(ARTIFACT_STATUSES),
   /** the last `extraction/{id}` event */
   progress: extractionProgressSchema.nullable(),
+  /** where it ran ({model}: the provider, adapter and any fallback's reason); null until its job knows */
+  device: jobDeviceSchema.nullable(),
   /** per hook, once completed */
   stats: z.record(z.string(), hookStatsSummarySchema).nullable(),
   jobId: z.string().nullable(),

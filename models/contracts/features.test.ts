@@ -39,8 +39,11 @@ describe('feature contracts', () => {
 
   it('give discovery/{id} the discovery schema', () => {
     const schema = topicSchema('discovery/00000000-0000-4000-8000-00000000f1e0')!;
-    const d = { id: 'd', saeId: 's', source: 'text', extractionId: null, datasetId: 'ds', text: { contextLength: 128, maxTokens: 1000 }, status: 'running', progress: { phase: 'scan', rowsDone: 1, rowsTotal: 9, featuresLabelled: 0, etaSeconds: null }, settings: { topK: 10, left: 16, right: 4 }, rows: null, error: null, warning: null, jobId: 'j', createdAt: 1, updatedAt: 2 };
+    const d = { id: 'd', saeId: 's', source: 'text', extractionId: null, datasetId: 'ds', text: { contextLength: 128, maxTokens: 1000 }, status: 'running', progress: { phase: 'scan', rowsDone: 1, rowsTotal: 9, featuresLabelled: 0, etaSeconds: null }, settings: { topK: 10, left: 16, right: 4 }, device: null, rows: null, error: null, warning: null, jobId: 'j', createdAt: 1, updatedAt: 2 };
     expect(schema.safeParse(d).success).toBe(true);
+    const sae = { requested: 'auto', provider: 'cpu', engine: 'onnxruntime', adapter: null, fallbackAdapter: false, fallbackReason: 'WebGPU: no GPU device on this host' };
+    expect(schema.safeParse({ ...d, device: { sae } }).success).toBe(true);
+    expect(schema.safeParse({ ...d, device: { sae: { ...sae, provider: 'tpu' } } }).success).toBe(false);
     expect(schema.safeParse({ ...d, status: 'paused' }).success).toBe(false);
     expect(schema.safeParse({ ...d, source: 'extraction', extractionId: 'e', datasetId: null, text: null }).success).toBe(true);
   });

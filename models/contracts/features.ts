@@ -12,6 +12,7 @@
  * (No import of topics.ts: topics.ts imports the discovery schema from here.)
  */
 import { z } from 'zod';
+import { jobDeviceSchema } from './device.ts';
 
 /** Lifecycle of a discovery (the same values as ARTIFACT_STATUSES in topics.ts, without `paused`). */
 export const DISCOVERY_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
@@ -32,8 +33,12 @@ export const HEURISTIC_KINDS = ['token', 'after', 'none'] as const;
 export const FEATURE_SORTS = ['frequency', '-frequency', 'score', '-score', 'max', '-max', 'index'] as const;
 export type FeatureSort = (typeof FEATURE_SORTS)[number];
 
-/** The analyses of a feature, as named in URLs and in the cache. */
-export const ANALYSIS_KINDS = ['logit-lens', 'correlations', 'ablation'] as const;
+/**
+ * The analyses of a feature, as named in URLs and in the cache, `encode` (of tokens by an SAE:
+ * `POST /api/saes/{id}/encode`) and `inspector` (the files the browser's inspector of an SAE
+ * downloads: `GET /api/saes/{id}/inspector`).
+ */
+export const ANALYSIS_KINDS = ['logit-lens', 'correlations', 'ablation', 'encode', 'inspector'] as const;
 export type AnalysisKind = (typeof ANALYSIS_KINDS)[number];
 
 /** Limits and defaults of the features API. */
@@ -172,6 +177,8 @@ export const discoverySchema = z.object({
   text: discoveryTextSchema.nullable(),
   status: z.enum(DISCOVERY_STATUSES),
   progress: discoveryProgressSchema.nullable(),
+  /** where it ran ({sae}: the encoder; {model} over text); null until its job knows */
+  device: jobDeviceSchema.nullable(),
   settings: discoverySettingsSchema,
   /** activation rows scanned (over text: the tokens whose rows were encoded, BOS left out), once the scan is done */
   rows: z.number().nullable(),
@@ -324,7 +331,14 @@ export type LogitLensResult = z.infer<typeof logitLensSchema>;
 export const correlationsQuerySchema = z.object({ k: z.coerce.number().int().min(1).max(FEATURE_LIMITS.MAX_ANALYSIS_K).default(FEATURE_LIMITS.DEFAULT_CORRELATIONS_K) });
 const correlationSchema = z.object({ feature: z.number().int(), r: z.number(), label: z.string().nullable() });
 /** Pearson correlations over `rows` stored activation rows; `feature` is an index of the same SAE. */
-export const correlationsSchema = z.object({ rows: z.number().int(), positive: z.array(correlationSchema), negative: z.array(correlationSchema), ...cacheFields });
+export const correlationsSchema = z.object({
+  rows: z.number().int(),
+  positive: z.array(correlationSchema),
+  negative: z.array(correlationSchema),
+  /** where the SAE's encoder ran ({sae}); absent in results cached before it was recorded */
+  device: jobDeviceSchema.optional(),
+  ...cacheFields,
+});
 export type CorrelationsResult = z.infer<typeof correlationsSchema>;
 
 /** `GET /api/features/{id}/ablation` query: zero the feature, or clamp it to `value`, on its top `examples` contexts. */
@@ -350,6 +364,8 @@ export const ablationSchema = z.object({
   contexts: z.array(z.object({ tokens: z.array(z.object({ id: z.number().int(), text: z.string() })) })),
   /** row: the context; pos: the position predicting; token: the next-token candidate */
   moved: z.array(z.object({ row: z.number().int(), pos: z.number().int(), token: z.number().int(), text: z.string(), before: z.number(), after: z.number() })),
+  /** where the model ran ({model}); absent in results cached before it was recorded */
+  device: jobDeviceSchema.optional(),
   ...cacheFields,
 });
 export type AblationResponse = z.infer<typeof ablationSchema>;
@@ -400,13 +416,16 @@ export const llmTestResultSchema = z.object({ ok: z.literal(true), model: z.stri
 export const discoverJobDataSchema = z.object({ discoveryId: z.string().uuid() });
 export type DiscoverJobData = z.infer<typeof discoverJobDataSchema>;
 
-/** Data of a `features.analyze` job: one analysis of one feature, written to analysis_cache under `key`. */
+/** Data of a `features.analyze` job: one analysis of one feature (or, `encode`, of tokens by the SAE), written to analysis_cache under `key`. */
 export const analyzeJobDataSchema = z.object({
   key: z.string(),
   saeId: z.string().uuid(),
-  index: z.number().int().min(0),
+  /** the feature; null for `encode` */
+  index: z.number().int().min(0).nullable(),
   kind: z.enum(ANALYSIS_KINDS),
-  /** the analysis's query (k; mode, value, examples) */
+  /** the analysis's query (k; mode, value, examples; encode: topK, and a hash of the tokens for the key) */
   params: z.record(z.string(), z.union([z.number(), z.string()])),
+  /** encode: the caller's token ids, and the BOS id put before them for the forward pass (null: none) */
+  tokens: z.object({ ids: z.array(z.number().int().min(0)).min(1), bos: z.number().int().min(0).nullable() }).optional(),
 });
 export type AnalyzeJobData = z.infer<typeof analyzeJobDataSchema>;

@@ -4,6 +4,7 @@
  * its types), the WebSocket hub (topic validation) and the web app (parsing).
  */
 import { z } from 'zod';
+import { adapterProbeSchema, jobDeviceSchema } from './device.ts';
 import { discoverySchema, type Discovery } from './features.ts';
 import { trainingEventSchema, type TrainingEvent } from './trainings.ts';
 
@@ -70,6 +71,9 @@ export const workerSchema = z.object({
   lastSeen: ts,
   concurrency: z.number().int(),
   queues: z.array(z.string()),
+  /** its LOUPE_DEVICE, and the WebGPU adapters its probe found at start (absent until the probe answers) */
+  device: z.enum(['auto', 'cpu', 'webgpu']).nullish(),
+  adapters: adapterProbeSchema.nullish(),
 });
 
 /** Lifecycle of anything a job produces (the `status` column of models, datasets, ...). */
@@ -168,6 +172,8 @@ export const extractionProgressSchema = z.object({
   etaSeconds: z.number().nullable(),
   /** out-of-memory fallbacks so far (smaller chunks, then the CPU), the latest last; at most 10 */
   fallbacks: z.array(z.string()),
+  /** where this attempt's model runs ({model}), once its session is made */
+  device: jobDeviceSchema.optional(),
   /** why it failed, or a note while a retry is pending */
   error: z.string().nullable(),
   /** ms since epoch */

@@ -10,6 +10,7 @@
  * before they exist.)
  */
 import { z } from 'zod';
+import { jobDeviceSchema } from './device.ts';
 
 /** Lifecycle of a training (the `status` column; the same values as ARTIFACT_STATUSES in topics.ts). */
 export const TRAINING_STATUSES = ['queued', 'running', 'paused', 'completed', 'failed', 'cancelled'] as const;
@@ -199,6 +200,8 @@ export const trainingProgressSchema = z.object({
   checkpoints: z.array(checkpointInfoSchema),
   /** ended by a stop: the SAEs are the weights at `step` */
   stopped: z.boolean(),
+  /** where this attempt runs: {sae} once the steppers are made, {model} once the CE-loss evaluator loads */
+  device: jobDeviceSchema.optional(),
   /** why it failed, or a note while a retry is pending */
   error: z.string().nullable(),
   /** ms since epoch */
@@ -299,6 +302,8 @@ export const trainingSchema = z.object({
   /** a pause or stop asked for and not yet carried out */
   control: z.enum(['pause', 'stop']).nullable(),
   progress: trainingProgressSchema.nullable(),
+  /** where it ran ({sae}, and {model} of the CE-loss evaluation); null until its job knows */
+  device: jobDeviceSchema.nullable(),
   /** while queued: 1 for the next training a worker takes, 2 after it, …; null otherwise */
   queuePosition: z.number().int().nullable(),
   /** completed by a stop (the SAEs are the weights at the step it stopped at) */

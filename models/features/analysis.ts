@@ -4,7 +4,8 @@
  * lens.ts):
  *
  * - Correlations: Pearson correlation of the feature's activations with every
- *   other feature's over stored rows.
+ *   other feature's over stored rows, on the WGSL kernels where the device
+ *   is a GPU (sae/gpu/choice.ts), else through ONNX Runtime's encoder.
  * - Ablation: x ← x + (target − a_f(x)) · W_dec[f] at the hook (zero: target
  *   0; clamp: any value), the SAE's error term untouched, so only that
  *   feature's contribution changes; the loss and next-token probabilities
@@ -15,7 +16,8 @@ import { readManifest, readShard } from '../activations/store.ts';
 import type { LoadedModel } from '../model.ts';
 import { DataType } from '../onnx/proto.ts';
 import type { Value } from '../onnx/graph.ts';
-import { ort } from '../runtime.ts';
+import { ort, type Device, type Placement } from '../runtime.ts';
+import { chooseWgsl, requestedDevice } from '../sae/gpu/choice.ts';
 import { createEncoder, forEachActive } from '../sae/encode.ts';
 import type { SaeConfig } from '../sae/saelens.ts';
 import type { SaeWeights } from '../sae/stepper.ts';
@@ -30,27 +32,58 @@ export interface Correlation {
  * `maxRows` stored rows of the SAE's hook (features that never fire there
  * are left out).
  */
-export async function correlations(activations: string, hook: string, cfg: SaeConfig, w: SaeWeights, f: number, opts: { maxRows?: number; k?: number; chunkRows?: number } = {}): Promise<{ rows: number; positive: Correlation[]; negative: Correlation[]; self: number }> {
+export async function correlations(activations: string, hook: string, cfg: SaeConfig, w: SaeWeights, f: number, opts: { maxRows?: number; k?: number; chunkRows?: number; device?: Device } = {}): Promise<{ rows: number; positive: Correlation[]; negative: Correlation[]; self: number; placement: Placement }> {
   const m = await readManifest(activations);
   const h = m?.hooks[hook];
   if (!h) throw new Error(`${activations}: no activations for hook "${hook}"`);
   const S = cfg.dSae;
   const maxRows = opts.maxRows ?? 50_000;
   const chunk = opts.chunkRows ?? 512;
-  const sum = new Float64Array(S);
-  const sumSq = new Float64Array(S);
-  const cross = new Float64Array(S); // Σ a_f a_g
-  let sumF = 0;
-  let sumFF = 0;
-  let n = 0;
-  const encoder = await createEncoder(cfg, w);
-  try {
-    const af = new Float64Array(chunk);
+  const device = requestedDevice(opts.device);
+  const choice = await chooseWgsl(device);
+  /** Calls `each(x, rows)` on the first maxRows stored rows, chunk by chunk; returns how many. */
+  const forRows = async (each: (x: Float32Array, rows: number) => Promise<void>): Promise<number> => {
+    let n = 0;
     for (let s = 0; s < h.shards.length && n < maxRows; s++) {
       const shard = await readShard(activations, h, s);
       for (let r0 = 0; r0 < shard.rows && n < maxRows; r0 += chunk) {
         const rows = Math.min(chunk, shard.rows - r0, maxRows - n);
-        const enc = await encoder.encode(shard.data.subarray(r0 * h.d, (r0 + rows) * h.d), rows);
+        await each(shard.data.subarray(r0 * h.d, (r0 + rows) * h.d), rows);
+        n += rows;
+      }
+    }
+    return n;
+  };
+  let sum: Float64Array;
+  let sumSq: Float64Array;
+  let cross: Float64Array; // Σ a_f a_g
+  let n: number;
+  let placement: Placement;
+  if (choice.wgsl) {
+    // on the device: the activations never leave it, only the three sums a feature do
+    const { createGpuFeatureEncoder } = await import('../sae/gpu/features.ts');
+    const enc = await createGpuFeatureEncoder(cfg, w, { capacity: chunk });
+    try {
+      n = await forRows(async (x, rows) => {
+        enc.encode(x, rows);
+        enc.correlate(f);
+      });
+      ({ sum, sumSq, cross } = await enc.correlationSums());
+      placement = { ...enc.placement, requested: device };
+    } finally {
+      await enc.release();
+    }
+  } else {
+    sum = new Float64Array(S);
+    sumSq = new Float64Array(S);
+    cross = new Float64Array(S);
+    const encoder = await createEncoder(cfg, w, { device });
+    const p = encoder.placement;
+    placement = { ...p, fallbackReason: p.fallbackReason ?? (p.provider === 'cpu' ? choice.reason : null) };
+    try {
+      const af = new Float64Array(chunk);
+      n = await forRows(async (x, rows) => {
+        const enc = await encoder.encode(x, rows);
         af.fill(0);
         forEachActive(enc, rows, S, (r, g, v) => {
           if (g === f) af[r] = v;
@@ -60,16 +93,13 @@ export async function correlations(activations: string, hook: string, cfg: SaeCo
           sumSq[g]! += v * v;
           cross[g]! += af[r]! * v;
         });
-        for (let r = 0; r < rows; r++) {
-          sumF += af[r]!;
-          sumFF += af[r]! ** 2;
-        }
-        n += rows;
-      }
+      });
+    } finally {
+      await encoder.release();
     }
-  } finally {
-    await encoder.release();
   }
+  const sumF = sum[f]!;
+  const sumFF = sumSq[f]!;
   const varF = sumFF / n - (sumF / n) ** 2;
   const all: Correlation[] = [];
   let self = NaN;
@@ -82,7 +112,7 @@ export async function correlations(activations: string, hook: string, cfg: SaeCo
   }
   const k = opts.k ?? 10;
   all.sort((a, b) => b.r - a.r);
-  return { rows: n, positive: all.slice(0, k).filter((c) => c.r > 0), negative: all.slice(-k).reverse().filter((c) => c.r < 0), self };
+  return { rows: n, positive: all.slice(0, k).filter((c) => c.r > 0), negative: all.slice(-k).reverse().filter((c) => c.r < 0), self, placement };
 }
 
 /**

@@ -15,14 +15,13 @@
  * chunks either way, and the state holds every accumulator as it was).
  */
 import { documentAt, type TokenStore } from '../datasets/format.ts';
-import { createEncoder, forEachActive } from '../sae/encode.ts';
 import type { SaeConfig } from '../sae/saelens.ts';
 import type { SaeWeights } from '../sae/stepper.ts';
-import type { Device } from '../runtime.ts';
+import type { Device, Placement } from '../runtime.ts';
+import { createScanner, HISTOGRAM_EDGES } from './scan.ts';
 import { openStoredSource, type ActivationRows, type ActivationSource } from './sources.ts';
 
-/** Log-spaced histogram edges of activation values: 10^-3 … 10^3, 4 bins a decade. */
-export const HISTOGRAM_EDGES = Array.from({ length: 25 }, (_, i) => 10 ** (-3 + i / 4));
+export { HISTOGRAM_EDGES };
 
 export interface Example {
   rank: number;
@@ -93,7 +92,10 @@ interface CommonOptions {
   right?: number;
   /** rows encoded at once */
   chunkRows?: number;
+  /** where the SAE's encoder and the scan run (scan.ts); default LOUPE_DEVICE */
   device?: Device;
+  /** called once the scanner is made, with where it runs */
+  onPlacement?(p: Placement): void;
   signal?: AbortSignal;
   /** done / total in the source's unit of progress (rows of the store; tokens through the model) */
   onProgress?(done: number, total: number, phase: 'scan' | 'examples'): void;
@@ -104,11 +106,6 @@ interface CommonOptions {
 
 /** An SAE over stored activations (`activations`: an extraction's folder, `hook`: its hook point), or over any {@link ActivationSource}. */
 export type DiscoverOptions = CommonOptions & ({ activations: string; hook: string } | { source: ActivationSource });
-
-function binOf(v: number): number {
-  const b = Math.floor((Math.log10(v) + 3) * 4);
-  return Math.max(0, Math.min(HISTOGRAM_EDGES.length - 2, b));
-}
 
 export async function discoverFeatures(o: DiscoverOptions): Promise<{ rows: number; features: FeatureSummary[] }> {
   const source = 'source' in o ? o.source : await openStoredSource(o.activations, o.hook);
@@ -126,54 +123,16 @@ export async function discoverFeatures(o: DiscoverOptions): Promise<{ rows: numb
     const fits = r.units === units && r.count.length === S && r.sum.length === S && r.max.length === S && r.hist.length === S * bins && r.topVal.length === S * K && r.topPos.length === S * K && r.topSize.length === S && r.topMin.length === S && r.unit >= 0 && r.unit <= units;
     if (!fits) throw new Error(`${source.name}: the checkpoint does not fit this discovery (another SAE, source or top-k)`);
   }
-  const count = r ? r.count : new Float64Array(S);
-  const sum = r ? r.sum : new Float64Array(S);
-  const max = r ? r.max : new Float32Array(S);
-  const hist = r ? r.hist : new Uint32Array(S * bins);
-  const topVal = r ? r.topVal : new Float32Array(S * K);
-  const topPos = r ? r.topPos : new Float64Array(S * K).fill(-1);
-  const topSize = r ? r.topSize : new Uint8Array(S);
-  const topMin = r ? r.topMin : new Float32Array(S); // smallest kept value once full
-
-  const offer = (f: number, v: number, pos: number) => {
-    const base = f * K;
-    const size = topSize[f]!;
-    // one example per context window: a nearby kept peak is replaced only by a higher one
-    for (let j = 0; j < size; j++) {
-      if (Math.abs(topPos[base + j]! - pos) < span) {
-        if (v > topVal[base + j]!) {
-          topVal[base + j] = v;
-          topPos[base + j] = pos;
-          if (size === K) topMin[f] = minOf(topVal, base, K);
-        }
-        return;
-      }
-    }
-    if (size < K) {
-      topVal[base + size] = v;
-      topPos[base + size] = pos;
-      topSize[f] = size + 1;
-      if (size + 1 === K) topMin[f] = minOf(topVal, base, K);
-      return;
-    }
-    if (v <= topMin[f]!) return;
-    let m = 0;
-    for (let j = 1; j < K; j++) if (topVal[base + j]! < topVal[base + m]!) m = j;
-    topVal[base + m] = v;
-    topPos[base + m] = pos;
-    topMin[f] = minOf(topVal, base, K);
-  };
-
   // checkpoints: after a unit, once both everyUnits units and everyMs have passed since the last
   const cp = o.checkpoint;
   const everyUnits = Math.max(1, cp?.everyUnits ?? CHECKPOINT_DEFAULTS.everyUnits);
   const everyMs = cp?.everyMs ?? CHECKPOINT_DEFAULTS.everyMs;
   let lastSave = performance.now();
   let unitsSince = 0;
-  const maybeSave = async (state: () => DiscoverCheckpoint): Promise<void> => {
+  const maybeSave = async (state: () => Promise<DiscoverCheckpoint>): Promise<void> => {
     unitsSince++;
     if (!cp || unitsSince < everyUnits || performance.now() - lastSave < everyMs) return;
-    await cp.save(state());
+    await cp.save(await state());
     unitsSince = 0;
     lastSave = performance.now();
   };
@@ -196,12 +155,13 @@ export async function discoverFeatures(o: DiscoverOptions): Promise<{ rows: numb
     }
   }
 
-  const encoder = await createEncoder(o.cfg, o.weights, { device: o.device });
+  const scanner = await createScanner(o.cfg, o.weights, { topK: K, span, capacity: chunk, device: o.device, resume: r });
+  o.onPlacement?.(scanner.placement);
   try {
     // pass 1: statistics and top positions
     let rows = r ? r.rows : 0;
     let done = r?.phase === 'scan' ? r.done : 0;
-    const scanned = (next: number): DiscoverCheckpoint => ({ phase: 'scan', unit: next, units, rows, done, count, sum, max, hist, topVal, topPos, topSize, topMin, values: null });
+    const scanned = async (next: number): Promise<DiscoverCheckpoint> => ({ phase: 'scan', unit: next, units, rows, done, ...(await scanner.state()), values: null });
     if (!r || r.phase === 'scan') {
       for await (const [u, unit] of units$(r ? r.unit : 0)) {
         const x = unit!;
@@ -209,14 +169,7 @@ export async function discoverFeatures(o: DiscoverOptions): Promise<{ rows: numb
         for (let r0 = 0; r0 < x.rows; r0 += chunk) {
           o.signal?.throwIfAborted();
           const n = Math.min(chunk, x.rows - r0);
-          const enc = await encoder.encode(x.data.subarray(r0 * source.d, (r0 + n) * source.d), n);
-          forEachActive(enc, n, S, (row, f, v) => {
-            count[f]!++;
-            sum[f]! += v;
-            if (v > max[f]!) max[f] = v;
-            hist[f * bins + binOf(v)]!++;
-            if (topSize[f]! < K || v > topMin[f]!) offer(f, v, Number(x.positions[r0 + row]!));
-          });
+          await scanner.scan(x.data.subarray(r0 * source.d, (r0 + n) * source.d), x.positions.subarray(r0, r0 + n), n);
           rows += n;
           o.onProgress?.(done + Math.round((size * (r0 + n)) / x.rows), source.total, 'scan');
         }
@@ -225,6 +178,7 @@ export async function discoverFeatures(o: DiscoverOptions): Promise<{ rows: numb
         await maybeSave(() => scanned(u + 1));
       }
     }
+    const { count, sum, max, hist, topVal, topPos, topSize, topMin } = await scanner.state();
 
     // the windows of the kept examples, clamped to their documents, their values back to back in one array
     interface Slot { feature: number; start: number; length: number; peak: number; value: number; values: Float32Array; tokens: Uint32Array | null }
@@ -259,7 +213,7 @@ export async function discoverFeatures(o: DiscoverOptions): Promise<{ rows: numb
 
     // pass 2: the activations of every token of those windows
     let seen = r?.phase === 'examples' ? r.done : 0;
-    const examined = (next: number): DiscoverCheckpoint => ({ phase: 'examples', unit: next, units, rows, done: seen, count, sum, max, hist, topVal, topPos, topSize, topMin, values: allValues });
+    const examined = async (next: number): Promise<DiscoverCheckpoint> => ({ phase: 'examples', unit: next, units, rows, done: seen, count, sum, max, hist, topVal, topPos, topSize, topMin, values: allValues });
     const has = (p: number) => wanted.has(p);
     const from = r?.phase === 'examples' ? r.unit : 0;
     for await (const [u, x] of units$(wanted.size > 0 ? from : units, (u) => source.mayHold?.(u, has) === false)) {
@@ -271,19 +225,19 @@ export async function discoverFeatures(o: DiscoverOptions): Promise<{ rows: numb
           const part = picked.slice(i, i + chunk);
           const batch = new Float32Array(part.length * source.d);
           part.forEach((row, k) => batch.set(x.data.subarray(row * source.d, (row + 1) * source.d), k * source.d));
-          const enc = await encoder.encode(batch, part.length);
-          const value = (k: number, f: number): number => {
-            if (enc.kind === 'dense') return enc.acts[k * S + f]!;
-            for (let j = 0; j < enc.k; j++) if (Number(enc.indices[k * enc.k + j]!) === f) return enc.values[k * enc.k + j]!;
-            return 0;
-          };
+          // every (row, slot's feature) pair of these rows, and where its value goes
+          const queries: number[] = [];
+          const into: [Float32Array, number][] = [];
           part.forEach((row, k) => {
             const pos = Number(x.positions[row]!);
             for (const si of wanted.get(pos)!) {
               const sl = slots[si]!;
-              sl.values[pos - sl.start] = value(k, sl.feature);
+              queries.push(k, sl.feature);
+              into.push([sl.values, pos - sl.start]);
             }
           });
+          const values = await scanner.pick(batch, part.length, Uint32Array.from(queries));
+          into.forEach(([arr, at], q) => (arr[at] = values[q]!));
         }
       }
       seen += source.size(u);
@@ -311,12 +265,6 @@ export async function discoverFeatures(o: DiscoverOptions): Promise<{ rows: numb
     }
     return { rows, features };
   } finally {
-    await encoder.release();
+    await scanner.release();
   }
-}
-
-function minOf(a: Float32Array, base: number, k: number): number {
-  let m = Infinity;
-  for (let j = 0; j < k; j++) if (a[base + j]! < m) m = a[base + j]!;
-  return m;
 }

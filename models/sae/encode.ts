@@ -5,18 +5,26 @@
  */
 import { DataType } from '../onnx/proto.ts';
 import { Graph, type Value } from '../onnx/graph.ts';
-import { createSession, ort, type Device, type Session } from '../runtime.ts';
+import { createSession, ort, type Device, type Placement, type Session } from '../runtime.ts';
 import type { SaeConfig } from './saelens.ts';
 import type { SaeWeights } from './stepper.ts';
 
 export type EncodedRows = { kind: 'sparse'; k: number; values: Float32Array; indices: BigInt64Array } | { kind: 'dense'; acts: Float32Array };
 
 export interface SaeEncoder {
+  /** where it runs (its ONNX Runtime session's placement) */
+  readonly placement: Placement;
   encode(x: Float32Array, rows: number): Promise<EncodedRows>;
   release(): Promise<void>;
 }
 
-export async function createEncoder(cfg: SaeConfig, w: SaeWeights, opts: { device?: Device } = {}): Promise<SaeEncoder> {
+/**
+ * The encoder as an ONNX graph: input `x` float32 [rows, d_in]; outputs
+ * `values` float32 and `indices` int64 [rows, k] for a TopK SAE (`sparse`),
+ * else `acts` float32 [rows, d_sae]. The server's sessions run it, and the
+ * browser's inspector runs the same bytes (models/features/inspector-bundle.ts).
+ */
+export function encoderGraph(cfg: SaeConfig, w: SaeWeights): { graph: Graph; sparse: boolean } {
   const g = new Graph('sae_encode');
   const { dIn, dSae } = cfg;
   const x = g.input('x', DataType.FLOAT, ['rows', dIn]);
@@ -37,8 +45,15 @@ export async function createEncoder(cfg: SaeConfig, w: SaeWeights, opts: { devic
     const t = g.initializer('threshold', DataType.FLOAT, [dSae], w.threshold);
     g.output(g.hook(g.mul(pre, g.cast(g.op('Greater', [pre, t]), DataType.FLOAT)), 'acts'));
   }
+  return { graph: g, sparse };
+}
+
+export async function createEncoder(cfg: SaeConfig, w: SaeWeights, opts: { device?: Device } = {}): Promise<SaeEncoder> {
+  const { dIn } = cfg;
+  const { graph: g, sparse } = encoderGraph(cfg, w);
   const session: Session = await createSession(g.toModel(), { device: opts.device });
   return {
+    placement: session.placement,
     async encode(data, rows) {
       const out = await session.run({ x: new ort.Tensor('float32', data, [rows, dIn]) });
       return sparse

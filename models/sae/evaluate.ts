@@ -10,7 +10,7 @@ import { planWindows, windowStart } from '../activations/plan.ts';
 import type { ExtractionSettings } from '../contracts/extractions.ts';
 import { openTokenStore } from '../datasets/format.ts';
 import { loadModel, type LoadedModel } from '../model.ts';
-import type { Device } from '../runtime.ts';
+import type { Device, Placement } from '../runtime.ts';
 import { ceLossRecovered, saeSplice, type CeLossRecovered, type SpliceSpec } from './splice.ts';
 import type { SaeWeights } from './stepper.ts';
 
@@ -23,6 +23,8 @@ export interface CeEvalOptions {
   /** windows to evaluate on (each contextLength tokens) */
   windows: number;
   device?: Device;
+  /** where the models run, once the first loads (and when that changes) */
+  onPlacement?(p: Placement): void;
 }
 
 export interface CeEvaluator {
@@ -71,7 +73,7 @@ export async function openCeEvaluator(o: CeEvalOptions): Promise<CeEvaluator> {
     async evaluate(hook, spec, weights) {
       let model = models.get(hook);
       if (!model) {
-        model = loadModel(o.modelDir, { dtype: o.settings.dtype, interventions: { [hook]: saeSplice(spec) }, ...(o.device ? { device: o.device } : {}) });
+        model = loadModel(o.modelDir, { dtype: o.settings.dtype, interventions: { [hook]: saeSplice(spec) }, ...(o.device ? { device: o.device } : {}), ...(o.onPlacement ? { onPlacement: o.onPlacement } : {}) });
         models.set(hook, model);
       }
       return ceLossRecovered(await model, spec, weights, ids, dims);

@@ -7,7 +7,8 @@
  * no step allocates or copies the parameters and moments.
  */
 import { logger } from '../log.ts';
-import { createSession, gpuDevicePresent, ort, type Device, type Session } from '../runtime.ts';
+import { createSession, ort, type Device, type Placement, type Session } from '../runtime.ts';
+import { chooseWgsl, requestedDevice } from './gpu/choice.ts';
 import { adamScalars, buildSaeStep, paramShapes, saeParams, toAdamU, type SaeArchitecture, type SaeParam } from './graph.ts';
 
 export interface SaeWeights {
@@ -55,8 +56,8 @@ export interface StepMetrics {
  * for the device, so `weights()` and `state()` are asynchronous.
  */
 export interface SaeStepper {
-  /** where the steps run: 'cpu' or 'webgpu' */
-  readonly provider: string;
+  /** where the steps run: the ONNX graph on a provider, or the WGSL kernels on an adapter */
+  readonly placement: Placement;
   /** Adam steps taken so far */
   readonly steps: number;
   step(x: Float32Array, batch: number, hp: { lr: number; l1?: number }): Promise<StepMetrics>;
@@ -90,7 +91,12 @@ export function checkStepperState(o: Pick<StepperOptions, 'architecture' | 'dIn'
   }
 }
 
-export async function createStepper(o: StepperOptions, init: SaeWeights, resume?: AdamResume): Promise<SaeStepper> {
+/**
+ * The ONNX graph's stepper on `o.device`'s provider. `notOnGpu` is why the
+ * GPU-resident stepper was not used (createTrainingStepper's `auto`): its
+ * placement records it.
+ */
+export async function createStepper(o: StepperOptions, init: SaeWeights, resume?: AdamResume, notOnGpu?: string): Promise<SaeStepper> {
   const shapes = paramShapes(o.dIn, o.dSae);
   const names = saeParams(o.architecture);
   const b1 = o.beta1 ?? 0.9;
@@ -128,8 +134,9 @@ export async function createStepper(o: StepperOptions, init: SaeWeights, resume?
   // the outputs ONNX Runtime allocates (the small per-step values), by name
   const small = Object.fromEntries(session.outputNames.filter((n) => !/^new_/.test(n)).map((n) => [n, null]));
   const copy = (p: Params): SaeWeights => Object.fromEntries(names.map((n) => [n, p[n]!.slice()])) as unknown as SaeWeights;
+  const placement: Placement = notOnGpu ? { ...session.placement, fallbackReason: notOnGpu } : session.placement;
   return {
-    provider: session.provider,
+    placement,
     get steps() {
       return steps;
     },
@@ -185,26 +192,19 @@ const log = logger('sae');
  * choice, the reason logged.
  */
 export async function createTrainingStepper(o: StepperOptions, init: SaeWeights, resume?: AdamResume): Promise<SaeStepper> {
-  const device = o.device ?? ((process.env.LOUPE_DEVICE as Device | undefined) || 'auto');
-  if (device === 'cpu') return createStepper({ ...o, device }, init, resume);
-  if (device === 'webgpu') {
+  const device = requestedDevice(o.device);
+  const choice = await chooseWgsl(device);
+  let reason = choice.wgsl ? null : choice.reason;
+  if (choice.wgsl) {
     const { createGpuStepper } = await import('./gpu/stepper.ts');
-    return createGpuStepper(o, init, resume);
-  }
-  let reason = 'no GPU device on this host';
-  if (gpuDevicePresent()) {
+    if (device === 'webgpu') return createGpuStepper({ ...o, device }, init, resume);
     try {
-      const { requestGpu } = await import('./gpu/device.ts');
-      const gpu = await requestGpu();
-      if (gpu.adapter.isFallbackAdapter) reason = `the WebGPU adapter (${gpu.adapter.description || gpu.adapter.vendor}) is a software fallback`;
-      else {
-        const { createGpuStepper } = await import('./gpu/stepper.ts');
-        return await createGpuStepper(o, init, resume);
-      }
+      return await createGpuStepper({ ...o, device }, init, resume);
     } catch (err) {
-      reason = err instanceof Error ? err.message : String(err);
+      reason = err instanceof Error ? err.message : String(err); // auto: the CPU path still trains
     }
   }
+  if (device === 'cpu') return createStepper({ ...o, device }, init, resume);
   log.info('training on the ONNX graph, not on the GPU', { reason });
-  return createStepper({ ...o, device: 'auto' }, init, resume);
+  return createStepper({ ...o, device: 'auto' }, init, resume, reason ?? undefined);
 }

@@ -68,8 +68,8 @@ const config: TrainOptions['config'] = { architecture: 'topk', k: 8, dSae: 128, 
 describe('trainSae with device webgpu', () => {
   it('runs on the GPU-resident stepper', async () => {
     const s = await createTrainingStepper({ architecture: 'topk', dIn: D, dSae: 128, k: 8, device: 'webgpu' }, { W_enc: new Float32Array(D * 128), b_enc: new Float32Array(128), W_dec: new Float32Array(128 * D), b_dec: new Float32Array(D) });
-    expect(s.provider).toBe('webgpu');
-    expect('adapter' in s).toBe(true);
+    expect(s.placement).toMatchObject({ requested: 'webgpu', provider: 'webgpu', engine: 'wgsl', fallbackReason: null });
+    expect(s.placement.adapter).toBeTruthy();
     await s.release();
   });
 

@@ -19,7 +19,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { hookStats, readManifest, readShard, type HookManifest } from '../activations/store.ts';
 import { TRAIN_DEFAULTS } from '../contracts/trainings.ts';
-import type { Device } from '../runtime.ts';
+import type { Device, Placement } from '../runtime.ts';
 import { BatchOrder } from './batches.ts';
 import { CHECKPOINT_FILE, checkResumable, emptyAcc, readCheckpoint, resumeFingerprint, writeCheckpoint, type RunTracking } from './checkpoint.ts';
 import { densityHistogram, type DensityHistogram } from './density.ts';
@@ -130,6 +130,8 @@ export interface TrainSaesOptions {
   evaluate?(e: EvalPoint): void | Promise<void>;
   onCheckpoint?(step: number, hook: string): void | Promise<void>;
   onProgress?(p: TrainProgress): void;
+  /** where the steps run, once each hook's stepper is made (every hook's runs alike) */
+  onPlacement?(p: Placement): void;
 }
 
 export interface TrainOptions extends Omit<TrainSaesOptions, 'hooks'> {
@@ -254,6 +256,7 @@ export async function trainSaes(o: TrainSaesOptions): Promise<TrainResult> {
         init,
         ckpt?.resume,
       );
+      o.onPlacement?.(stepper.placement);
       runs.push({
         target,
         h,

@@ -1,13 +1,19 @@
 /**
  * Activation extraction throughput: the demo dataset's tokens through the
  * model up to a hook (the graph stops there) into the activation store, f16
- * and f32 storage, batch 8 × 128, on CPU; for the demo model and a random
+ * and f32 storage, batch 8 × 128, on --device (default cpu); for the demo model and a random
  * GPT-2-small-sized model at block 6 and at the last block. When Debian's
  * python3-torch is installed, ../shared/bench/torch_gpt2_forward.py runs the
  * same shape to the same depth in the same run (at the last block it also
- * unembeds: it has no way to stop before), and the ratio is printed.
+ * unembeds: it has no way to stop before), and the ratio is printed (with
+ * --device cpu only: the reference runs on the CPU).
  *
- *   npm run bench -- extract [--batches 6] [--models demo,gpt2-small] [--storage f16,f32]
+ *   npm run bench -- extract [--batches 6] [--models demo,gpt2-small] [--storage f16,f32] [--device cpu|webgpu|auto]
+ *
+ * Each line names where the forward ran: `device` (the provider), `engine`,
+ * `fallback_reason` (auto without a GPU, or an out-of-memory move to the CPU)
+ * and, off the CPU, `webgpu_adapters`, the adapters Dawn offers (ONNX Runtime
+ * does not say which one it took; SwiftShader's speed means nothing).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -19,6 +25,8 @@ import { fileURLToPath } from 'node:url';
 import { extractActivations, type WindowSource } from '../../models/activations/extract.ts';
 import { openActivationWriter, type StorageDtype } from '../../models/activations/store.ts';
 import { loadModel } from '../../models/model.ts';
+import type { Device } from '../../models/runtime.ts';
+import { listAdapters } from '../../models/system/adapters.ts';
 import { loadTokenizer } from '../../models/tokenizer.ts';
 import { randomGpt2Small } from './lib/models.ts';
 
@@ -57,12 +65,15 @@ function torchReference(blocks: number): { tokens_per_s: number } | { error: str
 }
 
 export async function run(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { batches: { type: 'string', default: '6' }, models: { type: 'string', default: 'demo,gpt2-small' }, storage: { type: 'string', default: 'f16,f32' } } });
+  const { values } = parseArgs({ args, options: { batches: { type: 'string', default: '6' }, models: { type: 'string', default: 'demo,gpt2-small' }, storage: { type: 'string', default: 'f16,f32' }, device: { type: 'string', default: 'cpu' } } });
+  const device = values.device as Device;
+  if (!['cpu', 'webgpu', 'auto'].includes(device)) throw new Error(`--device must be cpu, webgpu or auto (got "${values.device}")`);
+  const adapters = device === 'cpu' ? {} : { webgpu_adapters: (await listAdapters().catch(() => [])).map((a) => `${a.name}${a.fallback ? ' (software)' : ''}`) };
   const batches = Number(values.batches);
   const windows = await demoWindows(batches * B);
   for (const name of values.models!.split(',')) {
     const dir = name === 'demo' ? DEMO : await randomGpt2Small();
-    const model = await loadModel(dir, { dtype: 'fp32', device: 'cpu' });
+    const model = await loadModel(dir, { dtype: 'fp32', device });
     const L = model.spec.nLayers;
     // GPT-2-small: block 6 and the last; the 6-layer demo: the middle one and the last
     for (const block of L > 6 ? [6, L] : [Math.ceil(L / 2), L]) {
@@ -79,12 +90,13 @@ export async function run(args: string[]): Promise<void> {
           await writer.finish();
           const s = (performance.now() - t0) / 1000;
           best = Math.max(best, Math.round(end.tokensDone / s));
-          console.log(JSON.stringify({ bench: 'extract', case: `${name}/${hook}/${storage}`, impl: 'loupe', device: 'cpu', model: name, hook, storage, batch: B, seq: T, tokens: end.tokensDone, tokens_per_s: Math.round(end.tokensDone / s), peak_rss_mb: peak }));
+          const p = model.placement!;
+          console.log(JSON.stringify({ bench: 'extract', case: `${name}/${hook}/${storage}`, impl: 'loupe', device: p.provider, engine: p.engine, fallback_reason: p.fallbackReason, ...adapters, model: name, hook, storage, batch: B, seq: T, tokens: end.tokensDone, tokens_per_s: Math.round(end.tokensDone / s), peak_rss_mb: peak }));
         } finally {
           await rm(out, { recursive: true, force: true });
         }
       }
-      if (name === 'gpt2-small') {
+      if (name === 'gpt2-small' && device === 'cpu') {
         const ref = torchReference(block);
         const ratio = 'tokens_per_s' in ref ? Math.round((best / ref.tokens_per_s) * 100) / 100 : null;
         const torch = 'tokens_per_s' in ref ? { tokens_per_s: ref.tokens_per_s, loupe_over_torch: ratio } : ref;

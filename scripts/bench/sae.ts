@@ -69,7 +69,7 @@ export async function run(args: string[]): Promise<void> {
     for (let i = 0; i < steps; i++) await stepper.step(xs[i % 8]!, batch, hp);
     const dt = (performance.now() - t0) / 1000;
     ours[arch] = Math.round((batch * steps) / dt);
-    console.log(JSON.stringify({ bench: 'sae', case: `sae_${arch}`, impl: 'loupe', device: stepper.provider, ...('adapter' in stepper ? { adapter: (stepper.adapter as { description: string }).description } : {}), dtype: 'float32', d_in: dIn, d_sae: dSae, batch, steps, threads, tokens_per_s: ours[arch], ms_per_step: Math.round((dt / steps) * 1e4) / 10 }));
+    console.log(JSON.stringify({ bench: 'sae', case: `sae_${arch}`, impl: 'loupe', device: stepper.placement.provider, engine: stepper.placement.engine, adapter: stepper.placement.adapter, fallback_adapter: stepper.placement.fallbackAdapter, fallback_reason: stepper.placement.fallbackReason, dtype: 'float32', d_in: dIn, d_sae: dSae, batch, steps, threads, tokens_per_s: ours[arch], ms_per_step: Math.round((dt / steps) * 1e4) / 10 }));
     await stepper.release();
   }
   if (values.device !== 'cpu') return;

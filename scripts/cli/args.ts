@@ -28,7 +28,18 @@ export function serverUrl(option: string | undefined): string {
   return raw.replace(/\/+$/, '');
 }
 
-/** fetch of `base` + `p` with LOUPE_TOKEN as a bearer token; an error answer becomes an Error with the server's message. */
+/** An error answer of the API: its message, HTTP status and `details` (for a 400, `[{field, message}]`). */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly details: unknown,
+  ) {
+    super(message);
+  }
+}
+
+/** fetch of `base` + `p` with LOUPE_TOKEN as a bearer token; an error answer becomes an {@link ApiError} with the server's message. */
 export async function call(base: string, p: string, init: RequestInit = {}): Promise<Response> {
   const headers = new Headers(init.headers);
   if (process.env.LOUPE_TOKEN) headers.set('authorization', `Bearer ${process.env.LOUPE_TOKEN}`);
@@ -40,7 +51,7 @@ export async function call(base: string, p: string, init: RequestInit = {}): Pro
   }
   if (!res.ok) {
     const body = errorBodySchema.safeParse(await res.json().catch(() => null));
-    throw new Error(body.success ? body.data.error.message : `${init.method ?? 'GET'} ${p}: HTTP ${res.status}`);
+    throw new ApiError(body.success ? body.data.error.message : `${init.method ?? 'GET'} ${p}: HTTP ${res.status}`, res.status, body.success ? body.data.error.details : undefined);
   }
   return res;
 }

@@ -1,20 +1,32 @@
 /**
- * `npm run -s loupe -- sae import|export` against a real HTTP server (the API
- * app over a test database, served on a free port): a folder written by
- * saveSae with a SAELens 5-style cfg.json is imported; an SAE is exported and
- * read back by loadSae with the same weights; the server's refusals and an
- * unreachable server are reported; bad usage exits 2.
+ * `npm run -s loupe -- sae import|export|encode` against a real HTTP server
+ * (the API app over a test database, served on a free port, with the
+ * `features.analyze` job run by an in-process job runner): a folder written
+ * by saveSae with a SAELens 5-style cfg.json is imported; an SAE is exported
+ * and read back by loadSae with the same weights; text is encoded by a random
+ * SAE on the demo model as the route answers it; the server's refusals and an
+ * unreachable server are reported; bad usage exits 2, naming the option.
  */
 import { serve, type ServerType } from '@hono/node-server';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../models/config.ts';
+import { encodeResponseSchema } from '../../models/contracts/encode.ts';
 import { saeSchema } from '../../models/contracts/trainings.ts';
+import { logger } from '../../models/log.ts';
 import { loadSae, saveSae } from '../../models/sae/saelens.ts';
+import { createEvents } from '../../db/events.ts';
+import { DEMO_MODEL_ID } from '../../db/queries/models.ts';
+import type { SaeRow } from '../../db/queries/saes.ts';
+import { registerDemoModel } from '../../workers/demo-model.ts';
+import { featuresAnalyze } from '../../workers/features-analyze.ts';
+import { startJobRunner, type JobRunner } from '../../workers/runner.ts';
 import { loupe } from '../testing/activations.ts';
 import { createTestApp, type TestApp } from '../testing/app.ts';
 import { createTestDatabase, type TestDatabase } from '../testing/db.ts';
+import { randomSae } from '../testing/features.ts';
 import { freePort } from '../testing/ports.ts';
 
 const seq = (n: number, k: number) => Float32Array.from({ length: n }, (_, i) => Math.cos(i * k));
@@ -24,17 +36,33 @@ describe('loupe sae', () => {
   let t: TestApp;
   let server: ServerType;
   let base: string;
+  let runner: JobRunner;
+  let random: SaeRow;
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'loupe-cli-sae-'));
+  const dataDir = path.join(tmp, 'data');
 
   beforeAll(async () => {
     db = await createTestDatabase('loupe_cli_sae');
-    t = await createTestApp(db, path.join(tmp, 'data'));
+    await registerDemoModel(db.db, logger('test'));
+    random = await randomSae(db.db, dataDir, { modelId: DEMO_MODEL_ID, hook: 'blocks.3.hook_resid_post', dIn: 256, dSae: 64, k: 8 });
+    t = await createTestApp(db, dataDir, { analysisWaitMs: 60_000 });
+    runner = await startJobRunner({
+      boss: t.boss,
+      database: db,
+      events: createEvents(db.pool),
+      config: loadConfig({ DATA_DIR: dataDir, LOUPE_DEVICE: 'cpu' }),
+      kinds: [featuresAnalyze],
+      log: logger('test-worker'),
+      workerId: 'test-worker',
+      pollingIntervalSeconds: 0.5,
+    });
     const port = await freePort();
     server = serve({ fetch: t.app.fetch, hostname: '127.0.0.1', port });
     base = `http://127.0.0.1:${port}`;
   });
   afterAll(async () => {
     await new Promise((r) => server?.close(r));
+    await runner?.stop();
     await t.stop();
     await db.drop();
     rmSync(tmp, { recursive: true, force: true });
@@ -60,6 +88,31 @@ describe('loupe sae', () => {
     expect(back.cfg).toMatchObject({ architecture: 'relu', dIn: 8, dSae: 12, hookName: 'blocks.2.hook_resid_pre', hookLayer: 2, modelName: 'gpt2', contextSize: 128 });
     for (const n of ['W_enc', 'b_enc', 'W_dec', 'b_dec'] as const) expect(Array.from(back.weights[n])).toEqual(Array.from(w[n]));
   });
+
+  it('encodes text as POST /api/saes/{id}/encode answers it, and names the option of a bad request (exit 2)', async () => {
+    const text = 'In the beginning God created the heaven and the earth.';
+    const res = await t.request(`/api/saes/${random.id}/encode`, { method: 'POST', body: JSON.stringify({ text, topK: 3 }) });
+    expect(res.status).toBe(200);
+    const route = encodeResponseSchema.parse(await res.json());
+    const r = await loupe(['sae', 'encode', random.id, '--text', text, '--top-k', '3', '--server', base]);
+    expect(r.code, r.stderr).toBe(0);
+    const printed = encodeResponseSchema.parse(JSON.parse(r.stdout));
+    expect(printed.cached).toBe(true);
+    expect({ ...printed, cached: false }).toEqual(route);
+    expect(route.tokens.length).toBeGreaterThan(5);
+
+    const usage: [string[], RegExp][] = [
+      [['sae', 'encode', random.id, '--text', ' the'.repeat(600), '--server', base], /loupe sae: --text: 600 tokens exceed the model's context length 512/],
+      [['sae', 'encode', random.id, '--ids', '1,99999', '--server', base], /loupe sae: --ids: ids\[1\] = 99999 is not below the model's vocabulary size 8192/],
+      [['sae', 'encode', random.id, '--ids', '1', '--top-k', '0'], /loupe sae: --top-k: /],
+      [['sae', 'encode', random.id, '--ids', '1', '--text', 'x'], /give exactly one of --text "\.\.\." or --ids/],
+    ];
+    const results = await Promise.all(usage.map(([args]) => loupe(args)));
+    for (const [i, u] of results.entries()) {
+      expect(u.code, u.stderr).toBe(2);
+      expect(u.stderr).toMatch(usage[i]![1]);
+    }
+  }, 60_000);
 
   it('reports the server\'s refusal (exit 1), an unreachable server (exit 1) and bad usage (exit 2)', async () => {
     const missing = await loupe(['sae', 'import', path.join(tmp, 'nowhere'), '--server', base]);

@@ -14,6 +14,7 @@ import { createDatasetStorage } from '../../server/dataset-storage.ts';
 import { createExtractionStorage } from '../../server/extraction-storage.ts';
 import { createSaeStorage } from '../../server/sae-storage.ts';
 import { createFeatureStorage } from '../../server/feature-storage.ts';
+import { createInspectorStorage } from '../../server/inspector-storage.ts';
 import type { TestDatabase } from './db.ts';
 import { inspectModel } from '../../models/inspect.ts';
 
@@ -41,6 +42,7 @@ export async function createTestApp(db: TestDatabase, dataDir: string, opts: { u
     extractions: createExtractionStorage(dataDir),
     saes: createSaeStorage(dataDir),
     features: createFeatureStorage(dataDir),
+    inspector: createInspectorStorage(dataDir),
     analysisWaitMs: opts.analysisWaitMs,
     version: '0.0.0-test',
     token: undefined,

@@ -50,9 +50,16 @@ export async function trainedSae(db: Db, dataDir: string, extraction: Extraction
 /**
  * A TopK SAE of `dSae` features with seeded random weights (an import, not
  * trained: its features are arbitrary but deterministic), saved under
- * DATA_DIR/saes/imported/<id> and recorded for `modelId`.
+ * DATA_DIR/saes/imported/<id> and recorded for `modelId`. `architecture`
+ * jumprelu gives it thresholds uniform in [0, `threshold`) (default 3),
+ * random biases and no k; `prependBos` is its cfg.json's `prepend_bos`
+ * (default false).
  */
-export async function randomSae(db: Db, dataDir: string, o: { modelId: string; hook: string; dIn: number; dSae: number; k: number; seed?: number }): Promise<SaeRow> {
+export async function randomSae(
+  db: Db,
+  dataDir: string,
+  o: { modelId: string; hook: string; dIn: number; dSae: number; k: number; seed?: number; architecture?: 'topk' | 'jumprelu'; threshold?: number; prependBos?: boolean },
+): Promise<SaeRow> {
   let state = o.seed ?? 1;
   // mulberry32, then Box-Muller: the same weights on every run
   const uniform = () => {
@@ -64,13 +71,21 @@ export async function randomSae(db: Db, dataDir: string, o: { modelId: string; h
   const normal = (n: number, scale: number) => Float32Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform()) * scale);
   const id = randomUUID();
   const dir = path.join(dataDir, 'saes', 'imported', id);
+  const architecture = o.architecture ?? 'topk';
+  const jump = architecture === 'jumprelu';
   await saveSae(
     dir,
-    { architecture: 'topk', dIn: o.dIn, dSae: o.dSae, k: o.k, hookName: o.hook, hookLayer: null, modelName: 'test', contextSize: null, prependBos: false, normalizeActivations: 'none', extra: {} },
-    { W_enc: normal(o.dIn * o.dSae, 1 / Math.sqrt(o.dIn)), b_enc: new Float32Array(o.dSae), W_dec: normal(o.dSae * o.dIn, 1 / Math.sqrt(o.dIn)), b_dec: new Float32Array(o.dIn) },
+    { architecture, dIn: o.dIn, dSae: o.dSae, k: jump ? null : o.k, hookName: o.hook, hookLayer: null, modelName: 'test', contextSize: null, prependBos: o.prependBos ?? false, normalizeActivations: 'none', extra: {} },
+    {
+      W_enc: normal(o.dIn * o.dSae, 1 / Math.sqrt(o.dIn)),
+      b_enc: jump ? normal(o.dSae, 0.5) : new Float32Array(o.dSae),
+      W_dec: normal(o.dSae * o.dIn, 1 / Math.sqrt(o.dIn)),
+      b_dec: jump ? normal(o.dIn, 1) : new Float32Array(o.dIn),
+      ...(jump ? { threshold: Float32Array.from({ length: o.dSae }, () => uniform() * (o.threshold ?? 3)) } : {}),
+    },
   );
   const cfg = JSON.parse(await fs.readFile(path.join(dir, 'cfg.json'), 'utf8')) as Record<string, unknown>;
-  return insertSae(db, { id, name: `random ${o.dSae}`, trainingId: null, modelId: o.modelId, hookPoint: o.hook, architecture: 'topk', dIn: o.dIn, dSae: o.dSae, cfg, metrics: null, path: dir });
+  return insertSae(db, { id, name: `random ${architecture} ${o.dSae}`, trainingId: null, modelId: o.modelId, hookPoint: o.hook, architecture, dIn: o.dIn, dSae: o.dSae, cfg, metrics: null, path: dir });
 }
 
 /** Waits until discovery `id` has ended (completed, failed or cancelled) and returns it. */

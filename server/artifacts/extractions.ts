@@ -22,6 +22,7 @@ export function toExtraction(r: ExtractionRow): Extraction {
     settings: r.settings,
     status: r.status,
     progress: r.progress,
+    device: r.device,
     stats: r.stats,
     jobId: r.jobId,
     error: r.error,

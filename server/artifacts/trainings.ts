@@ -24,6 +24,7 @@ export function toTraining(r: TrainingRow, positions: Map<string, number>): Trai
     status: r.status,
     control: r.control,
     progress: r.progress,
+    device: r.device,
     queuePosition: r.status === 'queued' && r.jobId ? (positions.get(r.jobId) ?? null) : null,
     stopped: r.progress?.stopped ?? false,
     jobId: r.jobId,

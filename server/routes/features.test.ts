@@ -86,6 +86,8 @@ describe('features API', () => {
     expect(d).toMatchObject({ saeId: sae.id, extractionId: extraction.id, status: 'queued', settings: { topK: 10, left: 16, right: 4 } });
     const done = await discoveryEnded(db.db, d.id);
     expect(done.status, done.error ?? '').toBe('completed');
+    // where the encoder ran, in the row (LOUPE_DEVICE=cpu: the CPU, no fallback)
+    expect(done.device?.sae).toMatchObject({ requested: 'cpu', provider: 'cpu', fallbackReason: null });
     all = featureListSchema.parse(await (await t.request(`/api/features?sae=${sae.id}&sort=index&limit=200`)).json()).items;
   }, 240_000);
 
@@ -245,6 +247,7 @@ describe('features API', () => {
     expect(corr.positive.length).toBeGreaterThan(0);
     expect(corr.positive.every((c) => c.r > 0 && c.r <= 1 && c.feature !== f.index)).toBe(true);
     expect(corr.positive[0]!.label).toBe(all[corr.positive[0]!.feature]!.label);
+    expect(corr.device?.sae).toMatchObject({ requested: 'cpu', provider: 'cpu' });
     expect(correlationsSchema.parse((await get(`/api/features/${f.id}/correlations?k=5`)).body)).toEqual({ ...corr, cached: true });
 
     const abl = ablationSchema.parse((await get(`/api/features/${f.id}/ablation?examples=3`)).body);
@@ -255,6 +258,7 @@ describe('features API', () => {
     expect(abl.perplexityBefore).toBeCloseTo(Math.exp(abl.lossBefore), 4);
     expect(abl.moved.length).toBe(10);
     expect(abl.moved.every((m) => m.row < 3 && m.text === tok.tokenStrings([m.token])[0])).toBe(true);
+    expect(abl.device?.model).toMatchObject({ requested: 'cpu', provider: 'cpu', engine: 'onnxruntime', fallbackReason: null });
     expect(ablationSchema.parse((await get(`/api/features/${f.id}/ablation?examples=3`)).body)).toEqual({ ...abl, cached: true });
     // a clamp is its own entry
     const clamp = ablationSchema.parse((await get(`/api/features/${f.id}/ablation?examples=3&mode=clamp&value=${2 * f.maxActivation}`)).body);

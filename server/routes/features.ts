@@ -33,6 +33,7 @@ import {
   parseFeatureId,
   type FeatureDetail,
 } from '../../models/contracts/features.ts';
+import type { JobDevice } from '../../models/contracts/device.ts';
 import { createLlmClient, LlmError, llmLabel } from '../../models/features/llm.ts';
 import { extractionOfSae, modelDirOfSae } from '../../db/queries/discoveries.ts';
 import { featureLabels, getFeature, listFeatures, patchFeature, saeOfFeatures, setLlmLabel } from '../../db/queries/features.ts';
@@ -207,11 +208,11 @@ export function registerFeatureRoutes(app: App): void {
     if (!(await extractionOfSae(deps.db, sae.id))) throw new AppError('conflict', 409, `SAE ${sae.id} has no stored activations to correlate over (no discovery or training extraction)`);
     const r = await analysis(deps, 'correlations', sae.id, index, { k: q.k });
     if ('jobId' in r) return c.json(r, 202);
-    const res = r.result as { rows: number; positive: { feature: number; r: number }[]; negative: { feature: number; r: number }[] };
+    const res = r.result as { rows: number; positive: { feature: number; r: number }[]; negative: { feature: number; r: number }[]; device?: JobDevice };
     // labels as they are now (edited labels show at once)
     const labels = await featureLabels(deps.db, sae.id, [...res.positive, ...res.negative].map((x) => x.feature));
     const named = (xs: { feature: number; r: number }[]) => xs.map((x) => ({ feature: x.feature, r: x.r, label: labels.get(x.feature) ?? null }));
-    return c.json({ rows: res.rows, positive: named(res.positive), negative: named(res.negative), cached: r.cached, computedAt: r.computedAt }, 200);
+    return c.json({ rows: res.rows, positive: named(res.positive), negative: named(res.negative), ...(res.device ? { device: res.device } : {}), cached: r.cached, computedAt: r.computedAt }, 200);
   });
 
   app.openapi(ablationRouteDef, async (c) => {

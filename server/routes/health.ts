@@ -1,4 +1,4 @@
-/** `GET /api/health`: database, job queue and live workers. */
+/** `GET /api/health`: database, job queue, live workers and the WebGPU adapters they found. */
 import { createRoute } from '@hono/zod-openapi';
 import { sql } from 'drizzle-orm';
 import { healthSchema, type Health } from '../../models/contracts/api.ts';
@@ -12,7 +12,7 @@ import type { App } from '../app.ts';
 const route = createRoute({
   method: 'get',
   path: '/api/health',
-  summary: 'Health of the database, the job queue and the workers seen in the last 30 s',
+  summary: 'Health of the database, the job queue and the workers seen in the last 30 s, with their devices and WebGPU adapters',
   responses: {
     200: json('Health report (status "degraded" when the queue is not installed or no worker beats)', healthSchema),
     503: json('The database cannot be reached (status "unavailable"); the same report, with a Retry-After header', healthSchema),
@@ -46,13 +46,27 @@ export function registerHealthRoutes(app: App): void {
           }),
         );
     const list = database.ok ? await listActiveWorkers(db, POLICY.WORKER_SEEN_WINDOW_MS).catch(() => []) : [];
+    const workers = list.map((w) => ({
+      id: w.id,
+      host: w.host,
+      pid: w.pid,
+      startedAt: w.startedAt,
+      lastSeen: w.lastSeen,
+      concurrency: w.concurrency,
+      device: w.device ?? null,
+      adapters: w.adapters?.adapters ?? null,
+      adaptersNote: w.adapters?.note ?? null,
+    }));
+    // one entry per adapter, however many workers (on however many hosts) found it
+    const adapters = [...new Map(workers.flatMap((w) => w.adapters ?? []).map((a) => [JSON.stringify([a.name, a.vendor, a.architecture, a.fallback]), a])).values()];
     const body: Health = {
       status: !database.ok ? 'unavailable' : queue.ok && list.length > 0 ? 'ok' : 'degraded',
       version,
       uptimeS: Math.round((Date.now() - startedAt) / 1000),
       database,
       queue,
-      workers: { active: list.length, list: list.map(({ queues: _q, ...w }) => w) },
+      workers: { active: list.length, list: workers },
+      adapters,
     };
     if (!database.ok) {
       c.header('Retry-After', '5');

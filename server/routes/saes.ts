@@ -3,12 +3,17 @@
  * `POST /api/saes/import` (register a SAELens folder the server can read: it
  * is checked and copied into DATA_DIR/saes/imported/<id>/), and
  * `GET /api/saes/{id}/files/{name}` (cfg.json or sae_weights.safetensors, for
- * `loupe sae export` and any SAELens user).
+ * `loupe sae export` and any SAELens user), and `POST /api/saes/{id}/encode`
+ * (text or token ids → each token's largest active features, computed by a
+ * `features.analyze` job and cached: server/artifacts/encode.ts).
  */
 import { createRoute } from '@hono/zod-openapi';
+import { encodeRequestSchema, encodeResponseSchema } from '../../models/contracts/encode.ts';
+import { analysisPendingSchema } from '../../models/contracts/features.ts';
 import { importSaeSchema, saeFileParamSchema, saeIdParamSchema, saeListQuerySchema, saeListSchema, saeSchema } from '../../models/contracts/trainings.ts';
 import { getModel } from '../../db/queries/models.ts';
 import { deleteSae, getSae, insertSae, listSaes } from '../../db/queries/saes.ts';
+import { encodeWithSae } from '../artifacts/encode.ts';
 import { removeDiscoveriesOf } from '../artifacts/index.ts';
 import { toSae } from '../artifacts/saes.ts';
 import { AppError } from '../errors.ts';
@@ -57,6 +62,23 @@ const deleteRouteDef = createRoute({
   summary: 'Deletes an SAE, its features, its discoveries (cancelling the queued and running ones; their staging folders under DATA_DIR/discoveries go) and its folder under DATA_DIR/saes',
   request: { params: saeIdParamSchema },
   responses: { 204: { description: 'Deleted' }, 400: error('Invalid id'), 404: error('No such SAE') },
+});
+
+const encodeRouteDef = createRoute({
+  method: 'post',
+  path: '/api/saes/{id}/encode',
+  summary:
+    "Runs `text` (tokenized with the model's tokenizer) or `ids` through the SAE's model up to its hook and through its encoder: per token, its `topK` (default 10, at most d_sae) largest active features, in descending order. A BOS is run first when the SAE's cfg.json says its activations were recorded so (`prepend_bos`); it counts towards the model's context but is not listed (`addedBos` says). Cached like the feature analyses",
+  request: { params: saeIdParamSchema, body: jsonBody(encodeRequestSchema) },
+  responses: {
+    200: json('Per token, its largest active features, computed now or cached', encodeResponseSchema),
+    202: json('Still computing: send the same request again', analysisPendingSchema),
+    400: error("Invalid body (the details name the field): neither or both of text and ids, ids outside the model's vocabulary, more tokens than the model's context, topK above d_sae"),
+    404: error('No such SAE'),
+    409: error("The SAE has no model to run, its model cannot be read or lacks the SAE's hook point"),
+    500: error('The encode failed: the reason when it is one you can act on, else a generic message with the job id (the details are in the worker log)'),
+    503: error('The job could not be queued; try again'),
+  },
 });
 
 export function registerSaeRoutes(app: App): void {
@@ -113,6 +135,11 @@ export function registerSaeRoutes(app: App): void {
     return c.json(toSae(row), 201);
   });
 
+  app.openapi(encodeRouteDef, async (c) => {
+    const r = await encodeWithSae(c.get('deps'), c.req.valid('param').id, c.req.valid('json'));
+    return 'jobId' in r ? c.json(r, 202) : c.json(r, 200);
+  });
+
   app.openapi(deleteRouteDef, async (c) => {
     const { id } = c.req.valid('param');
     const deps = c.get('deps');
@@ -121,6 +148,7 @@ export function registerSaeRoutes(app: App): void {
     await removeDiscoveriesOf(deps, id);
     await deleteSae(deps.db, id);
     await deps.saes.remove(row.path);
+    await deps.inspector.remove(id);
     return c.body(null, 204);
   });
 }

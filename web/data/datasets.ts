@@ -9,6 +9,7 @@
 import { createSignal, type Accessor } from 'solid-js';
 import { modelListSchema, type Model } from '../../models/contracts/api.ts';
 import {
+  createDatasetSchema,
   createdDatasetSchema,
   datasetListSchema,
   datasetSampleSchema,
@@ -21,7 +22,7 @@ import {
   type UploadDatasetQuery,
 } from '../../models/contracts/datasets.ts';
 import type { DatasetProgress } from '../../models/contracts/topics.ts';
-import { ApiError, getJson, sendJson } from '../api.ts';
+import { ApiError, checkInput, getJson, sendJson } from '../api.ts';
 import { watchActiveRows } from './live.ts';
 import { createRowList, type ListStore } from './rows.ts';
 import { applyDatasetProgress, isActive } from './dataset-view.ts';
@@ -95,6 +96,7 @@ export function createDatasetsStore(): DatasetsStore {
     error: list.error,
     reload,
     async importHub(body) {
+      checkInput(createDatasetSchema, body);
       const { dataset } = await sendJson('POST', '/api/datasets', body, createdDatasetSchema);
       replace(dataset);
       return dataset;

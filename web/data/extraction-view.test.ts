@@ -14,6 +14,7 @@ const run: Extraction = {
   settings: { dtype: 'fp32', storage: 'f16', contextLength: 128, batchSize: 8, tokenBudget: 1_000_000, stride: null, keepBos: false, prependBos: null, windowsPerShard: 512 },
   status: 'queued',
   progress: null,
+  device: null,
   stats: null,
   jobId: 'j1',
   error: null,

@@ -9,6 +9,7 @@ import type { Accessor } from 'solid-js';
 import { architectureSchema, modelListSchema, type Architecture, type Model } from '../../models/contracts/api.ts';
 import { datasetListSchema, type Dataset } from '../../models/contracts/datasets.ts';
 import {
+  createExtractionSchema,
   createdExtractionSchema,
   extractionDetailSchema,
   extractionListSchema,
@@ -21,7 +22,7 @@ import {
   type ExtractionTemplate,
 } from '../../models/contracts/extractions.ts';
 import type { ExtractionProgress } from '../../models/contracts/topics.ts';
-import { getJson, sendJson } from '../api.ts';
+import { checkInput, getJson, sendJson } from '../api.ts';
 import { watchActiveRows } from './live.ts';
 import { createRowList, type ListStore } from './rows.ts';
 import { applyExtractionProgress, isRunning } from './extraction-view.ts';
@@ -63,6 +64,7 @@ export function createExtractionsStore(): ExtractionsStore {
     templates,
     reload,
     async start(body) {
+      checkInput(createExtractionSchema, body);
       const { extraction } = await sendJson('POST', '/api/extractions', body, createdExtractionSchema);
       replace(extraction);
       return extraction;

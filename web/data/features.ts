@@ -22,6 +22,10 @@ import { createStore, reconcile } from 'solid-js/store';
 import type { z } from 'zod';
 import {
   analysisPendingSchema,
+  createDiscoverySchema,
+  featurePatchSchema,
+  llmTestBodySchema,
+  putSettingsSchema,
   discoveryListSchema,
   discoverySchema,
   featureDetailSchema,
@@ -42,7 +46,7 @@ import { architectureSchema } from '../../models/contracts/api.ts';
 import { datasetListSchema, type Dataset } from '../../models/contracts/datasets.ts';
 import { extractionListSchema, type Extraction } from '../../models/contracts/extractions.ts';
 import { saeListSchema, trainingDetailSchema, type Sae } from '../../models/contracts/trainings.ts';
-import { ApiError, errorMessage, getJson, getJsonOrAccepted, sendJson } from '../api.ts';
+import { ApiError, checkInput, errorMessage, getJson, getJsonOrAccepted, sendJson } from '../api.ts';
 import { discoveryActive } from './discovery-view.ts';
 import { featuresApiPath, type FeatureListQuery } from './feature-query.ts';
 import { pollList, watchActiveRows } from './live.ts';
@@ -269,6 +273,7 @@ export function createDiscoveriesStore(saeId: Accessor<string | null>, onComplet
     error,
     reload,
     async start(body) {
+      checkInput(createDiscoverySchema, body);
       const d = await sendJson('POST', '/api/discoveries', body, discoverySchema);
       upsert(d);
       return d;
@@ -343,6 +348,7 @@ export function loadFeature(id: string, signal?: AbortSignal): Promise<FeatureDe
 
 /** PATCHes a feature (label, favourite, notes); the feature as the server has it afterwards, when it says. */
 export async function patchFeature(id: string, patch: FeaturePatch): Promise<FeatureListItem | undefined> {
+  checkInput(featurePatchSchema, patch);
   return sendJson('PATCH', `/api/features/${id}`, patch, featureListItemSchema);
 }
 
@@ -429,11 +435,14 @@ export function loadSettings(signal?: AbortSignal): Promise<Settings> {
 
 /** Saves the LLM endpoint (`null` turns LLM labels off); the settings as stored. */
 export async function saveSettings(llm: LlmSettingsInput | null): Promise<Settings> {
+  checkInput(putSettingsSchema, { llm });
   const res = await sendJson('PUT', '/api/settings', { llm }, settingsSchema);
   return res ?? loadSettings();
 }
 
 /** One chat completion through the endpoint `llm` (the stored one when left out). */
-export function testLlm(llm?: LlmSettingsInput): Promise<z.output<typeof llmTestResultSchema>> {
-  return sendJson('POST', '/api/settings/llm/test', llm ? { llm } : {}, llmTestResultSchema);
+export async function testLlm(llm?: LlmSettingsInput): Promise<z.output<typeof llmTestResultSchema>> {
+  const body = llm ? { llm } : {};
+  checkInput(llmTestBodySchema, body);
+  return sendJson('POST', '/api/settings/llm/test', body, llmTestResultSchema);
 }

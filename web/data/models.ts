@@ -7,6 +7,7 @@
  */
 import type { Accessor } from 'solid-js';
 import {
+  createModelSchema,
   createdModelSchema,
   architectureSchema,
   modelListSchema,
@@ -16,7 +17,7 @@ import {
   type Architecture,
 } from '../../models/contracts/api.ts';
 import type { ModelProgress } from '../../models/contracts/topics.ts';
-import { ApiError, getJson, sendJson } from '../api.ts';
+import { ApiError, checkInput, getJson, sendJson } from '../api.ts';
 import { watchActiveRows } from './live.ts';
 import { createRowList, type ListStore } from './rows.ts';
 import { applyProgress, isActive } from './model-view.ts';
@@ -57,6 +58,7 @@ export function createModelsStore(): ModelsStore {
     error: list.error,
     reload,
     async add(body) {
+      checkInput(createModelSchema, body);
       const { model } = await sendJson('POST', '/api/models', body, createdModelSchema);
       replace(model);
       return model;

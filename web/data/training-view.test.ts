@@ -21,6 +21,7 @@ const run: Training = {
   status: 'queued',
   control: null,
   progress: null,
+  device: null,
   queuePosition: 2,
   stopped: false,
   jobId: 'j1',

@@ -20,6 +20,7 @@
 import { createEffect, createMemo, createSignal, on, onCleanup, type Accessor } from 'solid-js';
 import { extractionDetailSchema, extractionListSchema, type Extraction, type ExtractionDetail } from '../../models/contracts/extractions.ts';
 import {
+  createTrainingSchema,
   createdTrainingSchema,
   metricsPageSchema,
   saeListSchema,
@@ -37,7 +38,7 @@ import {
   type TrainingProgress,
   type TrainingTemplate,
 } from '../../models/contracts/trainings.ts';
-import { ApiError, getJson, sendJson } from '../api.ts';
+import { ApiError, checkInput, getJson, sendJson } from '../api.ts';
 import { realtime } from '../providers/realtime.ts';
 import { watchActiveRows } from './live.ts';
 import { createRowList, type ListStore } from './rows.ts';
@@ -93,6 +94,7 @@ export function createTrainingsStore(): TrainingsStore {
     templates,
     reload,
     async start(body) {
+      checkInput(createTrainingSchema, body);
       const { training } = await sendJson('POST', '/api/trainings', body, createdTrainingSchema);
       replace(training);
       return training;

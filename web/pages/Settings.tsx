@@ -84,6 +84,7 @@ export default function SettingsPage() {
   const runTest = async () => {
     setBusy('test');
     setTest(undefined);
+    setNote(undefined);
     setErrors({});
     try {
       // unsaved changes are what is tried; otherwise the stored settings
@@ -92,7 +93,9 @@ export default function SettingsPage() {
     } catch (err) {
       const fields = Object.fromEntries(Object.entries(fieldErrors(err)).map(([k, v]) => [k.replace(/^llm\./, ''), v]));
       setErrors(fields);
-      setTest({ ok: false, message: errorMessage(err) });
+      // a message about a field is shown beside it, once; the result says only why nothing was tried
+      if (Object.keys(fields).length) setNote({ ok: false, text: 'Not tested: see the messages beside the fields.' });
+      else setTest({ ok: false, message: errorMessage(err) });
     } finally {
       setBusy(undefined);
     }

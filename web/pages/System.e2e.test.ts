@@ -52,6 +52,12 @@ describe('System page', () => {
     expect(Math.abs(a!.y - b!.y)).toBeLessThan(2);
     expect(b!.x).toBeGreaterThan(a!.x + a!.width - 2);
 
+    // the launcher's worker, its device setting and what its probe of WebGPU adapters found (or why it found none)
+    const worker = page.getByTestId('workers').locator('li');
+    await worker.first().waitFor({ timeout: 30_000 });
+    expect(await worker.count()).toBe(1);
+    expect(await worker.first().textContent()).toMatch(/^\S+ pid \d+ · LOUPE_DEVICE=(auto|cpu|webgpu) · WebGPU: \S/);
+
     mkdirSync(path.join(ROOT, '.vitest-data'), { recursive: true });
     await page.screenshot({ path: path.join(ROOT, '.vitest-data', 'system-page.png'), fullPage: true });
     expect(errors).toEqual([]);

@@ -1,12 +1,15 @@
 /**
  * System page: CPU, load, memory, disk, network and every GPU of a host, as
  * live charts over a chosen window (history from the API, new points from the
- * WebSocket, polling while it is down).
+ * WebSocket, polling while it is down), and the live workers with their
+ * device setting and the WebGPU adapters each found.
  */
 import { useSearchParams } from '@solidjs/router';
 import { createMemo, createSignal, For, Show, type JSX } from 'solid-js';
 import { SYSTEM_WINDOWS, type SystemWindow } from '../../models/contracts/api.ts';
+import { adaptersLine } from '../data/device-view.ts';
 import { createSystemStore, type SystemStore } from '../data/system.ts';
+import { createWorkersStore } from '../data/workers.ts';
 import type { ClientSeries } from '../data/series.ts';
 import { TimeSeriesChart, type ChartSeries } from '../ui/TimeSeriesChart.tsx';
 import { binaryTicks, formatBytes, formatPercent, formatRate, formatUnit } from '../ui/format.ts';
@@ -76,6 +79,7 @@ export default function System() {
   const window = (): SystemWindow => ((SYSTEM_WINDOWS as readonly string[]).includes(params.window ?? '') ? (params.window as SystemWindow) : '15m');
   const store = createSystemStore(window, () => params.host || undefined);
   const [perCore, setPerCore] = createSignal(false);
+  const workers = createWorkersStore();
 
   const chart = (title: string, key: string, series: () => ChartSeries[], yFormat: (n: number) => string, yDomain?: () => [number, number] | undefined) =>
     storeChart(store, { title, key, series, yFormat, yDomain });
@@ -154,6 +158,19 @@ export default function System() {
         <div class="gpu-grid">
           <For each={gpuIndexes()}>{(index) => <GpuPanel store={store} index={index} name={gpuName(index)} />}</For>
         </div>
+      </Show>
+
+      <h2 class="section-title">Workers</h2>
+      <Show when={workers.workers().length > 0} fallback={<p class="muted">{workers.error() ? `Could not load the workers: ${workers.error()}` : 'No worker has beaten in the last 30 s: start one with npm run worker.'}</p>}>
+        <ul class="worker-list" data-testid="workers">
+          <For each={workers.workers()}>
+            {(w) => (
+              <li data-testid={`worker-${w.id}`}>
+                <b>{w.host}</b> <span class="muted">pid {w.pid} · LOUPE_DEVICE={w.device ?? '?'} · WebGPU:</span> {adaptersLine(w.adapters, w.adaptersNote)}
+              </li>
+            )}
+          </For>
+        </ul>
       </Show>
     </div>
   );

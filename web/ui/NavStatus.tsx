@@ -1,10 +1,13 @@
 /**
- * The nav bar's right side: connection indicator and a compact live status of
- * the server's host (CPU, memory, each GPU's utilisation and memory).
+ * The nav bar's right side: a compact live status of the server's host (CPU,
+ * memory, each GPU's utilisation and memory), the jobs under way, and the
+ * connection indicator.
  */
-import { createSignal, For, onCleanup, onMount, Show } from 'solid-js';
-import type { CpuSample, GpuSample, MemorySample } from '../../models/contracts/topics.ts';
-import { loadConfig } from '../data/config.ts';
+import { A } from '@solidjs/router';
+import { createSignal, For, onCleanup, Show } from 'solid-js';
+import { createHostStatusStore } from '../data/host-status.ts';
+import { createRunningJobsStore } from '../data/jobs.ts';
+import { runningJobsText } from '../data/jobs-view.ts';
 import { realtime } from '../providers/realtime.ts';
 import { formatPercent } from './format.ts';
 
@@ -29,38 +32,84 @@ export function ConnectionIndicator() {
   );
 }
 
+/** The jobs under way, as a button that opens their list (each linked to the page that shows it). */
+export function JobsIndicator() {
+  const store = createRunningJobsStore();
+  const [open, setOpen] = createSignal(false);
+  let root: HTMLDivElement | undefined;
+  const close = (e: MouseEvent) => root && !root.contains(e.target as Node) && setOpen(false);
+  document.addEventListener('click', close);
+  onCleanup(() => document.removeEventListener('click', close));
+  const text = () => runningJobsText(store.jobs());
+  return (
+    <div class="jobs-indicator" ref={root} data-testid="jobs-indicator" data-count={store.jobs().length}>
+      <button
+        type="button"
+        class="jobs-button"
+        classList={{ busy: store.jobs().some((j) => j.state === 'running') }}
+        aria-expanded={open()}
+        aria-haspopup="true"
+        title={text() || 'no job running'}
+        onClick={() => setOpen((o) => !o)}
+        data-testid="jobs-button"
+      >
+        <Show when={store.jobs().some((j) => j.state === 'running')} fallback={<i class="jobs-idle" aria-hidden="true" />}>
+          <i class="jobs-spin" aria-hidden="true" />
+        </Show>
+        <span class="jobs-count">{store.jobs().length}</span>
+        <span class="jobs-word">{store.jobs().length === 1 ? 'job' : 'jobs'}</span>
+      </button>
+      <Show when={open()}>
+        <div class="jobs-menu" role="region" aria-label="Jobs under way" data-testid="jobs-menu">
+          <Show when={store.jobs().length > 0} fallback={<p class="muted">No job running or queued.</p>}>
+            <p class="jobs-summary">{text()}</p>
+            <ul>
+              <For each={store.jobs().slice(0, 12)}>
+                {(j) => (
+                  <li data-testid="jobs-item" data-kind={j.kind}>
+                    <A href={j.href} onClick={() => setOpen(false)}>
+                      {j.label}
+                    </A>{' '}
+                    <span class={`status status-${j.state === 'running' ? 'running' : 'queued'}`}>{j.state}</span>
+                  </li>
+                )}
+              </For>
+            </ul>
+            <Show when={store.jobs().length > 12}>
+              <p class="muted">and {store.jobs().length - 12} more</p>
+            </Show>
+          </Show>
+        </div>
+      </Show>
+    </div>
+  );
+}
+
 export function NavStatus() {
-  const [host, setHost] = createSignal<string>();
-  const [cpu, setCpu] = createSignal<CpuSample>();
-  const [mem, setMem] = createSignal<MemorySample>();
-  const [gpus, setGpus] = createSignal<GpuSample[]>([]);
-  onMount(() => {
-    loadConfig().then((c) => setHost(c.host), () => undefined);
-    const mine = (h: string) => host() === undefined || h === host();
-    const subs = [
-      realtime.subscribe('system/cpu', (c) => mine(c.host) && setCpu(c)),
-      realtime.subscribe('system/memory', (m) => mine(m.host) && setMem(m)),
-      ...Array.from({ length: 8 }, (_, i) =>
-        realtime.subscribe(`system/gpu/${i}`, (g) => {
-          if (!mine(g.host)) return;
-          setGpus((list) => [...list.filter((x) => x.index !== g.index), g].sort((a, b) => a.index - b.index));
-        }),
-      ),
-    ];
-    onCleanup(() => subs.forEach((u) => u()));
-  });
+  const status = createHostStatusStore();
   return (
     <div class="nav-status">
-      <Show when={cpu()}>{(c) => <span title={`CPU of ${c().host}`}>CPU {formatPercent(c().total)}</span>}</Show>
-      <Show when={mem()}>{(m) => <span title={`memory of ${m().host}`}>MEM {formatPercent((m().used / Math.max(1, m().total)) * 100)}</span>}</Show>
-      <For each={gpus()}>
+      <Show when={status.cpu() !== undefined}>
+        <span class="host-figure" title={`CPU of ${status.host() ?? 'the server'}`} data-testid="nav-cpu">
+          CPU {formatPercent(status.cpu()!)}
+        </span>
+      </Show>
+      <Show when={status.memory()}>
+        {(m) => (
+          <span class="host-figure" title={`memory of ${status.host() ?? 'the server'}`} data-testid="nav-mem">
+            MEM {formatPercent((m().used / Math.max(1, m().total)) * 100)}
+          </span>
+        )}
+      </Show>
+      <For each={status.gpus()}>
         {(g) => (
-          <span title={g.name}>
+          <span class="host-figure gpu-figure" title={g.name}>
             GPU{g.index} {g.util === null ? '–' : formatPercent(g.util)}
             <Show when={g.memUsed !== null && g.memTotal}> · {formatPercent(((g.memUsed ?? 0) / (g.memTotal ?? 1)) * 100)} mem</Show>
           </span>
         )}
       </For>
+      <JobsIndicator />
       <ConnectionIndicator />
     </div>
   );

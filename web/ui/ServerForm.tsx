@@ -1,8 +1,9 @@
 /**
- * A form the server validates: whether it is sending, the server's messages
- * by field (each shown beside its field with FieldError), and a failure with
- * no field to sit beside (server down, queue unavailable), shown above the
- * form with {@link FormFailure}.
+ * A form the server validates: whether it is sending, the messages by field
+ * (each shown beside its field with FieldError) — the browser's own, when
+ * `send` checks its body first with the contract (api.ts's checkInput), else
+ * the server's — and a failure with no field to sit beside (server down,
+ * queue unavailable), shown above the form with {@link FormFailure}.
  */
 import { createSignal, Show, type Accessor, type Setter } from 'solid-js';
 import { errorMessage, fieldErrors } from '../api.ts';
@@ -26,10 +27,11 @@ export function createServerForm(): ServerForm {
   const [errors, setErrors] = createSignal<Record<string, string>>({});
   const [failure, setFailure] = createSignal<string>();
   const fail = (err: unknown) => {
-    const fields = fieldErrors(err);
+    const { '(root)': root, ...fields } = fieldErrors(err);
     setErrors(fields);
     // A message with no field to sit beside goes above the form.
-    if (Object.keys(fields).length === 0) setFailure(errorMessage(err));
+    if (root !== undefined) setFailure(root);
+    else if (Object.keys(fields).length === 0) setFailure(errorMessage(err));
   };
   return {
     busy,

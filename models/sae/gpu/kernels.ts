@@ -39,7 +39,9 @@
  *
  * One file over 500 lines on purpose: the kernels are one step, and they
  * share the buffer layout above, the Step struct and the index conventions;
- * split, each part would need this whole header to be read.
+ * split, each part would need this whole header to be read. The kernels of
+ * feature discovery and the analyses (feature-kernels.ts) build on its
+ * header, matmul and top-k selection.
  */
 import type { SaeArchitecture } from '../graph.ts';
 
@@ -95,7 +97,7 @@ export const HIST_WORKGROUPS = 1024;
 export const HIST_PER_THREAD = 16;
 
 /** An f32 constant exactly: the bits of Math.fround(v), so no literal rounding is left to the compiler. */
-function f32(v: number): string {
+export function f32(v: number): string {
   const u = new Uint32Array(Float32Array.of(v).buffer)[0]!;
   return `bitcast<f32>(0x${u.toString(16).padStart(8, '0')}u)`;
 }
@@ -111,7 +113,7 @@ function declare(bindings: Binding[]): string {
 }
 
 /** The struct, constants and helpers every kernel shares, then its bindings. */
-function header(c: KernelConfig, bindings: Binding[]): string {
+export function header(c: KernelConfig, bindings: Binding[]): string {
   return /* wgsl */ `
 struct Step {
   batch: u32,        // B: rows in this step's batch
@@ -155,7 +157,7 @@ fn order_key(v: f32) -> u32 {
 // Tiled matmul: C[M, N] = Σ_k A[m, k] · B[k, n], summed in order of k.
 // ---------------------------------------------------------------------------
 
-interface MatmulSpec {
+export interface MatmulSpec {
   name: string;
   bindings: Binding[];
   /** WGSL expressions of the sizes */
@@ -173,7 +175,7 @@ interface MatmulSpec {
   store: string;
 }
 
-function matmul(c: KernelConfig, s: MatmulSpec): Kernel {
+export function matmul(c: KernelConfig, s: MatmulSpec): Kernel {
   const bindings = [...s.bindings, { name: 'step', kind: 'uniform', type: 'Step' } as Binding];
   const code = /* wgsl */ `${header(c, bindings)}
 const TILE_M: u32 = ${TILE}u;
@@ -236,9 +238,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   return { name: s.name, bindings, code };
 }
 
-const read = (name: string, type: Binding['type'] = 'f32'): Binding => ({ name, kind: 'read', type });
-const rw = (name: string, type: Binding['type'] = 'f32'): Binding => ({ name, kind: 'rw', type });
-const uniform: Binding = { name: 'step', kind: 'uniform', type: 'Step' };
+export const read = (name: string, type: Binding['type'] = 'f32'): Binding => ({ name, kind: 'read', type });
+export const rw = (name: string, type: Binding['type'] = 'f32'): Binding => ({ name, kind: 'rw', type });
+export const uniform: Binding = { name: 'step', kind: 'uniform', type: 'Step' };
 
 /**
  * encode: pre = (x - b_dec)·W_enc + b_enc [B, d_sae]. ReLU writes f = relu(pre)

@@ -302,9 +302,10 @@ describe('createGpuStepper', () => {
 
   it('reports its adapter', async () => {
     const s = await createGpuStepper(options('relu'), initWeights('relu'));
-    expect(s.provider).toBe('webgpu');
-    expect(s.adapter.device.length + s.adapter.vendor.length).toBeGreaterThan(0);
-    expect(typeof s.adapter.isFallbackAdapter).toBe('boolean');
+    expect(s.placement).toMatchObject({ provider: 'webgpu', engine: 'wgsl', fallbackReason: null });
+    expect(s.placement.adapter?.length).toBeGreaterThan(0);
+    // SwiftShader, where the lane runs without a GPU, is a software adapter
+    if (process.env.VK_DRIVER_FILES?.includes('swiftshader')) expect(s.placement).toMatchObject({ fallbackAdapter: true, adapter: expect.stringMatching(/SwiftShader/i) });
     await s.release();
   });
 

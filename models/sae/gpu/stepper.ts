@@ -8,7 +8,9 @@
  */
 import { adamScalars, paramShapes, saeParams, toAdamU, type SaeParam } from '../graph.ts';
 import { checkStepperState, type AdamResume, type SaeStepper, type SaeWeights, type StepMetrics, type StepperOptions } from '../stepper.ts';
-import { gpuFlags, requestGpu, type GpuAdapterInfo } from './device.ts';
+import type { Placement } from '../../runtime.ts';
+import { gpuFlags, requestGpu } from './device.ts';
+import { flat, prepare, type Prepared } from './pipeline.ts';
 import {
   COLUMNS,
   HIST_PER_THREAD,
@@ -46,17 +48,8 @@ export interface GpuStepperOptions extends StepperOptions {
 
 /** {@link SaeStepper} with the parameters on the GPU (`weights()` and `state()` read them back). */
 export interface GpuSaeStepper extends SaeStepper {
-  readonly provider: 'webgpu';
-  /** the adapter the kernels run on */
-  readonly adapter: GpuAdapterInfo;
-}
-
-/** Largest workgroup count of one dispatch dimension (WebGPU's default limit). */
-const MAX_GROUPS = 65535;
-
-/** A flat count of workgroups as a 2-D dispatch (the kernels recover the flat index from num_workgroups). */
-function flat(groups: number): [number, number] {
-  return groups <= MAX_GROUPS ? [Math.max(groups, 1), 1] : [MAX_GROUPS, Math.ceil(groups / MAX_GROUPS)];
+  /** provider 'webgpu', engine 'wgsl', and the adapter the kernels run on */
+  readonly placement: Placement;
 }
 
 const ceil = (a: number, b: number) => Math.ceil(a / b);
@@ -69,48 +62,6 @@ function validate(o: StepperOptions, init: SaeWeights, resume?: AdamResume): voi
   }
   // the kernels index with u32
   if (o.dIn * o.dSae >= 2 ** 32) throw new Error(`SAE ${o.dIn}×${o.dSae}: more than 2³² parameters a matrix`);
-}
-
-interface Prepared {
-  kernel: Kernel;
-  pipeline: GPUComputePipeline;
-  layout: GPUBindGroupLayout;
-}
-
-/** Compiled kernels by device and WGSL source: steppers of the same shapes (several hooks, a resumed run) share them. */
-const compiled = new WeakMap<GPUDevice, Map<string, Promise<Prepared>>>();
-
-/** The kernel's pipeline and bind group layout on `device`, compiled once. */
-function prepare(device: GPUDevice, kernel: Kernel): Promise<Prepared> {
-  let cache = compiled.get(device);
-  if (!cache) compiled.set(device, (cache = new Map()));
-  const hit = cache.get(kernel.code);
-  if (hit) return hit;
-  const made = (async (): Promise<Prepared> => {
-    device.pushErrorScope('validation');
-    const module = device.createShaderModule({ label: kernel.name, code: kernel.code });
-    const layout = device.createBindGroupLayout({
-      label: kernel.name,
-      entries: kernel.bindings.map((b, i) => ({
-        binding: i,
-        visibility: 4, // GPUShaderStage.COMPUTE
-        buffer: { type: b.kind === 'uniform' ? 'uniform' : b.kind === 'read' ? 'read-only-storage' : 'storage' },
-      })),
-    });
-    const errors = (await module.getCompilationInfo()).messages.filter((m) => m.type === 'error');
-    const invalid = await device.popErrorScope();
-    if (errors.length) throw new Error(`WGSL kernel ${kernel.name}: ${errors.map((m) => `${m.lineNum}:${m.linePos} ${m.message}`).join('; ')}`);
-    if (invalid) throw new Error(`WGSL kernel ${kernel.name}: ${invalid.message}`);
-    const pipeline = await device.createComputePipelineAsync({
-      label: kernel.name,
-      layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-      compute: { module, entryPoint: 'main' },
-    });
-    return { kernel, pipeline, layout };
-  })();
-  cache.set(kernel.code, made);
-  made.catch(() => cache.get(kernel.code) === made && cache.delete(kernel.code));
-  return made;
 }
 
 /**
@@ -296,8 +247,7 @@ export async function createGpuStepper(o: GpuStepperOptions, init: SaeWeights, r
   const asWeights = (arrays: Float32Array[]): SaeWeights => Object.fromEntries(names.map((n, i) => [n, arrays[i]!])) as unknown as SaeWeights;
 
   return {
-    provider: 'webgpu',
-    adapter: gpu.adapter,
+    placement: { requested: o.device ?? 'webgpu', provider: 'webgpu', engine: 'wgsl', adapter: gpu.adapter.description || `${gpu.adapter.vendor} ${gpu.adapter.device}`.trim(), fallbackAdapter: gpu.adapter.isFallbackAdapter, fallbackReason: null },
     get steps() {
       return steps;
     },

@@ -104,6 +104,10 @@ describe('Extractions page', () => {
     await stats.waitFor({ timeout: 10_000 });
     for (const h of HOOKS) expect(await stats.textContent()).toMatch(new RegExp(`${h.replace(/\./g, '\\.')}\\s*mean norm \\d`));
     expect(await card.getByTestId('run-progress-text').textContent()).toMatch(/25,600 \/ 25,600 tokens/);
+    // where the model ran, with what was asked for in the tooltip
+    const device = card.getByTestId('run-device').locator('[data-part="model"]');
+    expect(await device.textContent()).toBe('model CPU');
+    expect(await device.getAttribute('title')).toBe('ONNX Runtime on the CPU, LOUPE_DEVICE=cpu');
 
     // The detail: per hook its shape, shards and statistics, and a variance chart with bars.
     await card.getByTestId('toggle-detail').click();

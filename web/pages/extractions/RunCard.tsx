@@ -4,6 +4,7 @@ import { formatInt, formatStat, isRunning, settingsLabel, tokensPercent } from '
 import type { ExtractionsStore } from '../../data/extractions.ts';
 import { formatEta } from '../../data/model-view.ts';
 import { ArtifactCard } from '../../ui/ArtifactCard.tsx';
+import { DeviceBadge } from '../../ui/DeviceBadge.tsx';
 import { ProgressLine } from '../../ui/ProgressBar.tsx';
 import { RunDetail } from './RunDetail.tsx';
 
@@ -49,7 +50,7 @@ export function RunCard(props: { run: Extraction; store: ExtractionsStore; onDel
             <For each={r().hookPoints}>{(h) => <code class="hook-chip">{h}</code>}</For>
           </p>
           <p class="muted run-settings" data-testid="run-settings">
-            {settingsLabel(r())}
+            {settingsLabel(r())} <DeviceBadge device={p()?.device ?? r().device} testId="run-device" />
           </p>
           <ProgressLine value={tokensPercent(r())} label="tokens" testId="run-progress" tone={r().status === 'failed' ? 'bad' : r().status === 'cancelled' ? 'muted' : 'normal'} textTestId="run-progress-text">
             <Show when={p()} fallback={r().status === 'queued' ? 'waiting for a worker…' : ''}>

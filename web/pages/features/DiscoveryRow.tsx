@@ -3,6 +3,7 @@ import type { Discovery } from '../../../models/contracts/features.ts';
 import { formatInt } from '../../data/dataset-view.ts';
 import { discoveryActive, DISCOVERY_PHASE_LABEL, discoveryPercent, discoverySourceText, type SourceNames } from '../../data/discovery-view.ts';
 import { formatEta } from '../../data/model-view.ts';
+import { DeviceBadge } from '../../ui/DeviceBadge.tsx';
 import { ProgressBar } from '../../ui/ProgressBar.tsx';
 
 /** One discovery: status, when, what it ran over, its progress, and Cancel while it runs; `compact` in the history. */
@@ -29,6 +30,7 @@ export function DiscoveryRow(props: { d: Discovery; dSae: number; names: SourceN
       <span class="discovery-source" data-testid="discovery-source" title={d().text ? `windows of ${formatInt(d().text!.contextLength)} tokens, at most ${formatInt(d().text!.maxTokens)} tokens` : undefined}>
         {discoverySourceText(d(), props.names)}
       </span>
+      <DeviceBadge device={d().device} testId="discovery-device" />
       <Show when={!props.compact}>
         <ProgressBar value={discoveryPercent(d(), props.dSae)} label="discovery" testId="discovery-progress" tone={tone()} />
       </Show>

@@ -67,6 +67,13 @@ export default function FeaturesPage() {
             <For each={saes()}>{(s) => <option value={s.id}>{saeLabel(s)}</option>}</For>
           </select>
         </label>
+        <Show when={sae()}>
+          {(s) => (
+            <A href={`/inspector?sae=${s().id}`} data-testid="inspect-sae" title="Run text through this SAE in the browser">
+              Inspect text
+            </A>
+          )}
+        </Show>
       </header>
       <Show when={saeError()}>
         <div class="error" role="alert">

@@ -62,17 +62,17 @@ export function ConfigFields(props: {
           <label class="field">
             <span>Size</span>
             <span class="inline">
-              <select value={props.form.sizeMode} onChange={(e) => props.set('sizeMode', e.currentTarget.value as TrainingForm['sizeMode'])} data-testid="input-sizeMode">
+              <select value={props.form.sizeMode} onChange={(e) => props.set('sizeMode', e.currentTarget.value as TrainingForm['sizeMode'])} aria-label="size given as" data-testid="input-sizeMode">
                 <option value="expansionFactor">expansion ×</option>
                 <option value="dSae">d_sae</option>
               </select>
               <Show
                 when={props.form.sizeMode === 'dSae'}
                 fallback={
-                  <input class="narrow-input" inputmode="decimal" placeholder={String(TRAIN_FORM_DEFAULTS.expansionFactor)} value={props.form.expansionFactor} onInput={(e) => props.set('expansionFactor', e.currentTarget.value)} data-testid="input-expansionFactor" />
+                  <input class="narrow-input" inputmode="decimal" placeholder={String(TRAIN_FORM_DEFAULTS.expansionFactor)} value={props.form.expansionFactor} onInput={(e) => props.set('expansionFactor', e.currentTarget.value)} aria-label="expansion factor (d_sae ÷ d_in)" data-testid="input-expansionFactor" />
                 }
               >
-                <input class="narrow-input" inputmode="numeric" placeholder="features" value={props.form.dSae} onInput={(e) => props.set('dSae', e.currentTarget.value)} data-testid="input-dSae" />
+                <input class="narrow-input" inputmode="numeric" placeholder="features" value={props.form.dSae} onInput={(e) => props.set('dSae', e.currentTarget.value)} aria-label="d_sae (features)" data-testid="input-dSae" />
               </Show>
             </span>
             <FieldError errors={props.errors} field="config.dSae" lookup={errorFor} />
@@ -94,13 +94,17 @@ export function ConfigFields(props: {
             </select>
             <FieldError errors={props.errors} field="config.bDecInit" lookup={errorFor} />
           </label>
-          <label class="field check">
-            <span>Normalisation</span>
+          <div class="field check" role="group" aria-labelledby="normalisation-label">
+            <span id="normalisation-label">Normalisation</span>
             <span class="inline">
-              <input type="checkbox" checked={props.form.normalizeInputs} onChange={(e) => props.set('normalizeInputs', e.currentTarget.checked)} data-testid="input-normalizeInputs" /> inputs
-              <input type="checkbox" checked={props.form.normalizeDecoder} onChange={(e) => props.set('normalizeDecoder', e.currentTarget.checked)} data-testid="input-normalizeDecoder" /> decoder rows
+              <label class="inline">
+                <input type="checkbox" checked={props.form.normalizeInputs} onChange={(e) => props.set('normalizeInputs', e.currentTarget.checked)} data-testid="input-normalizeInputs" /> inputs
+              </label>
+              <label class="inline">
+                <input type="checkbox" checked={props.form.normalizeDecoder} onChange={(e) => props.set('normalizeDecoder', e.currentTarget.checked)} data-testid="input-normalizeDecoder" /> decoder rows
+              </label>
             </span>
-          </label>
+          </div>
         </div>
       </fieldset>
 

@@ -4,6 +4,7 @@ import { formatEta } from '../../data/model-view.ts';
 import { configLabel, controlsOf, formatInt, statusLabel, stepsPercent } from '../../data/training-view.ts';
 import type { TrainingAction, TrainingsStore } from '../../data/trainings.ts';
 import { ArtifactCard, createCardAction } from '../../ui/ArtifactCard.tsx';
+import { DeviceBadge } from '../../ui/DeviceBadge.tsx';
 import { ProgressLine } from '../../ui/ProgressBar.tsx';
 import { RunDetail } from './RunDetail.tsx';
 
@@ -50,7 +51,7 @@ export function RunCard(props: { run: Training; store: TrainingsStore; open: boo
             <For each={r().hookPoints}>{(h) => <code class="hook-chip">{h}</code>}</For>
           </p>
           <p class="muted run-settings" data-testid="run-config">
-            {configLabel(r().config)}
+            {configLabel(r().config)} <DeviceBadge device={p()?.device ?? r().device} testId="run-device" />
           </p>
           <ProgressLine value={stepsPercent(r())} label="steps" testId="run-progress" tone={tone()} textTestId="run-progress-text">
             <Show when={p()} fallback={r().status === 'queued' ? 'waiting for a worker…' : ''}>

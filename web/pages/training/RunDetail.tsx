@@ -202,6 +202,9 @@ export function RunDetail(props: { run: Training }) {
                       <a href={`/features?sae=${s.id}`} data-testid="sae-features">
                         features →
                       </a>
+                      <a href={`/inspector?sae=${s.id}`} data-testid="sae-inspect">
+                        inspect →
+                      </a>
                     </span>
                   </li>
                 )}

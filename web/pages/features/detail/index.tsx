@@ -6,7 +6,9 @@
  * activation histogram; the max-activating examples as token strips lit by
  * activation with a tooltip per token; and the three analyses, each loaded
  * on its own with a spinner (the server may answer 202 while it computes):
- * logit-lens bars, correlated features, and an ablation run on request.
+ * logit-lens bars, correlated features, and an ablation run on request;
+ * the features with the most similar decoder directions, searched in the
+ * browser (WebGPU, or the CPU).
  */
 import { A, useParams, useSearchParams } from '@solidjs/router';
 import { createEffect, createMemo, createSignal, on, onCleanup, Show } from 'solid-js';
@@ -22,6 +24,7 @@ import { ExamplesCard } from './ExamplesCard.tsx';
 import { FeatureSummary } from './FeatureSummary.tsx';
 import { LogitLensPanel } from './LogitLensPanel.tsx';
 import { Notes } from './Notes.tsx';
+import { SimilarPanel } from './SimilarPanel.tsx';
 import '../Features.css';
 
 export default function FeatureDetailPage() {
@@ -148,6 +151,7 @@ export default function FeatureDetailPage() {
             </div>
             <div class="feature-grid lower">
               <CorrelationsPanel saeId={params.saeId} id={f().id} list={keep()} />
+              <SimilarPanel saeId={params.saeId} index={index()} />
               <Notes feature={f()} onSaved={(notes) => merge({ notes, hasNotes: notes !== null })} />
             </div>
             <AblationPanel id={f().id} max={f().maxActivation} />
