@@ -131,6 +131,8 @@ export const POLICY = {
   INSPECTOR_MAX_BYTES: 1024 ** 3,
   /** How often a waiting analysis request looks for its result, ms. */
   ANALYSIS_POLL_MS: 100,
+  /** The system sampler measures DATA_DIR's own size (a walk of its files, as du) at most this often, ms. */
+  DATA_DIR_SIZE_MS: 60_000,
 } as const;
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {

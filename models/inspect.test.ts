@@ -28,6 +28,8 @@ describe('inspectModel', () => {
     expect(info.dtypeBytes.fp16).toBeLessThan(info.dtypeBytes.fp32 * 0.55);
     expect(info.dtypeBytes.q8).toBeLessThan(info.dtypeBytes.fp16);
     expect(info.dtypeBytes.q4).toBeLessThan(info.dtypeBytes.q8);
+    // the demo's file stores F16 weights: about 2 bytes a parameter on disk, whatever dtype it loads at
+    expect(info.weightsDtype).toBe('F16');
   });
 
   it('matches the parameter count HF reports for every fixture family', async () => {

@@ -31,6 +31,8 @@ export interface ArchitectureInfo {
   parameters: { total: number; embedding: number; perLayer: number[]; other: number };
   /** bytes of the weights in memory when loaded at each dtype */
   dtypeBytes: Record<ModelDtype, number>;
+  /** the dtype the safetensors files store the weights in (F32, F16, BF16): the one most parameters have */
+  weightsDtype: string;
   hookPoints: HookPoint[];
 }
 
@@ -54,9 +56,11 @@ export async function inspectModel(dir: string): Promise<ArchitectureInfo> {
     let other = 0;
     const bytes: Record<ModelDtype, number> = { fp32: 0, fp16: 0, q8: 0, q4: 0 };
     let hasUnembed = false;
+    const stored = new Map<string, number>();
     for (const name of src.names()) {
       const shape = src.shape(name);
       const n = shape.reduce((a, b) => a * b, 1);
+      stored.set(src.dtypeOf(name), (stored.get(src.dtypeOf(name)) ?? 0) + n);
       const layer = LAYER.exec(name);
       if (EMBEDDING.test(name)) embedding += n;
       else if (layer && Number(layer[3]) < spec.nLayers) perLayer[Number(layer[3])]! += n;
@@ -88,6 +92,7 @@ export async function inspectModel(dir: string): Promise<ArchitectureInfo> {
       windows: spec.windows,
       parameters: { total: embedding + other + perLayer.reduce((a, b) => a + b, 0), embedding, perLayer, other },
       dtypeBytes: bytes,
+      weightsDtype: [...stored].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'F32',
       hookPoints: hookPoints(spec),
     };
   } finally {

@@ -77,6 +77,8 @@ async function create(model: Uint8Array | string, provider: Provider, opts: Sess
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: providersFor(provider),
     graphOptimizationLevel: 'all',
+    // On WebGPU, ONNX Runtime warns on every session that shape ops stay on the CPU (by design); errors still print
+    ...(provider === 'webgpu' ? { logSeverityLevel: 3 as const } : {}),
     ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
     ...(opts.keepWeightCasts ? { extra: { optimization: { disable_specified_optimizers: 'ConstantFolding' } } } : {}),
   };

@@ -14,7 +14,8 @@
  *
  * A file belongs to the row with the longest folder its path starts with;
  * entries are path prefixes from the repository root; `(types only)` allows
- * `import type` and nothing else. Test files (`*.test.ts`) may also import the
+ * `import type` and nothing else. Test files (`*.test.ts`, and `*.suite.ts`,
+ * suites a test file runs) may also import the
  * last column. Files at the root (vite.config.ts …) belong to no layer.
  *
  * Cycles count runtime imports only: `import type` / `export type` and
@@ -123,7 +124,8 @@ function importsOf(file: string, source: string): Import[] {
   return out;
 }
 
-const isTest = (file: string) => /\.test\.tsx?$/.test(file);
+/** Tests, and the suites (`*.suite.ts`) a test file runs. */
+const isTest = (file: string) => /\.(test|suite)\.tsx?$/.test(file);
 
 /** The row a file belongs to: the longest folder its path starts with. */
 function layerOf(file: string, layers: readonly Layer[]): Layer | undefined {

@@ -75,6 +75,13 @@ export interface FeatureStorage {
   tokenizer(modelDir: string): Promise<Tokenizer>;
   /** Every token id whose display string (Tokenizer.tokenStrings) is `text`. */
   tokenIds(modelDir: string, text: string): Promise<number[]>;
+  /**
+   * Every token id that is the word `word` but for case and surrounding
+   * whitespace (models/features/label.ts's tokenKey: " Moses", "Moses",
+   * "moses" for "moses"), for the label search, which also finds the
+   * features whose top examples peak on the word; empty for a phrase.
+   */
+  wordTokenIds(modelDir: string, word: string): Promise<number[]>;
   /** Removes the staging folder of discovery `id` (nothing when there is none). */
   removeDiscovery(id: string): Promise<void>;
 }

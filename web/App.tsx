@@ -51,7 +51,8 @@ export function App() {
       {PAGES.map((p) => (
         <Route path={p.path} component={p.component} />
       ))}
-      <Route path="/features/:saeId/:index" component={FeatureDetail} />
+      {/* the feature's page also says what is wrong with an address without an index */}
+      <Route path="/features/:saeId/:index?" component={FeatureDetail} />
       <Route path="*404" component={NotFound} />
     </Router>
   );

@@ -50,6 +50,12 @@ function makeRecords(seed: number, n = D_SAE): FeatureRecord[] {
         { token: other, text: ' x', count: 4 },
       ],
       examples: [0, 1].map((rank) => ({ rank, maxValue: 5 - rank, position: index * 100 + 3, start: index * 100, tokens: [1, 2, 3, peak, 5], values: [0, 0, 0.5, 5 - rank, 0.1] })),
+      // two samples of the lowest band, one of the highest
+      quantiles: [
+        [0, 0, 0.4],
+        [0, 1, 0.3],
+        [3, 0, 3],
+      ].map(([band, rank, v]) => ({ rank: rank!, band, maxValue: v!, position: index * 100 + 50 + rank!, start: index * 100 + 48, tokens: [7, 8, 9], values: [0, 0, v!] })),
     };
   });
 }
@@ -158,6 +164,12 @@ describe('feature queries', () => {
     expect(f).toMatchObject({ favourite: true, notes: 'keep me', label: 'my label', labelSource: 'user', heuristicLabel: fresh[11]!.heuristicLabel, discoveryId: d });
     expect(f.examples.map((e) => e.rank)).toEqual([0, 1]);
     expect(f.examples[0]).toMatchObject({ position: 1103, start: 1100, tokens: [1, 2, 3, fresh[11]!.peakTokens[0], 5] });
+    // the quantile samples come back apart from the top examples, with their band and rank in it
+    expect(f.quantiles.map((e) => [e.band, e.rank, e.maxValue, e.position])).toEqual([
+      [0, 0, expect.closeTo(0.4, 5), 1150],
+      [0, 1, expect.closeTo(0.3, 5), 1151],
+      [3, 0, 3, 1150],
+    ]);
     expect((await getDiscovery(db.db, d))!.status).toBe('completed');
 
     const [cancelled] = await db.db.insert(discoveries).values({ saeId: sae, settings: { topK: 1, left: 0, right: 0 }, status: 'running' }).returning({ id: discoveries.id });

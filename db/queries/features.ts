@@ -4,7 +4,8 @@
  * and the user's favourites, notes and labels. Lists are filtered, sorted and
  * paged in PostgreSQL: each sort is `(column, index)` over a
  * `(sae_id, column, index)` index, read forwards or backwards; label search
- * is `ILIKE` over a trigram index, token search `&&` over a GIN index of the
+ * is `ILIKE` over a trigram index (or, for a word, its token ids over the peak
+ * tokens), token search `&&` over a GIN index of the
  * peak tokens.
  *
  * A discovery replaces an SAE's features in one transaction
@@ -15,7 +16,7 @@
 import { and, asc, desc, eq, gte, inArray, lte, sql, type SQL } from 'drizzle-orm';
 import type { DiscoveryProgress, FeatureListQuery, FeatureSort, LabelSource } from '../../models/contracts/features.ts';
 import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
-import type { ExampleRecord, FeatureRecord, TopToken } from '../../models/features/records.ts';
+import { QUANTILE_RANK_BASE, quantileRank, type ExampleRecord, type FeatureRecord, type TopToken } from '../../models/features/records.ts';
 import { safeJson, safeJsonText, safeText } from '../../models/safe-text.ts';
 import type { Db } from '../client.ts';
 import { analysisCache, discoveries, featureExamples, features, saes } from '../schema.ts';
@@ -48,6 +49,8 @@ export interface FeatureRow extends FeatureListRow {
   peakTokens: number[];
   discoveryId: string | null;
   examples: ExampleRecord[];
+  /** examples sampled from the quantile bands of its values, each with its `band`, by band then rank */
+  quantiles: ExampleRecord[];
 }
 
 const listColumns = {
@@ -92,12 +95,20 @@ export function escapeLike(s: string): string {
   return s.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
-/** The WHERE of a list query; `tokenIds` are the ids the query's `token` names (resolved by the caller). */
-function whereOf(q: Omit<FeatureListQuery, 'sort' | 'limit' | 'offset' | 'token'>, tokenIds: readonly number[] | undefined): SQL {
+/** `ARRAY[…]::integer[]` of token ids (integers, written in the SQL text so that the GIN index is used). */
+const idArray = (ids: readonly number[]) => sql.raw(`ARRAY[${ids.map((t) => Math.trunc(t)).join(',')}]::integer[]`);
+
+/**
+ * The WHERE of a list query; `tokenIds` are the ids the query's `token` names,
+ * `wordIds` those of the word its `q` is (resolved by the caller): a label
+ * that has `q`, or peak tokens among `wordIds`.
+ */
+function whereOf(q: Omit<FeatureListQuery, 'sort' | 'limit' | 'offset' | 'token'>, tokenIds: readonly number[] | undefined, wordIds?: readonly number[]): SQL {
+  const label = q.q ? sql`${features.label} ILIKE ${`%${escapeLike(q.q)}%`}` : undefined;
   const conds: (SQL | undefined)[] = [
     eq(features.saeId, q.sae),
-    q.q ? sql`${features.label} ILIKE ${`%${escapeLike(q.q)}%`}` : undefined,
-    tokenIds ? sql`${features.peakTokens} && ${sql.raw(`ARRAY[${tokenIds.map((t) => Math.trunc(t)).join(',')}]::integer[]`)}` : undefined,
+    label && wordIds?.length ? sql`(${label} OR ${features.peakTokens} && ${idArray(wordIds)})` : label,
+    tokenIds ? sql`${features.peakTokens} && ${idArray(tokenIds)}` : undefined,
     q.minFreq != null ? gte(features.frequency, q.minFreq) : undefined,
     q.maxFreq != null ? lte(features.frequency, q.maxFreq) : undefined,
     q.favourite != null ? eq(features.favourite, q.favourite) : undefined,
@@ -108,11 +119,12 @@ function whereOf(q: Omit<FeatureListQuery, 'sort' | 'limit' | 'offset' | 'token'
 /**
  * A page of an SAE's features and the number of matches. `tokenIds`: the
  * token ids the query's `token` stands for (an empty list matches nothing);
- * undefined when there is no token filter.
+ * undefined when there is no token filter. `wordIds`: the token ids of the
+ * word `q` is, whose features the label search also finds.
  */
-export async function listFeatures(db: Db, q: FeatureListQuery, tokenIds?: readonly number[]): Promise<{ total: number; items: FeatureListRow[] }> {
+export async function listFeatures(db: Db, q: FeatureListQuery, tokenIds?: readonly number[], wordIds?: readonly number[]): Promise<{ total: number; items: FeatureListRow[] }> {
   if (tokenIds && tokenIds.length === 0) return { total: 0, items: [] };
-  const where = whereOf(q, tokenIds);
+  const where = whereOf(q, tokenIds, wordIds);
   const [rows, [count]] = await Promise.all([
     db
       .select(listColumns)
@@ -160,15 +172,23 @@ export async function getFeature(db: Db, saeId: string, index: number): Promise<
     llmLabel: row.llmLabel,
     peakTokens: row.peakTokens,
     discoveryId: row.discoveryId,
-    examples: examples.map((e) => ({
-      rank: e.rank,
-      maxValue: e.maxValue,
-      start: e.datasetOffset,
-      // rows without a stored peak: the first token with the peak value
-      position: e.position ?? e.datasetOffset + Math.max(0, e.values.indexOf(e.maxValue)),
-      tokens: e.tokens,
-      values: e.values,
-    })),
+    examples: examples.filter((e) => e.rank < QUANTILE_RANK_BASE).map(toExample),
+    quantiles: examples
+      .filter((e) => e.rank >= QUANTILE_RANK_BASE)
+      .map((e) => ({ ...toExample(e), rank: (e.rank - QUANTILE_RANK_BASE) % 100, band: Math.floor((e.rank - QUANTILE_RANK_BASE) / 100) })),
+  };
+}
+
+/** An example as stored, as the code uses it. */
+function toExample(e: typeof featureExamples.$inferSelect): ExampleRecord {
+  return {
+    rank: e.rank,
+    maxValue: e.maxValue,
+    start: e.datasetOffset,
+    // rows without a stored peak: the first token with the peak value
+    position: e.position ?? e.datasetOffset + Math.max(0, e.values.indexOf(e.maxValue)),
+    tokens: e.tokens,
+    values: e.values,
   };
 }
 
@@ -306,8 +326,10 @@ export async function replaceFeatures(
       batch = [];
     };
     for (const r of records) {
-      for (const e of r.examples) {
-        batch.push({ f: r.index, k: e.rank, m: e.maxValue, t: e.tokens, v: e.values, s: e.start, p: e.position });
+      // the quantile samples after the top examples, ranked from QUANTILE_RANK_BASE (records.ts)
+      const all = [...r.examples.map((e) => ({ e, k: e.rank })), ...(r.quantiles ?? []).map((e) => ({ e, k: quantileRank(e.band ?? 0, e.rank) }))];
+      for (const { e, k } of all) {
+        batch.push({ f: r.index, k, m: e.maxValue, t: e.tokens, v: e.values, s: e.start, p: e.position });
         if (batch.length >= EXAMPLE_BATCH) await flush();
       }
     }

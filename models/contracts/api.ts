@@ -246,6 +246,8 @@ export const architectureSchema = z.object({
   parameters: z.object({ total: z.number().int(), embedding: z.number().int(), perLayer: z.array(z.number().int()), other: z.number().int() }),
   /** bytes of the weights in memory at each load dtype */
   dtypeBytes: z.object({ fp32: z.number(), fp16: z.number(), q8: z.number(), q4: z.number() }),
+  /** the dtype the model's safetensors files store its weights in (F32, F16, BF16): the one most parameters have */
+  weightsDtype: z.string(),
   hookPoints: z.array(z.object({ name: z.string(), layer: z.number().int().nullable(), shape: z.array(z.union([z.number().int(), z.string()])) })),
 });
 export type Architecture = z.infer<typeof architectureSchema>;

@@ -30,7 +30,7 @@ export type LabelSource = (typeof LABEL_SOURCES)[number];
 export const HEURISTIC_KINDS = ['token', 'after', 'none'] as const;
 
 /** Orders of the feature list; a leading `-` is descending. */
-export const FEATURE_SORTS = ['frequency', '-frequency', 'score', '-score', 'max', '-max', 'index'] as const;
+export const FEATURE_SORTS = ['frequency', '-frequency', 'score', '-score', 'max', '-max', 'index', '-index'] as const;
 export type FeatureSort = (typeof FEATURE_SORTS)[number];
 
 /**
@@ -40,6 +40,17 @@ export type FeatureSort = (typeof FEATURE_SORTS)[number];
  */
 export const ANALYSIS_KINDS = ['logit-lens', 'correlations', 'ablation', 'encode', 'inspector'] as const;
 export type AnalysisKind = (typeof ANALYSIS_KINDS)[number];
+
+/**
+ * The quantile bands a discovery samples examples from (models/features/quantiles.ts), as fractions of a
+ * feature's active tokens ordered by value, [from, to): the quartiles.
+ */
+export const QUANTILE_BANDS: readonly (readonly [number, number])[] = [
+  [0, 0.25],
+  [0.25, 0.5],
+  [0.5, 0.75],
+  [0.75, 1],
+];
 
 /** Limits and defaults of the features API. */
 export const FEATURE_LIMITS = {
@@ -286,6 +297,12 @@ export const featureDetailSchema = featureListItemSchema.extend({
   /** histogram of the non-zero activation values: counts.length + 1 edges (log-spaced) */
   histogram: z.object({ edges: z.array(z.number()), counts: z.array(z.number()) }),
   examples: z.array(featureExampleSchema),
+  /**
+   * examples sampled from across its activation distribution (models/features/quantiles.ts): a few from each
+   * quantile band of its active values, `band` the band's share of them ([0.25, 0.5): the second quartile),
+   * lowest band first, each by value; `rank` counts within its band. Empty before a discovery sampled them.
+   */
+  quantiles: z.array(featureExampleSchema.extend({ band: z.object({ from: z.number(), to: z.number() }) })),
   sae: z.object({ id: z.string(), name: z.string(), hookPoint: z.string(), modelId: z.string().nullable(), dSae: z.number().int() }),
   /** the heuristic label and its score, whatever the shown label is */
   heuristic: z.object({ label: z.string(), score: z.number(), kind: z.enum(HEURISTIC_KINDS) }),

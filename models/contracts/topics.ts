@@ -34,8 +34,11 @@ export const diskSchema = z.object({
   host,
   ts,
   path: z.string(),
+  /** the file system that holds `path`, bytes */
   total: z.number(),
   used: z.number(),
+  /** bytes `path`'s own files take (du), measured every minute; absent before the first measure */
+  dataDir: z.number().optional(),
   readBps: z.number(),
   writeBps: z.number(),
 });

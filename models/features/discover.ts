@@ -5,7 +5,9 @@
  * keeping per feature its activation count, sum, max, a histogram of its
  * non-zero values and its top-k activating positions (at most one per
  * context window); then a second pass reads back the activations of every
- * token in each top example's window.
+ * token in each top example's window, and of the windows of a few examples
+ * sampled from each quantile band of the feature's values (quantiles.ts;
+ * their positions from one more read of a sample of the source's rows).
  * Memory: O(d_sae · k · window) plus two units, never O(tokens).
  *
  * Resumable: the state after a unit is handed to `checkpoint.save` every
@@ -18,6 +20,7 @@ import { documentAt, type TokenStore } from '../datasets/format.ts';
 import type { SaeConfig } from '../sae/saelens.ts';
 import type { SaeWeights } from '../sae/stepper.ts';
 import type { Device, Placement } from '../runtime.ts';
+import { bandCuts, sampleQuantiles } from './quantiles.ts';
 import { createScanner, HISTOGRAM_EDGES } from './scan.ts';
 import { openStoredSource, type ActivationRows, type ActivationSource } from './sources.ts';
 
@@ -34,6 +37,8 @@ export interface Example {
   tokens: number[];
   /** the feature's activation on each token of the window (0 where not stored, e.g. BOS) */
   values: number[];
+  /** a sample of a quantile band (its index in quantiles.ts's QUANTILE_BANDS); absent for a top example */
+  band?: number;
 }
 
 export interface FeatureSummary {
@@ -45,6 +50,8 @@ export interface FeatureSummary {
   meanActivation: number;
   histogram: { edges: number[]; counts: number[] };
   examples: Example[];
+  /** examples sampled from the quantile bands of its values, by band (lowest first) then value; rank counts within a band */
+  quantiles: Example[];
 }
 
 /** When a run hands its state to `checkpoint.save`: after this many units and this many ms since the last save, both. */
@@ -99,6 +106,8 @@ interface CommonOptions {
   signal?: AbortSignal;
   /** done / total in the source's unit of progress (rows of the store; tokens through the model) */
   onProgress?(done: number, total: number, phase: 'scan' | 'examples'): void;
+  /** sample examples from the quantile bands of each feature's values too (default true) */
+  quantiles?: boolean;
   /** a state saved by an earlier run with the same SAE, source and settings: go on from it */
   resume?: DiscoverCheckpoint | null;
   checkpoint?: { everyUnits?: number; everyMs?: number; save(state: DiscoverCheckpoint): Promise<void> };
@@ -179,31 +188,37 @@ export async function discoverFeatures(o: DiscoverOptions): Promise<{ rows: numb
       }
     }
     const { count, sum, max, hist, topVal, topPos, topSize, topMin } = await scanner.state();
+    // examples from each quantile band of every feature's values; recomputed the same way on a resume, so the windows line up
+    const cuts = Array.from({ length: S }, (_, f) => bandCuts(hist.subarray(f * bins, (f + 1) * bins), HISTOGRAM_EDGES));
+    const samples = o.quantiles === false ? [] : await sampleQuantiles({ cfg: o.cfg, weights: o.weights, source, cuts, span, signal: o.signal });
 
     // the windows of the kept examples, clamped to their documents, their values back to back in one array
     interface Slot { feature: number; start: number; length: number; peak: number; value: number; values: Float32Array; tokens: Uint32Array | null }
     const slots: Slot[] = [];
     const wanted = new Map<number, number[]>(); // position → slot indices
     let valuesLength = 0;
+    const addSlot = (feature: number, peak: number, value: number) => {
+      const { document } = documentAt(o.docOffsets, peak);
+      const docStart = o.docOffsets[document]!;
+      const docEnd = o.docOffsets[document + 1]!;
+      const start = Math.max(docStart, peak - left);
+      const end = Math.min(docEnd, peak + right + 1);
+      const slot = slots.push({ feature, start, length: end - start, peak, value, values: new Float32Array(0), tokens: null }) - 1;
+      valuesLength += end - start;
+      for (let p = start; p < end; p++) {
+        const list = wanted.get(p);
+        if (list) list.push(slot);
+        else wanted.set(p, [slot]);
+      }
+    };
     for (let f = 0; f < S; f++) {
       const base = f * K;
       const order = Array.from({ length: topSize[f]! }, (_, j) => j).sort((a, b) => topVal[base + b]! - topVal[base + a]!);
-      for (const j of order) {
-        const peak = topPos[base + j]!;
-        const { document } = documentAt(o.docOffsets, peak);
-        const docStart = o.docOffsets[document]!;
-        const docEnd = o.docOffsets[document + 1]!;
-        const start = Math.max(docStart, peak - left);
-        const end = Math.min(docEnd, peak + right + 1);
-        const slot = slots.push({ feature: f, start, length: end - start, peak, value: topVal[base + j]!, values: new Float32Array(0), tokens: null }) - 1;
-        valuesLength += end - start;
-        for (let p = start; p < end; p++) {
-          const list = wanted.get(p);
-          if (list) list.push(slot);
-          else wanted.set(p, [slot]);
-        }
-      }
+      for (const j of order) addSlot(f, topPos[base + j]!, topVal[base + j]!);
     }
+    // the quantile samples' windows after every top example's (samples come by feature, then band)
+    const firstSample = slots.length;
+    for (const q of samples) addSlot(q.feature, q.position, q.value);
     const allValues = new Float32Array(valuesLength);
     for (let i = 0, at = 0; i < slots.length; at += slots[i]!.length, i++) slots[i]!.values = allValues.subarray(at, at + slots[i]!.length);
     if (r?.phase === 'examples') {
@@ -248,11 +263,19 @@ export async function discoverFeatures(o: DiscoverOptions): Promise<{ rows: numb
 
     const features: FeatureSummary[] = [];
     let si = 0;
+    let qi = 0;
     for (let f = 0; f < S; f++) {
       const examples: Example[] = [];
       for (let j = 0; j < topSize[f]!; j++, si++) {
         const sl = slots[si]!;
         examples.push({ rank: j, maxValue: sl.value, position: sl.peak, start: sl.start, tokens: Array.from(sl.tokens!), values: Array.from(sl.values) });
+      }
+      const quantiles: Example[] = [];
+      for (; qi < samples.length && samples[qi]!.feature === f; qi++) {
+        const q = samples[qi]!;
+        const sl = slots[firstSample + qi]!;
+        const rank = quantiles.filter((e) => e.band === q.band).length;
+        quantiles.push({ rank, maxValue: sl.value, position: sl.peak, start: sl.start, tokens: Array.from(sl.tokens!), values: Array.from(sl.values), band: q.band });
       }
       features.push({
         index: f,
@@ -261,6 +284,7 @@ export async function discoverFeatures(o: DiscoverOptions): Promise<{ rows: numb
         meanActivation: count[f]! ? sum[f]! / count[f]! : 0,
         histogram: { edges: HISTOGRAM_EDGES, counts: Array.from(hist.subarray(f * bins, (f + 1) * bins)) },
         examples,
+        quantiles,
       });
     }
     return { rows, features };

@@ -21,6 +21,7 @@ import { loadTokenizer } from '../tokenizer.ts';
 import { discoverFeatures, type DiscoverCheckpoint, type FeatureSummary } from './discover.ts';
 import { readCheckpoint, writeCheckpoint, type StagedKey } from './staging.ts';
 import { heuristicLabel, tokenKey } from './label.ts';
+import { QUANTILE_BANDS, QUANTILE_POLICY } from './quantiles.ts';
 import { ablate, ablationIntervention, correlations } from './analysis.ts';
 import { logitLens, readUnembedding } from './lens.ts';
 import { openSafetensors, toFloat32 } from '../safetensors.ts';
@@ -130,6 +131,22 @@ describe('discoverFeatures', () => {
       expect(e.values[e.position - e.start]).toBeCloseTo(e.maxValue, 4);
       e.values.forEach((v, k) => expect(v).toBeCloseTo(byPos.get(e.start + k) ?? 0, 3));
     }
+
+    // samples from each quartile of its active values: the share of active values below a sample's peak is its band's
+    // (the cuts come from the 10-bins-a-decade histogram: a bin's worth of slack); windows as for the top examples
+    const sorted = [...active].sort((a, b) => a - b);
+    const below = (v: number) => sorted.filter((x) => x < v - 1e-6).length / sorted.length;
+    expect(new Set(busy.quantiles.map((q) => q.band)).size).toBe(QUANTILE_BANDS.length);
+    for (const q of busy.quantiles) {
+      const [from, to] = QUANTILE_BANDS[q.band!]!;
+      expect(q.maxValue).toBeCloseTo(byPos.get(q.position)!, 3);
+      expect(below(q.maxValue)).toBeGreaterThanOrEqual(from - 0.1);
+      expect(below(q.maxValue)).toBeLessThanOrEqual(to + 0.1);
+      expect(q.tokens).toEqual(Array.from(await tokens.readTokens(q.start, q.tokens.length)));
+      q.values.forEach((v, k) => expect(v).toBeCloseTo(byPos.get(q.start + k) ?? 0, 3));
+      for (const other of busy.quantiles) if (other !== q && other.band === q.band) expect(Math.abs(other.position - q.position)).toBeGreaterThanOrEqual(10);
+    }
+    expect(busy.quantiles.filter((q) => q.band === 0).length).toBe(QUANTILE_POLICY.SAMPLES);
   }, 120_000);
 
   it('labels a feature by the token its top examples share, scored by the share that agree', async () => {

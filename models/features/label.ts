@@ -47,6 +47,15 @@ function mostCommon(ids: number[], show: (id: number) => string): { id: number; 
   return { id, count: best.count };
 }
 
+/**
+ * A token's text for a label: line breaks and tabs as the glyphs the pages'
+ * token chips show them with (↵, →), so that a label reads like its chips
+ * (“↵”, never a literal "\n"); spaces stay, the quotes show them.
+ */
+export function visibleBreaks(text: string): string {
+  return text.replace(/\r?\n/g, '↵').replace(/\t/g, '→');
+}
+
 /** `show` gives a token's display string (Tokenizer.tokenStrings of one id). */
 export function heuristicLabel(examples: readonly Example[], show: (id: number) => string): Label {
   if (examples.length === 0) return { label: '(never active)', score: 0, token: null, kind: 'none' };
@@ -55,7 +64,7 @@ export function heuristicLabel(examples: readonly Example[], show: (id: number) 
   const p = mostCommon(peaks, show)!;
   const b = mostCommon(before, show);
   const n = examples.length;
-  const quote = (id: number) => `“${show(id).replace(/\n/g, '\\n')}”`;
+  const quote = (id: number) => `“${visibleBreaks(show(id))}”`;
   if (b && b.count > p.count) return { label: `after ${quote(b.id)}`, score: b.count / n, token: b.id, kind: 'after' };
   return { label: quote(p.id), score: p.count / n, token: p.id, kind: 'token' };
 }

@@ -16,8 +16,21 @@ export interface TopToken {
   count: number;
 }
 
-/** One top example, as stored: as discovery finds it. */
+/** One top example (or quantile sample, with its `band`), as stored: as discovery finds it. */
 export type ExampleRecord = Example;
+
+/**
+ * Ranks of the quantile samples among a feature's stored examples
+ * (`feature_examples.rank`): 1000 + 100 × band + rank in the band, so that
+ * they sit in the same table after the top examples (ranks 0…49) and are told
+ * apart by rank alone.
+ */
+export const QUANTILE_RANK_BASE = 1000;
+
+/** The stored rank of a quantile sample. */
+export function quantileRank(band: number, rank: number): number {
+  return QUANTILE_RANK_BASE + 100 * band + rank;
+}
 
 /** A feature as a discovery writes it. */
 export interface FeatureRecord {
@@ -36,6 +49,8 @@ export interface FeatureRecord {
   /** the first {@link FEATURE_LIMITS.TOP_TOKENS} of them with their counts */
   topTokens: TopToken[];
   examples: ExampleRecord[];
+  /** examples sampled from the quantile bands of its values (each with its `band`); absent in features staged before they were sampled */
+  quantiles?: ExampleRecord[];
 }
 
 /** Peak tokens of examples, most common first; ties keep the order of first appearance (examples come by rank). */
@@ -66,5 +81,6 @@ export function toFeatureRecord(f: FeatureSummary, show: (id: number) => string)
     peakTokens: peaks.map((p) => p.token),
     topTokens: peaks.slice(0, FEATURE_LIMITS.TOP_TOKENS).map((p) => ({ ...p, text: show(p.token) })),
     examples: f.examples.map((e) => ({ rank: e.rank, maxValue: e.maxValue, position: e.position, start: e.start, tokens: e.tokens, values: e.values })),
+    quantiles: f.quantiles.map((e) => ({ rank: e.rank, maxValue: e.maxValue, position: e.position, start: e.start, tokens: e.tokens, values: e.values, band: e.band ?? 0 })),
   };
 }

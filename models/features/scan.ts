@@ -18,8 +18,11 @@ import type { Device, Placement } from '../runtime.ts';
 
 export type { ScanState };
 
-/** Log-spaced histogram edges of activation values: 10^-3 … 10^3, 4 bins a decade. */
-export const HISTOGRAM_EDGES = Array.from({ length: 25 }, (_, i) => 10 ** (-3 + i / 4));
+/**
+ * Log-spaced histogram edges of activation values: 10^-3 … 10^3, 10 bins a
+ * decade (a feature's values span a decade or two: 10–20 bars on its page).
+ */
+export const HISTOGRAM_EDGES = Array.from({ length: 61 }, (_, i) => 10 ** (-3 + i / 10));
 
 export interface FeatureScanner {
   readonly placement: Placement;

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { dirSize } from './dir-size.ts';
 import type { Counters } from './proc.ts';
 import { snapshotFrom, startSampler } from './sampler.ts';
 import type { SystemSnapshot } from './types.ts';
@@ -70,6 +71,11 @@ describe('startSampler on this machine', () => {
       [0, 'NVIDIA GeForce RTX 4090', 97, 24564 * 1024 * 1024, 'test-host'],
       [1, 'NVIDIA GeForce RTX 4090', 0, 24564 * 1024 * 1024, 'test-host'],
     ]);
+    // DATA_DIR's own size (the fake nvidia-smi scripts in it): measured from the first tick on, reported by every later snapshot
+    const measured = snapshots.filter((x) => x.disk.dataDir !== undefined);
+    expect(measured.length).toBeGreaterThan(0);
+    expect(measured.at(-1)!.disk.dataDir).toBe(await dirSize(dir));
+    expect(measured.at(-1)!.disk.dataDir!).toBeLessThan(measured.at(-1)!.disk.used);
     // ticks are spaced by the interval, not bunched
     const gaps = snapshots.slice(1).map((x, i) => x.ts - snapshots[i]!.ts);
     expect(Math.min(...gaps)).toBeGreaterThanOrEqual(90);

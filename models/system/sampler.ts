@@ -5,6 +5,8 @@
  * elapsed time, so the first tick only primes the counters.
  */
 import os from 'node:os';
+import { POLICY } from '../config.ts';
+import { dirSize } from './dir-size.ts';
 import { readGpus } from './nvidia-smi.ts';
 import { busyPercent, readCounters, type Counters } from './proc.ts';
 import type { GpuSample, SystemSnapshot } from './types.ts';
@@ -13,7 +15,7 @@ import type { GpuSample, SystemSnapshot } from './types.ts';
 export interface SamplerOptions {
   /** ms between the starts of two ticks (a slow tick delays the next one, never overlaps it) */
   intervalMs: number;
-  /** DATA_DIR: the directory whose file system size is reported */
+  /** DATA_DIR: the directory whose file system size is reported, and its own size (every POLICY.DATA_DIR_SIZE_MS) */
   path: string;
   /** host name stamped on every sample; default os.hostname() */
   host?: string;
@@ -57,8 +59,9 @@ function messageOf(err: unknown): string {
  *
  * @param ts ms since epoch stamped on the snapshot and each part
  * @param path the directory whose file system was measured
+ * @param dataDir bytes `path`'s own files take, when measured
  */
-export function snapshotFrom(prev: Counters, next: Counters, host: string, ts: number, path: string, gpus: GpuSample[] = []): SystemSnapshot {
+export function snapshotFrom(prev: Counters, next: Counters, host: string, ts: number, path: string, gpus: GpuSample[] = [], dataDir?: number): SystemSnapshot {
   const seconds = (next.at - prev.at) / 1000;
   return {
     host,
@@ -85,6 +88,7 @@ export function snapshotFrom(prev: Counters, next: Counters, host: string, ts: n
       path,
       total: next.disk.total,
       used: next.disk.used,
+      ...(dataDir === undefined ? {} : { dataDir }),
       readBps: rate(prev.disk.readBytes, next.disk.readBytes, seconds),
       writeBps: rate(prev.disk.writeBytes, next.disk.writeBytes, seconds),
     },
@@ -151,18 +155,33 @@ export function startSampler(opts: SamplerOptions): Sampler {
     return r.gpus;
   };
 
+  // DATA_DIR's own size: a walk of its files, in the background, at most every POLICY.DATA_DIR_SIZE_MS; each tick reports the last one
+  let dataDir: number | undefined;
+  let measuring: Promise<void> | undefined;
+  let measuredAt = -Infinity;
+  const sizeAbort = new AbortController();
+  const measure = () => {
+    if (measuring || performance.now() - measuredAt < POLICY.DATA_DIR_SIZE_MS) return;
+    measuredAt = performance.now();
+    measuring = dirSize(opts.path, sizeAbort.signal)
+      .then((bytes) => void (sizeAbort.signal.aborted || (dataDir = bytes)))
+      .catch((err) => warnOnce(`cannot measure ${opts.path}: ${messageOf(err)}`))
+      .finally(() => (measuring = undefined));
+  };
+
   let prev: Counters | undefined;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
 
   const tick = async (): Promise<SystemSnapshot | null> => {
     const ts = Date.now();
+    measure();
     const [counters, gpus] = await Promise.all([readCounters(opts.path), readGpusOnce(ts)]);
     if (counters.disk.error) warnOnce(counters.disk.error);
     const before = prev;
     prev = counters;
     if (!before || stopped) return null;
-    const snapshot = snapshotFrom(before, counters, host, ts, opts.path, gpus);
+    const snapshot = snapshotFrom(before, counters, host, ts, opts.path, gpus, dataDir);
     try {
       await opts.onSample(snapshot);
     } catch (err) {
@@ -207,7 +226,8 @@ export function startSampler(opts: SamplerOptions): Sampler {
       stopped = true;
       clearTimeout(timer);
       timer = undefined;
-      await queue;
+      sizeAbort.abort();
+      await Promise.all([queue, measuring]);
     },
     sampleNow() {
       if (stopped) return Promise.resolve(null);

@@ -34,10 +34,12 @@ export interface DiskSample {
   ts: number;
   /** the path whose file system is measured */
   path: string;
-  /** bytes */
+  /** bytes of the file system that holds `path` */
   total: number;
-  /** bytes */
+  /** bytes used on that file system (by anything) */
   used: number;
+  /** bytes `path`'s own files take (as du counts them), measured every POLICY.DATA_DIR_SIZE_MS; absent before the first measure */
+  dataDir?: number;
   /** bytes/s read over all physical block devices */
   readBps: number;
   /** bytes/s written over all physical block devices */
@@ -122,6 +124,7 @@ export function diskPoints(s: DiskSample): MetricPoint[] {
   return [
     { metric: 'disk.used', value: s.used },
     { metric: 'disk.total', value: s.total },
+    ...(s.dataDir === undefined ? [] : [{ metric: 'disk.data_dir', value: s.dataDir }]),
     { metric: 'disk.read_bps', value: s.readBps },
     { metric: 'disk.write_bps', value: s.writeBps },
   ];

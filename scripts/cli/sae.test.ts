@@ -12,19 +12,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../models/config.ts';
 import { encodeResponseSchema } from '../../models/contracts/encode.ts';
 import { saeSchema } from '../../models/contracts/trainings.ts';
 import { logger } from '../../models/log.ts';
 import { loadSae, saveSae } from '../../models/sae/saelens.ts';
-import { createEvents } from '../../db/events.ts';
 import { DEMO_MODEL_ID } from '../../db/queries/models.ts';
 import type { SaeRow } from '../../db/queries/saes.ts';
 import { registerDemoModel } from '../../workers/demo-model.ts';
-import { featuresAnalyze } from '../../workers/features-analyze.ts';
-import { startJobRunner, type JobRunner } from '../../workers/runner.ts';
+import type { JobRunner } from '../../workers/runner.ts';
 import { loupe } from '../testing/activations.ts';
-import { createTestApp, type TestApp } from '../testing/app.ts';
+import { createTestApp, startAnalysisWorker, type TestApp } from '../testing/app.ts';
 import { createTestDatabase, type TestDatabase } from '../testing/db.ts';
 import { randomSae } from '../testing/features.ts';
 import { freePort } from '../testing/ports.ts';
@@ -46,16 +43,7 @@ describe('loupe sae', () => {
     await registerDemoModel(db.db, logger('test'));
     random = await randomSae(db.db, dataDir, { modelId: DEMO_MODEL_ID, hook: 'blocks.3.hook_resid_post', dIn: 256, dSae: 64, k: 8 });
     t = await createTestApp(db, dataDir, { analysisWaitMs: 60_000 });
-    runner = await startJobRunner({
-      boss: t.boss,
-      database: db,
-      events: createEvents(db.pool),
-      config: loadConfig({ DATA_DIR: dataDir, LOUPE_DEVICE: 'cpu' }),
-      kinds: [featuresAnalyze],
-      log: logger('test-worker'),
-      workerId: 'test-worker',
-      pollingIntervalSeconds: 0.5,
-    });
+    runner = await startAnalysisWorker(t, db, dataDir);
     const port = await freePort();
     server = serve({ fetch: t.app.fetch, hostname: '127.0.0.1', port });
     base = `http://127.0.0.1:${port}`;

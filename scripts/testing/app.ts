@@ -17,6 +17,10 @@ import { createFeatureStorage } from '../../server/feature-storage.ts';
 import { createInspectorStorage } from '../../server/inspector-storage.ts';
 import type { TestDatabase } from './db.ts';
 import { inspectModel } from '../../models/inspect.ts';
+import { loadConfig } from '../../models/config.ts';
+import { logger } from '../../models/log.ts';
+import { featuresAnalyze } from '../../workers/features-analyze.ts';
+import { startJobRunner, type JobRunner } from '../../workers/runner.ts';
 
 export interface TestApp {
   app: App;
@@ -64,4 +68,22 @@ export async function createTestApp(db: TestDatabase, dataDir: string, opts: { u
     },
     stop: () => boss.stop({ graceful: false, wait: true }),
   };
+}
+
+/**
+ * A worker in this process that runs the app's `features.analyze` jobs (the
+ * analyses, encode, inspector bundles) on the CPU, over `dataDir`; stop it
+ * before the app.
+ */
+export function startAnalysisWorker(t: TestApp, db: TestDatabase, dataDir: string): Promise<JobRunner> {
+  return startJobRunner({
+    boss: t.boss,
+    database: db,
+    events: createEvents(db.pool),
+    config: loadConfig({ DATA_DIR: dataDir, LOUPE_DEVICE: 'cpu' }),
+    kinds: [featuresAnalyze],
+    log: logger('test-worker'),
+    workerId: 'test-worker',
+    pollingIntervalSeconds: 0.5,
+  });
 }

@@ -1,5 +1,5 @@
 /** Features as the API shows them: list items, and the detail with its examples' token texts. */
-import { featureId, type FeatureDetail, type FeatureListItem } from '../../models/contracts/features.ts';
+import { featureId, QUANTILE_BANDS, type FeatureDetail, type FeatureListItem } from '../../models/contracts/features.ts';
 import { modelDirOfSae } from '../../db/queries/discoveries.ts';
 import type { FeatureListRow, FeatureRow, saeOfFeatures } from '../../db/queries/features.ts';
 import type { AppDeps } from '../app.ts';
@@ -39,6 +39,12 @@ export async function toDetail(deps: Pick<AppDeps, 'db' | 'features'>, sae: NonN
     examples: r.examples.map((e) => {
       const t = show(e.tokens);
       return { rank: e.rank, maxValue: e.maxValue, position: e.position, start: e.start, tokens: e.tokens.map((id, i) => ({ id, text: t[i]!, value: e.values[i] ?? 0 })) };
+    }),
+    quantiles: r.quantiles.flatMap((e) => {
+      const band = QUANTILE_BANDS[e.band ?? -1];
+      if (!band) return [];
+      const t = show(e.tokens);
+      return [{ rank: e.rank, maxValue: e.maxValue, position: e.position, start: e.start, tokens: e.tokens.map((id, i) => ({ id, text: t[i]!, value: e.values[i] ?? 0 })), band: { from: band[0], to: band[1] } }];
     }),
     sae: { id: sae.id, name: sae.name, hookPoint: sae.hookPoint, modelId: sae.modelId, dSae: sae.dSae },
     heuristic: { label: r.heuristicLabel ?? '', score: r.heuristicScore ?? 0, kind: r.heuristicKind ?? 'none' },

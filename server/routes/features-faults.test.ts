@@ -15,18 +15,15 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorBodySchema } from '../../models/contracts/api.ts';
 import { logitLensSchema } from '../../models/contracts/features.ts';
-import { loadConfig } from '../../models/config.ts';
 import { logger } from '../../models/log.ts';
 import { DEMO_MODEL_DIR } from '../../models/model-files.ts';
 import { f16ToFloat32, openSafetensors } from '../../models/safetensors.ts';
 import { saveSae } from '../../models/sae/saelens.ts';
-import { createEvents } from '../../db/events.ts';
 import { DEMO_MODEL_ID } from '../../db/queries/models.ts';
 import { insertSae, type SaeRow } from '../../db/queries/saes.ts';
-import { createTestApp, type TestApp } from '../../scripts/testing/app.ts';
+import { createTestApp, startAnalysisWorker, type TestApp } from '../../scripts/testing/app.ts';
 import { createTestDatabase, type TestDatabase } from '../../scripts/testing/db.ts';
 import { registerDemoModel } from '../../workers/demo-model.ts';
-import { featuresAnalyze } from '../../workers/features-analyze.ts';
 import { startJobRunner, type JobRunner } from '../../workers/runner.ts';
 
 /** The demo model's token for byte 0 ('Ā' in its byte-level vocabulary). */
@@ -77,16 +74,7 @@ describe('feature analyses: derived text and faults', () => {
     const cfg = JSON.parse(await fs.readFile(path.join(saeDir, 'cfg.json'), 'utf8')) as Record<string, unknown>;
     sae = await insertSae(db.db, { id, name: 'imported', trainingId: null, modelId: DEMO_MODEL_ID, hookPoint: HOOK, architecture: 'topk', dIn: d, dSae, cfg, metrics: null, path: saeDir });
     t = await createTestApp(db, dataDir, { analysisWaitMs: 60_000 });
-    runner = await startJobRunner({
-      boss: t.boss,
-      database: db,
-      events: createEvents(db.pool),
-      config: loadConfig({ DATA_DIR: dataDir, LOUPE_DEVICE: 'cpu' }),
-      kinds: [featuresAnalyze],
-      log: logger('test-worker'),
-      workerId: 'test-worker',
-      pollingIntervalSeconds: 0.5,
-    });
+    runner = await startAnalysisWorker(t, db, dataDir);
   }, 60_000);
   afterAll(async () => {
     await runner?.stop();

@@ -30,6 +30,7 @@ import {
 } from '../../models/contracts/features.ts';
 import { loadConfig } from '../../models/config.ts';
 import { logger } from '../../models/log.ts';
+import { tokenKey } from '../../models/features/label.ts';
 import { loadTokenizer } from '../../models/tokenizer.ts';
 import { DEMO_MODEL_DIR } from '../../models/model-files.ts';
 import { createEvents } from '../../db/events.ts';
@@ -174,8 +175,22 @@ describe('features API', () => {
     const f = all.find((x) => x.labelSource === 'heuristic' && x.frequency > 0 && /[A-Za-z]{3}/.test(x.label!))!;
     const word = /[A-Za-z]{3,}/.exec(f.label!)![0]!;
     const byLabel = await list(`q=${encodeURIComponent(word.toUpperCase())}&limit=200`);
-    expect(byLabel.items.map((x) => x.index).sort((a, b) => a - b)).toEqual(all.filter((x) => x.label?.toLowerCase().includes(word.toLowerCase())).map((x) => x.index));
+    // every label that has the text, and besides them only features whose top examples peak on the word itself
+    const labelled = all.filter((x) => x.label?.toLowerCase().includes(word.toLowerCase())).map((x) => x.index);
+    expect(byLabel.items.map((x) => x.index)).toEqual(expect.arrayContaining(labelled));
+    for (const x of byLabel.items.filter((y) => !labelled.includes(y.index)).slice(0, 5)) {
+      const d = featureDetailSchema.parse((await get(`/api/features/${x.id}`)).body);
+      expect(d.examples.some((e) => tokenKey(e.tokens[e.position - e.start]!.text) === word.toLowerCase())).toBe(true);
+    }
     expect(byLabel.total).toBe(byLabel.items.length);
+    // a label that does not say it: the word of the feature's peak token still finds it (the search box's "e.g. moses")
+    const peak = f.topTokens.find((tk) => /^\s?[A-Za-z]{3,}$/.test(tk.text));
+    if (peak) {
+      await t.request(`/api/features/${f.id}`, { method: 'PATCH', body: JSON.stringify({ label: 'a label without it' }) });
+      expect((await list(`q=${encodeURIComponent(peak.text.trim().toLowerCase())}&limit=200`)).items.map((x) => x.index)).toContain(f.index);
+      expect((await list(`q=${encodeURIComponent(`${peak.text.trim()} and more`)}&limit=200`)).items.map((x) => x.index)).not.toContain(f.index);
+      await t.request(`/api/features/${f.id}`, { method: 'PATCH', body: JSON.stringify({ label: null }) });
+    }
 
     // a token as the tokenizer shows it: features whose top examples peak on it (their peak tokens, checked on the details)
     const token = f.topTokens[0]!;

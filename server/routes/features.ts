@@ -50,7 +50,7 @@ const pending = json('Still computing: ask the same URL again', analysisPendingS
 const listRouteDef = createRoute({
   method: 'get',
   path: '/api/features',
-  summary: "A page of an SAE's features, searched by label (`q`, case-insensitive substring), by the token their top examples peak on (`token`: as the tokenizer shows it, e.g. \" Moses\", or `#123`), by activation frequency (`minFreq`, `maxFreq`: fractions) and favourite; sorted by `frequency`, `score`, `max` or `index` (`-` for descending; default `-score`)",
+  summary: "A page of an SAE's features, searched by label (`q`, case-insensitive substring, or the word the top examples peak on), by the token their top examples peak on (`token`: as the tokenizer shows it, e.g. \" Moses\", or `#123`), by activation frequency (`minFreq`, `maxFreq`: fractions) and favourite; sorted by `frequency`, `score`, `max` or `index` (`-` for descending; default `-score`)",
   request: { query: featureListQuerySchema },
   responses: { 200: json('The matches and a page of them', featureListSchema), 400: error('Invalid query (the details name the field)'), 404: error('No such SAE') },
 });
@@ -153,7 +153,13 @@ export function registerFeatureRoutes(app: App): void {
         tokenIds = await deps.features.tokenIds(modelDir, q.token);
       }
     }
-    const page = await listFeatures(deps.db, q, tokenIds);
+    // the label search also finds the features whose top examples peak on the word searched for (" Moses" for "moses")
+    let wordIds: number[] | undefined;
+    if (q.q) {
+      const modelDir = await modelDirOfSae(deps.db, sae.id);
+      if (modelDir) wordIds = await deps.features.wordTokenIds(modelDir, q.q);
+    }
+    const page = await listFeatures(deps.db, q, tokenIds, wordIds);
     return c.json({ total: page.total, items: page.items.map(toItem) }, 200);
   });
 

@@ -17,7 +17,6 @@ import ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorBodySchema } from '../../models/contracts/api.ts';
 import { inspectorManifestSchema, inspectorResponseSchema, inspectorTokenSchema, type InspectorResponse } from '../../models/contracts/inspector.ts';
-import { loadConfig } from '../../models/config.ts';
 import { buildInspectorBundle } from '../../models/features/inspector-bundle.ts';
 import { readUnembedding } from '../../models/features/lens.ts';
 import { logger } from '../../models/log.ts';
@@ -25,15 +24,13 @@ import { DEMO_MODEL_DIR } from '../../models/model-files.ts';
 import { float32ToF16 } from '../../models/quantize.ts';
 import { loadSae } from '../../models/sae/saelens.ts';
 import { loadTokenizer } from '../../models/tokenizer.ts';
-import { createEvents } from '../../db/events.ts';
 import { DEMO_MODEL_ID } from '../../db/queries/models.ts';
 import type { SaeRow } from '../../db/queries/saes.ts';
 import { forwardRows } from '../../scripts/testing/activations.ts';
-import { createTestApp, type TestApp } from '../../scripts/testing/app.ts';
+import { createTestApp, startAnalysisWorker, type TestApp } from '../../scripts/testing/app.ts';
 import { createTestDatabase, type TestDatabase } from '../../scripts/testing/db.ts';
 import { randomSae } from '../../scripts/testing/features.ts';
 import { registerDemoModel } from '../../workers/demo-model.ts';
-import { featuresAnalyze } from '../../workers/features-analyze.ts';
 import { startJobRunner, type JobRunner } from '../../workers/runner.ts';
 
 const HOOK = 'blocks.3.hook_resid_post';
@@ -60,16 +57,7 @@ describe('the inspector routes', () => {
     sae = await randomSae(db.db, dataDir, { modelId: DEMO_MODEL_ID, hook: HOOK, dIn: D, dSae: D_SAE, k: 0, seed: 5, architecture: 'jumprelu', prependBos: true });
     big = await randomSae(db.db, dataDir, { modelId: DEMO_MODEL_ID, hook: HOOK, dIn: D, dSae: D_SAE, k: 8, seed: 6 });
     t = await createTestApp(db, dataDir, { analysisWaitMs: 60_000 });
-    runner = await startJobRunner({
-      boss: t.boss,
-      database: db,
-      events: createEvents(db.pool),
-      config: loadConfig({ DATA_DIR: dataDir, LOUPE_DEVICE: 'cpu' }),
-      kinds: [featuresAnalyze],
-      log: logger('test-worker'),
-      workerId: 'test-worker',
-      pollingIntervalSeconds: 0.5,
-    });
+    runner = await startAnalysisWorker(t, db, dataDir);
   }, 120_000);
 
   afterAll(async () => {

@@ -14,20 +14,17 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorBodySchema } from '../../models/contracts/api.ts';
 import { encodeResponseSchema, type EncodeResponse } from '../../models/contracts/encode.ts';
-import { loadConfig } from '../../models/config.ts';
 import { logger } from '../../models/log.ts';
 import { DEMO_MODEL_DIR } from '../../models/model-files.ts';
 import { openSafetensors, toFloat32 } from '../../models/safetensors.ts';
 import { loadTokenizer } from '../../models/tokenizer.ts';
-import { createEvents } from '../../db/events.ts';
 import { DEMO_MODEL_ID } from '../../db/queries/models.ts';
 import type { SaeRow } from '../../db/queries/saes.ts';
 import { forwardRows } from '../../scripts/testing/activations.ts';
-import { createTestApp, type TestApp } from '../../scripts/testing/app.ts';
+import { createTestApp, startAnalysisWorker, type TestApp } from '../../scripts/testing/app.ts';
 import { createTestDatabase, type TestDatabase } from '../../scripts/testing/db.ts';
 import { randomSae } from '../../scripts/testing/features.ts';
 import { registerDemoModel } from '../../workers/demo-model.ts';
-import { featuresAnalyze } from '../../workers/features-analyze.ts';
 import { startJobRunner, type JobRunner } from '../../workers/runner.ts';
 
 const HOOK = 'blocks.3.hook_resid_post';
@@ -75,16 +72,7 @@ describe('POST /api/saes/{id}/encode', () => {
     jump = await randomSae(db.db, dataDir, { modelId: DEMO_MODEL_ID, hook: HOOK, dIn: D, dSae: D_SAE, k: 0, seed: 4, architecture: 'jumprelu', prependBos: true });
     ids = Array.from((await loadTokenizer(DEMO_MODEL_DIR)).encode(TEXT, { addBos: false }));
     t = await createTestApp(db, dataDir, { analysisWaitMs: 60_000 });
-    runner = await startJobRunner({
-      boss: t.boss,
-      database: db,
-      events: createEvents(db.pool),
-      config: loadConfig({ DATA_DIR: dataDir, LOUPE_DEVICE: 'cpu' }),
-      kinds: [featuresAnalyze],
-      log: logger('test-worker'),
-      workerId: 'test-worker',
-      pollingIntervalSeconds: 0.5,
-    });
+    runner = await startAnalysisWorker(t, db, dataDir);
   }, 120_000);
 
   afterAll(async () => {

@@ -109,19 +109,19 @@ export function pageCount(total: number, limit: number): number {
 }
 
 /**
- * The sort after a click on a column header: descending first (the biggest
- * values are what one looks for), the other way on a second click. The index
- * sorts ascending only.
+ * The sort after a click on a column header: descending first for values
+ * (the biggest are what one looks for), ascending first for the index (0, 1,
+ * 2…); the other way on a second click.
  */
 export function nextSort(current: FeatureSort, column: 'score' | 'frequency' | 'max' | 'index'): FeatureSort {
-  if (column === 'index') return 'index';
+  if (column === 'index') return current === 'index' ? '-index' : 'index';
   return current === `-${column}` ? column : `-${column}`;
 }
 
-/** How a column header shows the current sort: '↓', '↑' or ''. */
+/** How a column header shows the current sort: '↓' descending, '↑' ascending, '' another column. */
 export function sortMark(current: FeatureSort, column: 'score' | 'frequency' | 'max' | 'index'): string {
   if (current === `-${column}`) return '↓';
-  if (current === column) return column === 'index' ? '↓' : '↑';
+  if (current === column) return '↑';
   return '';
 }
 

@@ -4,7 +4,7 @@ import type { Extraction } from '../../models/contracts/extractions.ts';
 import { FEATURE_LIMITS, type Discovery } from '../../models/contracts/features.ts';
 import { defaultTextContext, discoverBody, discoveryChoices, discoveryPercent, discoverySourceText, EMPTY_DISCOVER_FORM, extractionName, parseCount, pickSource, TEXT_SOURCE } from './discovery-view.ts';
 import { debounce, DEFAULT_SORT, EMPTY_QUERY, featureHref, featuresApiPath, freqToSlider, FREQ_SLIDER, listSearch, listSearchParams, nextSort, pageCount, parseListQuery, sliderToFreq, sortMark } from './feature-query.ts';
-import { explainScore, formatFrequency, formatValue, highlightColor, histogramBars, intensity, tokenFilterInput, tokenFilterValue, tokenPieces } from './feature-view.ts';
+import { editableLabel, explainScore, featureCountText, featureKeyAction, featureNotFoundText, formatFrequency, formatValue, highlightColor, histogramBars, intensity, parseFeatureIndex, tokenFilterInput, tokenFilterValue, tokenPieces } from './feature-view.ts';
 
 describe('the list query', () => {
   it('reads the URL, with defaults for what is missing or malformed', () => {
@@ -54,6 +54,11 @@ describe('the list query', () => {
     expect(nextSort('-frequency', 'frequency')).toBe('frequency');
     expect(nextSort('frequency', 'frequency')).toBe('-frequency');
     expect(nextSort('-max', 'index')).toBe('index');
+    // the index toggles too: ascending first, then descending, then ascending again
+    expect(nextSort('index', 'index')).toBe('-index');
+    expect(nextSort('-index', 'index')).toBe('index');
+    expect(sortMark('index', 'index')).toBe('↑');
+    expect(sortMark('-index', 'index')).toBe('↓');
     expect(sortMark('-max', 'max')).toBe('↓');
     expect(sortMark('max', 'max')).toBe('↑');
     expect(sortMark('max', 'score')).toBe('');
@@ -278,5 +283,51 @@ describe('the discovery form', () => {
     expect(discoverySourceText(text, names)).toBe('fresh text: Demo corpus, up to 4,096 tokens');
     expect(discoverySourceText({ ...text, rows: 4064 }, names)).toBe('fresh text: Demo corpus, 4,064 tokens');
     expect(discoverySourceText({ ...text, datasetId: null }, names)).toBe('fresh text: a deleted dataset, up to 4,096 tokens');
+  });
+});
+
+describe('what the Features pages say', () => {
+  it('counts the table\'s rows in plain words', () => {
+    expect(featureCountText(1, 50, 2048)).toBe('1–50 of 2,048 features');
+    expect(featureCountText(51, 60, 60)).toBe('51–60 of 60 features');
+    expect(featureCountText(1, 12, 12)).toBe('12 features');
+    expect(featureCountText(1, 1, 1)).toBe('1 feature');
+    expect(featureCountText(0, 0, 0)).toBe('No feature matches.');
+  });
+
+  it('reads the index of a feature\'s address, and says why a bad one names no feature', () => {
+    expect(parseFeatureIndex('17')).toEqual({ index: 17 });
+    expect(parseFeatureIndex('007')).toEqual({ index: 7 });
+    expect(parseFeatureIndex(undefined)).toEqual({ problem: 'missing' });
+    expect(parseFeatureIndex('')).toEqual({ problem: 'missing' });
+    expect(parseFeatureIndex('-1')).toEqual({ problem: 'negative' });
+    for (const bad of ['abc', '1.5', '1e3', '12x', ' 3 4']) expect(parseFeatureIndex(bad)).toEqual({ problem: 'not-a-number' });
+    expect(parseFeatureIndex('1234567890')).toEqual({ problem: 'too-large' });
+    const sae = { name: 'demo', dSae: 2048 };
+    expect(featureNotFoundText('99999', { index: 99999 }, sae)).toBe('No feature #99,999 in this SAE: demo has 2,048 features, #0 to #2,047.');
+    expect(featureNotFoundText('12', { index: 12 }, sae)).toBe('No feature #12 in this SAE yet: its features appear once a discovery of the SAE completes.');
+    expect(featureNotFoundText('12', { index: 12 }, null)).toBe('No such SAE: it may have been deleted.');
+    expect(featureNotFoundText('abc', { problem: 'not-a-number' }, sae)).toBe('No feature "abc": a feature\'s index is a whole number: demo has features #0 to #2,047.');
+    expect(featureNotFoundText('-1', { problem: 'negative' }, undefined)).toBe('No feature "-1": feature indices start at #0.');
+    for (const t of [featureNotFoundText('abc', { problem: 'not-a-number' }, sae), featureNotFoundText('-1', { problem: 'negative' }, sae)]) expect(t).not.toMatch(/#NaN|#-1\b/);
+  });
+
+  it('takes ←/→, f and / as shortcuts, but not while typing or with a modifier', () => {
+    const key = (k: string, tagName = 'BODY', mods: Partial<Record<'altKey' | 'ctrlKey' | 'metaKey', boolean>> = {}) => featureKeyAction({ key: k, altKey: false, ctrlKey: false, metaKey: false, ...mods, target: { tagName } });
+    expect([key('ArrowLeft'), key('ArrowRight'), key('f'), key('/')]).toEqual(['prev', 'next', 'star', 'search']);
+    expect(key('F')).toBe(null);
+    expect(key('f', 'INPUT')).toBe(null);
+    expect(key('ArrowLeft', 'TEXTAREA')).toBe(null);
+    expect(key('/', 'SELECT')).toBe(null);
+    expect(key('ArrowRight', 'BODY', { altKey: true })).toBe(null);
+    expect(featureKeyAction({ key: 'f', altKey: false, ctrlKey: false, metaKey: false, target: { tagName: 'DIV', isContentEditable: true } })).toBe(null);
+  });
+
+  it('starts the label editor from the words, without the typographic quotes of a heuristic label', () => {
+    expect(editableLabel('“ Moses”', 'heuristic')).toBe('Moses');
+    expect(editableLabel('after “ the”', 'heuristic')).toBe('after the');
+    expect(editableLabel('“↵”', 'heuristic')).toBe('↵');
+    expect(editableLabel('the “quoted” word', 'user')).toBe('the “quoted” word');
+    expect(editableLabel(null, null)).toBe('');
   });
 });

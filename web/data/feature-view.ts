@@ -28,6 +28,19 @@ export function formatValue(v: number): string {
   return Number(v.toPrecision(3)).toString();
 }
 
+/**
+ * The table's count: "1–50 of 2,048 features" for a page of more, "12
+ * features" when they all fit on it, "1 feature", "No feature matches." for
+ * none. `first` and `last` are 1-based rows of the page.
+ */
+export function featureCountText(first: number, last: number, total: number): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  if (total === 0) return 'No feature matches.';
+  if (total === 1) return '1 feature';
+  if (first === 1 && last === total) return `${n(total)} features`;
+  return `${n(first)}–${n(last)} of ${n(total)} features`;
+}
+
 /** A score 0..1 as "0.80". */
 export function formatScore(s: number | null): string {
   return s === null || !Number.isFinite(s) ? '–' : s.toFixed(2);
@@ -135,6 +148,74 @@ export function explainScore(score: number | null, examples: number, kind: 'toke
     agree,
     text: `${agree} top examples ${what}. 1.00 means every top example agrees with the label; 1/${examples} (${(1 / examples).toFixed(2)}) that they share nothing. High scores mark features that are easy to read.`,
   };
+}
+
+/**
+ * What the label editor starts from: the label as it is, but a heuristic
+ * one without its typographic quotes (`“ Moses”` → `Moses`, `after “ the”`
+ * → `after the`), which are the page's way of showing a token and no one
+ * types.
+ */
+export function editableLabel(label: string | null, source: LabelSource | null): string {
+  if (!label) return '';
+  if (source !== 'heuristic') return label;
+  return label.replace(/“\s*([^”]*?)\s*”/g, '$1').trim();
+}
+
+/** What the index part of a feature's address says: an index, or why it is none. */
+export type FeatureIndexPart = { index: number } | { problem: 'missing' | 'not-a-number' | 'negative' | 'too-large' };
+
+/**
+ * The index of `/features/{saeId}/{index}` as typed: whole digits only
+ * (`12`, not `12.5`, `1e3`, `abc` or `-1`), at most 9 of them, as the API's
+ * feature ids allow.
+ * @example parseFeatureIndex('17') // { index: 17 }
+ */
+export function parseFeatureIndex(raw: string | undefined): FeatureIndexPart {
+  const s = (raw ?? '').trim();
+  if (s === '') return { problem: 'missing' };
+  if (/^-\d+$/.test(s)) return { problem: 'negative' };
+  if (!/^\d+$/.test(s)) return { problem: 'not-a-number' };
+  if (s.replace(/^0+(?=\d)/, '').length > 9) return { problem: 'too-large' };
+  return { index: Number(s) };
+}
+
+/**
+ * Why a feature's page has no feature, in words: a bad address, an SAE
+ * that does not exist, an index past the SAE's features (`dSae` of them,
+ * #0 to #dSae−1), or an SAE no discovery has completed for yet.
+ */
+export function featureNotFoundText(raw: string | undefined, part: FeatureIndexPart, sae: { name: string; dSae: number } | null | undefined): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  if ('problem' in part) {
+    const range = sae ? `: ${sae.name} has features #0 to #${n(sae.dSae - 1)}` : '';
+    if (part.problem === 'missing') return `This address names no feature: it needs an index after the SAE${range}.`;
+    if (part.problem === 'negative') return `No feature ${JSON.stringify(raw)}: feature indices start at #0${range}.`;
+    return `No feature ${JSON.stringify(raw)}: a feature's index is a whole number${range}.`;
+  }
+  if (sae === null) return 'No such SAE: it may have been deleted.';
+  if (sae && part.index >= sae.dSae) return `No feature #${n(part.index)} in this SAE: ${sae.name} has ${n(sae.dSae)} features, #0 to #${n(sae.dSae - 1)}.`;
+  return `No feature #${n(part.index)} in this SAE yet: its features appear once a discovery of the SAE completes.`;
+}
+
+/** What a key pressed on a feature's page does: the previous or next feature, the favourite star, the search; null for the rest. */
+export function featureKeyAction(e: { key: string; altKey: boolean; ctrlKey: boolean; metaKey: boolean; target: { tagName?: string; isContentEditable?: boolean } | null }): 'prev' | 'next' | 'star' | 'search' | null {
+  if (e.altKey || e.ctrlKey || e.metaKey) return null;
+  // typing in a field (the label, the notes, a form) is typing, not a shortcut
+  const tag = e.target?.tagName?.toLowerCase();
+  if (tag === 'input' || tag === 'textarea' || tag === 'select' || e.target?.isContentEditable) return null;
+  switch (e.key) {
+    case 'ArrowLeft':
+      return 'prev';
+    case 'ArrowRight':
+      return 'next';
+    case 'f':
+      return 'star';
+    case '/':
+      return 'search';
+    default:
+      return null;
+  }
 }
 
 /** The source of a label, as the page names it. */

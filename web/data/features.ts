@@ -45,7 +45,7 @@ import {
 import { architectureSchema } from '../../models/contracts/api.ts';
 import { datasetListSchema, type Dataset } from '../../models/contracts/datasets.ts';
 import { extractionListSchema, type Extraction } from '../../models/contracts/extractions.ts';
-import { saeListSchema, trainingDetailSchema, type Sae } from '../../models/contracts/trainings.ts';
+import { saeListSchema, saeSchema, trainingDetailSchema, type Sae } from '../../models/contracts/trainings.ts';
 import { ApiError, checkInput, errorMessage, getJson, getJsonOrAccepted, sendJson } from '../api.ts';
 import { discoveryActive } from './discovery-view.ts';
 import { featuresApiPath, type FeatureListQuery } from './feature-query.ts';
@@ -55,6 +55,17 @@ import { asApiError } from './rows.ts';
 /** Every SAE (trained or imported), newest first. */
 export async function loadSaes(signal?: AbortSignal): Promise<Sae[]> {
   return (await getJson('/api/saes?limit=500', saeListSchema, signal ? { signal } : {})).saes;
+}
+
+/** One SAE, or null when there is none with that id (a 404, or an id that is not one). */
+export async function loadSae(id: string, signal?: AbortSignal): Promise<Sae | null> {
+  if (!/^[0-9a-f-]{36}$/i.test(id)) return null;
+  try {
+    return await getJson(`/api/saes/${id}`, saeSchema, signal ? { signal } : {});
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return null;
+    throw err;
+  }
 }
 
 export interface SaesStore {

@@ -176,7 +176,7 @@ export function createInspector(saeId: Accessor<string | undefined>, initialText
       const id = saeId();
       const man = manifest();
       if (!id || !man) return Promise.reject(new Error('the SAE is not loaded yet'));
-      return loadDecoder(id, man, { ...opts.decoder, onProgress: (p) => setProgress((all) => ({ ...all, 'decoder.f32': p })) });
+      return loadDecoder(id, man, { ...opts.decoder, onProgress: (p) => setProgress((all) => ({ ...all, [p.url.slice(p.url.lastIndexOf('/') + 1) as InspectorFile]: p })) });
     },
   };
 }

@@ -200,12 +200,12 @@ function ModelCard(props: { model: Model; store: ModelsStore; onDelete: () => vo
             <dt>architecture</dt>
             <dd data-testid="model-architecture">{m().architecture ?? '–'}</dd>
           </div>
-          <div>
-            <dt>size</dt>
+          <div title="the model's files on disk, in the dtype they store the weights in">
+            <dt>files</dt>
             <dd data-testid="model-size">{m().sizeBytes === null ? '–' : formatBytes(m().sizeBytes!)}</dd>
           </div>
-          <div>
-            <dt>dtype</dt>
+          <div title="the dtype the weights are loaded at for extractions, unless an extraction asks for another">
+            <dt>loads as</dt>
             <dd data-testid="model-dtype">{m().dtype}</dd>
           </div>
         </dl>

@@ -12,7 +12,7 @@ import { createSystemStore, type SystemStore } from '../data/system.ts';
 import { createWorkersStore } from '../data/workers.ts';
 import type { ClientSeries } from '../data/series.ts';
 import { TimeSeriesChart, type ChartSeries } from '../ui/TimeSeriesChart.tsx';
-import { binaryTicks, formatBytes, formatPercent, formatRate, formatUnit } from '../ui/format.ts';
+import { binaryTicks, byteTicks, formatBytes, formatPercent, formatRate, formatUnit, numberTicks, rateTicks, type TickFormat } from '../ui/format.ts';
 
 function line(store: SystemStore, metric: string, label: string, color?: string): ChartSeries[] {
   const s: ClientSeries | undefined = store.series(metric);
@@ -25,10 +25,24 @@ function latestOf(store: SystemStore, metric: string): number | undefined {
   return s?.v.length ? s.v[s.v.length - 1] : undefined;
 }
 
+/** "memory: 8.1 GiB used of 15.6 GiB" (what is known of it). */
+function totalLine(used: number | undefined, total: number | undefined, what: string): string {
+  if (total === undefined) return '';
+  return `${what}: ${used === undefined ? '' : `${formatBytes(used)} used of `}${formatBytes(total)}`;
+}
+
 /** [0, newest value of `metric`] when it has one (a total to scale a "used" chart against). */
 function upTo(store: SystemStore, metric: string): [number, number] | undefined {
   const total = latestOf(store, metric);
   return total ? [0, total] : undefined;
+}
+
+/** The axis ticks that go with a value format: one unit and one number form for the whole axis. */
+function ticksFor(yFormat: (n: number) => string, unit?: string): TickFormat {
+  if (yFormat === formatBytes) return byteTicks;
+  if (yFormat === formatRate) return rateTicks;
+  if (yFormat === formatPercent) return numberTicks('%');
+  return numberTicks(unit);
 }
 
 /**
@@ -37,7 +51,7 @@ function upTo(store: SystemStore, metric: string): [number, number] | undefined 
  */
 function storeChart(
   store: SystemStore,
-  opts: { title: string; key: string; series: () => ChartSeries[]; yFormat: (n: number) => string; yDomain?: () => [number, number] | undefined; height?: number },
+  opts: { title: string; key: string; series: () => ChartSeries[]; yFormat: (n: number) => string; yUnit?: string; yDomain?: () => [number, number] | undefined; height?: number },
 ): JSX.Element {
   return (
     <TimeSeriesChart
@@ -46,6 +60,7 @@ function storeChart(
       series={opts.series()}
       xDomain={store.range()}
       yFormat={opts.yFormat}
+      yTickFormat={ticksFor(opts.yFormat, opts.yUnit)}
       yDomain={opts.yDomain?.()}
       // byte-valued charts (their formatter says so) get ticks on round KiB/MiB/GiB
       yTicks={opts.yFormat === formatBytes || opts.yFormat === formatRate ? binaryTicks : undefined}
@@ -58,8 +73,8 @@ function storeChart(
 function GpuPanel(props: { store: SystemStore; index: number; name: string }) {
   const s = props.store;
   const m = (f: string) => `gpu.${props.index}.${f}`;
-  const chart = (title: string, key: string, series: () => ChartSeries[], yFormat: (n: number) => string, yDomain?: () => [number, number] | undefined) =>
-    storeChart(s, { title, key, series, yFormat, yDomain, height: 130 });
+  const chart = (title: string, key: string, series: () => ChartSeries[], yFormat: (n: number) => string, yDomain?: () => [number, number] | undefined, yUnit?: string) =>
+    storeChart(s, { title, key, series, yFormat, yDomain, yUnit, height: 130 });
   return (
     <section class="card gpu-panel" data-testid={`gpu-panel-${props.index}`}>
       <h2>
@@ -67,9 +82,9 @@ function GpuPanel(props: { store: SystemStore; index: number; name: string }) {
       </h2>
       {chart('Utilisation', m('util'), () => line(s, m('util'), 'util'), formatPercent, () => [0, 100])}
       {chart('Memory used', m('mem_used'), () => line(s, m('mem_used'), 'used'), formatBytes, () => upTo(s, m('mem_total')))}
-      {chart('Temperature', m('temp'), () => line(s, m('temp'), '°C'), formatUnit('°C'))}
-      {chart('Power', m('power'), () => line(s, m('power'), 'W'), formatUnit('W'))}
-      {chart('Clocks', m('sm_clock'), () => [...line(s, m('sm_clock'), 'SM'), ...line(s, m('mem_clock'), 'memory')], formatUnit('MHz'))}
+      {chart('Temperature', m('temp'), () => line(s, m('temp'), '°C'), formatUnit('°C'), undefined, '°C')}
+      {chart('Power', m('power'), () => line(s, m('power'), 'W'), formatUnit('W'), undefined, 'W')}
+      {chart('Clocks', m('sm_clock'), () => [...line(s, m('sm_clock'), 'SM'), ...line(s, m('mem_clock'), 'memory')], formatUnit('MHz'), undefined, 'MHz')}
     </section>
   );
 }
@@ -112,7 +127,7 @@ export default function System() {
         <div class="segmented" role="group" aria-label="Time window">
           <For each={SYSTEM_WINDOWS}>
             {(w) => (
-              <button classList={{ active: window() === w }} onClick={() => setParams({ window: w })}>
+              <button type="button" classList={{ active: window() === w }} aria-pressed={window() === w} onClick={() => setParams({ window: w })}>
                 {w}
               </button>
             )}
@@ -141,9 +156,17 @@ export default function System() {
         </section>
         <section class="card">
           {chart('Memory used', 'mem.used', () => [...line(store, 'mem.used', 'used'), ...line(store, 'swap.used', 'swap used')], formatBytes, () => upTo(store, 'mem.total'))}
+          <p class="chart-note muted" data-testid="memory-total">
+            {totalLine(latestOf(store, 'mem.used'), latestOf(store, 'mem.total'), 'memory')}
+            <Show when={latestOf(store, 'swap.total')}>{(swap) => ` · swap ${formatBytes(latestOf(store, 'swap.used') ?? 0)} of ${formatBytes(swap())}`}</Show>
+          </p>
         </section>
         <section class="card">
-          {chart('Disk used (DATA_DIR)', 'disk.used', () => line(store, 'disk.used', 'used'), formatBytes, () => upTo(store, 'disk.total'))}
+          {chart('DATA_DIR size', 'disk.data_dir', () => line(store, 'disk.data_dir', 'DATA_DIR'), formatBytes)}
+          <p class="chart-note muted" data-testid="disk-total">
+            <Show when={latestOf(store, 'disk.data_dir') === undefined}>DATA_DIR not measured yet (every minute) · </Show>
+            {totalLine(latestOf(store, 'disk.used'), latestOf(store, 'disk.total'), 'its file system')}
+          </p>
         </section>
         <section class="card">
           {chart('Disk I/O', 'disk.read_bps', () => [...line(store, 'disk.read_bps', 'read'), ...line(store, 'disk.write_bps', 'write')], formatRate)}

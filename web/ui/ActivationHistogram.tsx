@@ -10,13 +10,13 @@ import { formatInt } from '../data/dataset-view.ts';
 import { formatValue, histogramBars, type HistogramBar } from '../data/feature-view.ts';
 import { countAxis, createChart } from './chart.ts';
 
-const MARGIN = { top: 8, right: 10, bottom: 34, left: 48 };
+const MARGIN = { top: 8, right: 10, bottom: 34, left: 60 };
 
 export function ActivationHistogram(props: { histogram: { edges: number[]; counts: number[] }; height?: number }) {
   const [hover, setHover] = createSignal<{ bar: HistogramBar; x: number }>();
   const height = () => props.height ?? 160;
 
-  const chart = createChart({ margin: MARGIN, xLabel: 'activation value (log scale)' }, ({ plot, gx, gy, layout }) => {
+  const chart = createChart({ margin: MARGIN, xLabel: 'activation value (log scale)', yLabel: 'tokens' }, ({ plot, gx, gy, layout }) => {
     createEffect(() => {
       const w = chart.width();
       const h = height();
@@ -44,11 +44,16 @@ export function ActivationHistogram(props: { histogram: { edges: number[]; count
           .tickSizeOuter(0),
       );
       gy.call(countAxis(y, innerW));
-      plot
+      const rects = plot
         .selectAll<SVGRectElement, HistogramBar>('rect.bar')
         .data(bars, (b) => String(b.x0))
-        .join('rect')
-        .attr('class', 'bar')
+        .join((enter) => {
+          const r = enter.append('rect').attr('class', 'bar');
+          r.append('title');
+          return r;
+        });
+      rects.select('title').text((b) => `${formatValue(b.x0)} – ${formatValue(b.x1)}: ${formatInt(b.count)} tokens`);
+      rects
         .attr('data-testid', 'act-hist-bar')
         .attr('data-count', (b) => b.count)
         .attr('x', (b) => x(b.x0) + 0.5)
@@ -65,7 +70,7 @@ export function ActivationHistogram(props: { histogram: { edges: number[]; count
       <svg ref={chart.svg} class="chart-svg" role="img" aria-label="Histogram of the feature's activation values, log scale" />
       <Show when={hover()}>
         {(hv) => (
-          <div class="chart-tip" style={{ left: `${Math.max(0, Math.min(hv().x - 70, chart.width() - 200))}px`, top: '0px' }}>
+          <div class="chart-tip" style={{ left: `${Math.max(0, Math.min(hv().x - 70, chart.width() - 200))}px`, top: '0px' }} data-testid="act-hist-tip">
             {formatValue(hv().bar.x0)} – {formatValue(hv().bar.x1)}: <b>{formatInt(hv().bar.count)}</b> tokens
           </div>
         )}

@@ -47,10 +47,13 @@ export function ArchitectureView(props: { arch: Architecture; dtype: ModelDtype 
       </dl>
       <div class="arch-cols">
         <table class="arch-memory" data-testid="architecture-memory">
+          <caption class="muted" data-testid="weights-dtype">
+            stored as {a().weightsDtype} in its files; in memory by load dtype:
+          </caption>
           <thead>
             <tr>
-              <th>dtype</th>
-              <th>weights</th>
+              <th>loaded as</th>
+              <th>weights in memory</th>
             </tr>
           </thead>
           <tbody>

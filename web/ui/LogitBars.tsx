@@ -2,7 +2,10 @@
  * Logit-lens tokens as d3 horizontal bars: one row per token (its text with
  * visible whitespace, a bar as long as its value's magnitude against `max`,
  * the value), positive values in blue growing right, negative in red. Fits
- * its container's width; a redraw only moves rows and bars.
+ * its container's width: the token's text takes at most a third of it, so
+ * that the bars keep most of the width and their lengths stay proportional
+ * to the values (8.79 twice as long as 4.4) at any width. A redraw only
+ * moves rows and bars.
  */
 import * as d3 from 'd3';
 import { createEffect } from 'solid-js';
@@ -16,8 +19,11 @@ export interface LogitRow {
 }
 
 const ROW = 19;
-const LABEL_W = 120;
-const VALUE_W = 56;
+/** the token's column, px: at most this, at most a third of the width */
+const LABEL_MAX = 120;
+const VALUE_W = 46;
+/** characters of a token shown before an ellipsis, at the widest label column */
+const LABEL_CHARS = 16;
 
 const shown = (text: string) => tokenPieces(text).map((p) => p.text).join('');
 
@@ -28,7 +34,9 @@ export function LogitBars(props: { rows: LogitRow[]; /** the magnitude of a full
       const rows = props.rows;
       if (w <= 0) return;
       const h = Math.max(ROW, rows.length * ROW);
-      const barW = Math.max(20, w - LABEL_W - VALUE_W);
+      const LABEL_W = Math.round(Math.min(LABEL_MAX, w / 3));
+      const chars = Math.max(4, Math.floor((LABEL_CHARS * LABEL_W) / LABEL_MAX));
+      const barW = Math.max(10, w - LABEL_W - VALUE_W);
       size(w, h);
       const x = d3
         .scaleLinear()
@@ -54,12 +62,13 @@ export function LogitBars(props: { rows: LogitRow[]; /** the magnitude of a full
         .attr('y', ROW / 2)
         .text((r) => {
           const s = shown(r.text);
-          return s.length > 16 ? `${s.slice(0, 15)}…` : s;
+          return s.length > chars ? `${s.slice(0, chars - 1)}…` : s;
         });
       g.select<SVGRectElement>('rect.lens-bar')
         .attr('class', `lens-bar lens-${props.tone}`)
         .attr('x', LABEL_W)
         .attr('y', 2.5)
+        .attr('data-width', (r) => Math.max(1, x(Math.min(Math.abs(r.value), props.max || Math.abs(r.value)))))
         .attr('width', (r) => Math.max(1, x(Math.min(Math.abs(r.value), props.max || Math.abs(r.value)))));
       g.select<SVGTextElement>('text.lens-value')
         .attr('x', (r) => LABEL_W + Math.max(1, x(Math.min(Math.abs(r.value), props.max || Math.abs(r.value)))) + 4)

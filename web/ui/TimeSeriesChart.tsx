@@ -1,12 +1,15 @@
 /**
- * A d3 series chart: one line per series, an optional min–max band (the
- * extremes of each downsampled bucket), axes, and a hover readout. The x axis
- * is time (ms) by default, or any number (`xKind: 'linear'`, e.g. training
+ * A d3 series chart: one line per series (a point where a value stands
+ * alone, e.g. the first evaluation), an optional min–max band (the extremes
+ * of each downsampled bucket, named in the legend), axes whose ticks share
+ * one number form, drawn under the data, and a hover readout. The x axis is
+ * time (ms) by default, or any number (`xKind: 'linear'`, e.g. training
  * steps). The SVG is built once; updates only move scales, axes and path data.
  */
 import * as d3 from 'd3';
 import { createEffect, createSignal, For, Index, Show } from 'solid-js';
 import { createChart } from './chart.ts';
+import { numberTicks, type TickFormat } from './format.ts';
 
 /** One line of a chart. Arrays are aligned: t[i] (ms, or the x value of a linear chart; ascending) ↔ v[i]. */
 export interface ChartSeries {
@@ -31,7 +34,10 @@ export interface TimeSeriesChartProps {
   xFormat?: (n: number) => string;
   /** `data-testid` of the chart's container */
   testId?: string;
+  /** the hover readout's and the latest value's format */
   yFormat: (n: number) => string;
+  /** the y axis's ticks, all in one form (format.ts: numberTicks, fractionTicks, byteTicks, rateTicks); default plain numbers */
+  yTickFormat?: TickFormat;
   /** fixed y range; otherwise from 0 (or the data's minimum) to the data's maximum */
   yDomain?: [number, number];
   /** tick values for a y range (e.g. {@link binaryTicks} for bytes); d3's decimal ticks otherwise */
@@ -40,6 +46,9 @@ export interface TimeSeriesChartProps {
   /** redraw trigger: a signal that changes when the arrays were mutated in place */
   version: number;
 }
+
+/** Whether a series has a min–max band with a height somewhere (a bucket whose extremes differ). */
+const banded = (s: ChartSeries) => !!s.min && !!s.max && s.min.some((lo, i) => s.max![i]! > lo);
 
 const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#ca8a04', '#db2777'];
 const MARGIN = { top: 8, right: 12, bottom: 22, left: 64 };
@@ -53,6 +62,7 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
   const chart = createChart({ margin: MARGIN }, ({ svg, plot, gx, gy, layout }) => {
     const bands = plot.append('g').attr('class', 'bands');
     const lines = plot.append('g').attr('class', 'lines');
+    const dots = plot.append('g').attr('class', 'dots');
     const cursor = plot.append('line').attr('class', 'cursor').attr('y1', 0).style('display', 'none');
 
     let x: d3.ScaleTime<number, number> | d3.ScaleLinear<number, number> = d3.scaleTime();
@@ -86,11 +96,12 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
       gx.call(xAxis);
       const yCount = Math.max(2, Math.floor(innerH / 35));
       const yAxis = d3.axisLeft(y);
-      if (props.yTicks) yAxis.tickValues(props.yTicks(y.domain()[0]!, y.domain()[1]!, yCount));
+      const tickValues = props.yTicks ? props.yTicks(y.domain()[0]!, y.domain()[1]!, yCount) : y.ticks(yCount);
+      const tickText = (props.yTickFormat ?? numberTicks())(tickValues);
       gy.call(
         yAxis
-          .ticks(yCount)
-          .tickFormat((d) => props.yFormat(+d))
+          .tickValues(tickValues)
+          .tickFormat((d) => tickText(+d))
           .tickSize(-innerW),
       );
       cursor.attr('y2', innerH);
@@ -111,10 +122,28 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
               .x((i) => x(s.t[i]!))
               .y((i) => y(s.v[i]!))(d3.range(s.t.length)) ?? '',
         );
+      // a value with no defined neighbour draws no line segment: a dot shows it (a one-point CE-loss series)
+      const alone = props.series.flatMap((s, si) => {
+        const ok = (i: number) => i >= 0 && i < s.v.length && Number.isFinite(s.v[i]!);
+        return d3
+          .range(s.t.length)
+          .filter((i) => ok(i) && !ok(i - 1) && !ok(i + 1))
+          .map((i) => ({ key: `${s.label}:${i}`, x: x(s.t[i]!), y: y(s.v[i]!), color: color(s, si) }));
+      });
+      dots
+        .selectAll<SVGCircleElement, (typeof alone)[number]>('circle')
+        .data(alone, (d) => d.key)
+        .join('circle')
+        .attr('r', 3)
+        .attr('data-testid', 'chart-dot')
+        .attr('fill', (d) => d.color)
+        .attr('cx', (d) => d.x)
+        .attr('cy', (d) => d.y);
       bands
         .selectAll<SVGPathElement, ChartSeries>('path')
         .data(
-          props.series.filter((s) => s.min && s.max),
+          // a band only where it has a height somewhere: the legend names exactly the bands drawn
+          props.series.filter(banded),
           (s) => (s as ChartSeries).label,
         )
         .join('path')
@@ -154,6 +183,12 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
       });
   });
 
+  /** whether a min–max band is drawn: a band wider than the line somewhere */
+  const hasBand = () => {
+    props.version;
+    return props.series.some(banded);
+  };
+
   const latest = () => {
     props.version;
     const s = props.series[0];
@@ -168,8 +203,8 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
           {latest()}
         </span>
       </div>
-      <Show when={props.series.length > 1}>
-        <div class="chart-legend">
+      <Show when={props.series.length > 1 || hasBand()}>
+        <div class="chart-legend" data-testid="chart-legend">
           <Index each={props.series.slice(0, 8)}>
             {(s, i) => (
               <span>
@@ -181,6 +216,12 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
           <Show when={props.series.length > 8}>
             <span>+{props.series.length - 8} more</span>
           </Show>
+          <Show when={hasBand()}>
+            <span title="each point is the last value of its interval; the band spans the interval's lowest to highest" data-testid="band-legend">
+              <i class="band-swatch" />
+              min–max of each interval
+            </span>
+          </Show>
         </div>
       </Show>
       <svg ref={chart.svg} class="chart-svg" role="img" aria-label={props.title} />
@@ -190,8 +231,11 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
             <div class="chart-tip-time">{linear() ? (props.xFormat ?? String)(Math.round(h().t)) : new Date(h().t).toLocaleTimeString()}</div>
             <For each={h().values}>
               {(v) => (
-                <div>
-                  <i style={{ background: v.color }} /> {v.label}: <b>{props.yFormat(v.v)}</b>
+                <div class="chart-tip-row">
+                  <i style={{ background: v.color }} />
+                  <span>
+                    {v.label}: <b>{props.yFormat(v.v)}</b>
+                  </span>
                 </div>
               )}
             </For>

@@ -1,8 +1,9 @@
 /**
  * What every d3 chart of the app shares: the width of its container (a
  * ResizeObserver), the SVG sized to it, and for charts with axes the plot
- * group, the two axis groups and an optional title under the x axis, placed
- * by the chart's margins. The chart builds the rest once, and redraws only
+ * group (drawn over the axes and their grid lines), the two axis groups and
+ * optional titles under the x axis and beside the y axis, placed by the
+ * chart's margins. The chart builds the rest once, and redraws only
  * what changed in its own effect.
  */
 import * as d3 from 'd3';
@@ -55,9 +56,9 @@ export interface Chart {
  * const chart = createChart({ margin: MARGIN, xLabel: 'tokens' }, (f) => createEffect(() => { const { innerW } = f.layout(chart.width(), 160); … }));
  * return <div ref={chart.container}><svg ref={chart.svg} /></div>;
  */
-export function createChart(o: { margin: Margin; xLabel?: string }, setup: (f: AxesFrame) => void): Chart;
+export function createChart(o: { margin: Margin; xLabel?: string; yLabel?: string }, setup: (f: AxesFrame) => void): Chart;
 export function createChart(o: { margin?: undefined }, setup: (f: SvgFrame) => void): Chart;
-export function createChart(o: { margin?: Margin; xLabel?: string }, setup: ((f: AxesFrame) => void) | ((f: SvgFrame) => void)): Chart {
+export function createChart(o: { margin?: Margin; xLabel?: string; yLabel?: string }, setup: ((f: AxesFrame) => void) | ((f: SvgFrame) => void)): Chart {
   const [width, setWidth] = createSignal(0);
   let containerEl!: HTMLDivElement;
   let svgEl!: SVGSVGElement;
@@ -69,10 +70,12 @@ export function createChart(o: { margin?: Margin; xLabel?: string }, setup: ((f:
     const size = (w: number, h: number) => void svg.attr('width', w).attr('height', h).attr('viewBox', `0 0 ${w} ${h}`);
     const m = o.margin;
     if (!m) return (setup as (f: SvgFrame) => void)({ svg, size });
-    const plot = svg.append('g').attr('class', 'plot');
-    const gx = svg.append('g').attr('class', 'axis axis-x');
+    // the axes (and the y axis's grid lines) first, so that the data is drawn over them
     const gy = svg.append('g').attr('class', 'axis axis-y');
+    const gx = svg.append('g').attr('class', 'axis axis-x');
+    const plot = svg.append('g').attr('class', 'plot');
     const label = o.xLabel === undefined ? undefined : svg.append('text').attr('class', 'axis-label').attr('text-anchor', 'middle').text(o.xLabel);
+    const yLabel = o.yLabel === undefined ? undefined : svg.append('text').attr('class', 'axis-label').attr('text-anchor', 'middle').text(o.yLabel);
     const layout = (w: number, h: number) => {
       const innerW = Math.max(10, w - m.left - m.right);
       const innerH = Math.max(10, h - m.top - m.bottom);
@@ -81,6 +84,7 @@ export function createChart(o: { margin?: Margin; xLabel?: string }, setup: ((f:
       gx.attr('transform', `translate(${m.left},${m.top + innerH})`);
       gy.attr('transform', `translate(${m.left},${m.top})`);
       label?.attr('x', m.left + innerW / 2).attr('y', h - 4);
+      yLabel?.attr('transform', `translate(11,${m.top + innerH / 2}) rotate(-90)`);
       return { innerW, innerH };
     };
     (setup as (f: AxesFrame) => void)({ svg, size, plot, gx, gy, layout });

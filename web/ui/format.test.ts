@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { binaryTicks, formatBytes, formatPercent, formatRate, formatUnit } from './format.ts';
+import { binaryTicks, byteTicks, formatBytes, formatPercent, formatRate, formatUnit, fractionTicks, numberTicks, rateTicks } from './format.ts';
 
 describe('formatting', () => {
   it('formats bytes in binary units', () => {
@@ -24,5 +24,36 @@ describe('formatting', () => {
     expect(binaryTicks(0, 800, 4)).toEqual([0, 200, 400, 600, 800]);
     expect(binaryTicks(0, 3 * 1024 * 1024, 3)).toEqual([0, 1, 2, 3].map((v) => v * 1024 * 1024));
     expect(binaryTicks(0, 0, 4)).toEqual([0]);
+  });
+});
+
+describe('axis ticks', () => {
+  const all = (f: (n: number) => string, ticks: number[]) => ticks.map(f);
+  it('writes every tick of an axis in one form', () => {
+    const lr = [0, 0.001, 0.002, 0.003, 0.004];
+    expect(all(numberTicks()(lr), lr)).toEqual(['0.000', '0.001', '0.002', '0.003', '0.004']);
+    const loss = [0, 50, 100, 150];
+    expect(all(numberTicks()(loss), loss)).toEqual(['0', '50', '100', '150']);
+    const half = [0, 0.5, 1];
+    expect(all(numberTicks()(half), half)).toEqual(['0.0', '0.5', '1.0']);
+    // steps of 2.5 need one more digit than steps of 2
+    const quarter = [0, 2.5, 5, 7.5];
+    expect(all(numberTicks()(quarter), quarter)).toEqual(['0.0', '2.5', '5.0', '7.5']);
+    // tiny or huge: the same exponent form on every tick, never 0.0000 beside 2.00e-4
+    const tiny = [0, 0.0001, 0.0002, 0.0003];
+    expect(all(numberTicks()(tiny), tiny)).toEqual(['0', '1e-4', '2e-4', '3e-4']);
+    const steps = [1e-4, 1.5e-4, 2e-4];
+    expect(all(numberTicks()(steps), steps)).toEqual(['1.0e-4', '1.5e-4', '2.0e-4']);
+    expect(all(numberTicks('°C')([20, 40, 60]), [20, 40])).toEqual(['20 °C', '40 °C']);
+  });
+  it('writes fractions as percentages, and bytes in one unit', () => {
+    expect(all(fractionTicks([0, 0.5, 1]), [0, 0.5, 1])).toEqual(['0 %', '50 %', '100 %']);
+    expect(all(fractionTicks([0, 0.005, 0.01]), [0, 0.005])).toEqual(['0.0 %', '0.5 %']);
+    const GiB = 1024 ** 3;
+    const bytes = [0, 5, 10, 15].map((v) => v * GiB);
+    expect(all(byteTicks(bytes), bytes)).toEqual(['0 GiB', '5 GiB', '10 GiB', '15 GiB']);
+    const small = [0, 512, 1024, 1536].map((v) => v * 1024);
+    expect(all(byteTicks(small), small)).toEqual(['0.0 MiB', '0.5 MiB', '1.0 MiB', '1.5 MiB']);
+    expect(rateTicks([0, 1024])(1024)).toBe('1 KiB/s');
   });
 });

@@ -41,3 +41,63 @@ export function binaryTicks(lo: number, hi: number, count: number): number[] {
   const unit = 1024 ** Math.min(UNITS.length - 1, Math.max(0, Math.floor(Math.log(top) / Math.log(1024))));
   return ticks(lo / unit, hi / unit, count).map((v) => v * unit);
 }
+
+/** How an axis writes its ticks: made from all of them at once, so that they share one form. */
+export type TickFormat = (ticks: readonly number[]) => (n: number) => string;
+
+/** The smallest gap between neighbouring ticks (0 for one tick or none). */
+function tickStep(ticks: readonly number[]): number {
+  let step = Infinity;
+  for (let i = 1; i < ticks.length; i++) {
+    const d = Math.abs(ticks[i]! - ticks[i - 1]!);
+    if (d > 0 && d < step) step = d;
+  }
+  return Number.isFinite(step) ? step : 0;
+}
+
+/**
+ * Ticks of plain numbers (with an optional unit) in one form for the whole
+ * axis: the same decimals on every tick (0.0000 … 0.0010, or 0 … 100), or,
+ * when the largest is under 0.001 or from 100,000 up, the same exponent form
+ * (1.0e-4, 1.5e-4); never 0.0000 beside 100.0 and 2.00e-4.
+ * @example numberTicks()([0, 0.5, 1]) // 0.5 → "0.5", 1 → "1.0"
+ */
+export function numberTicks(unit = ''): TickFormat {
+  const sfx = unit ? ` ${unit}` : '';
+  return (ticks) => {
+    const finite = ticks.filter(Number.isFinite);
+    const top = Math.max(0, ...finite.map(Math.abs));
+    const step = tickStep(finite) || top;
+    // the fewest digits that still tell every tick exactly (steps of 2.5 need one more than steps of 2)
+    const exact = (write: (n: number, d: number) => string, d: number, most: number) => {
+      while (d < most && finite.some((t) => Math.abs(Number(write(t, d)) - t) > step * 1e-6)) d++;
+      return d;
+    };
+    if (top !== 0 && (top >= 1e5 || top < 1e-3)) {
+      const first = step > 0 ? Math.max(0, Math.floor(Math.log10(top)) - Math.floor(Math.log10(step))) : 0;
+      const digits = exact((n, d) => n.toExponential(d), first, 4);
+      return (n) => (n === 0 ? `0${sfx}` : `${n.toExponential(digits)}${sfx}`);
+    }
+    const first = step > 0 ? Math.max(0, -Math.floor(Math.log10(step) + 1e-9)) : 0;
+    const decimals = exact((n, d) => n.toFixed(d), first, 6);
+    return (n) => `${n.toFixed(decimals)}${sfx}`;
+  };
+}
+
+/** Ticks of fractions 0..1 as percentages in one form (0 %, 25 %, 50 %; 0.0 %, 0.5 %). */
+export const fractionTicks: TickFormat = (ticks) => {
+  const f = numberTicks('%')(ticks.map((t) => t * 100));
+  return (n) => f(n * 100);
+};
+
+/** Ticks of bytes in one binary unit, the one of the largest tick, with the same decimals (0, 5.0, 10.0 GiB → 0, 5, 10 GiB). */
+export function byteTicks(ticks: readonly number[], suffix = ''): (n: number) => string {
+  const top = Math.max(0, ...ticks.filter(Number.isFinite).map(Math.abs));
+  const i = top > 0 ? Math.min(UNITS.length - 1, Math.max(0, Math.floor(Math.log(top) / Math.log(1024)))) : 0;
+  const unit = 1024 ** i;
+  const f = numberTicks(`${UNITS[i]}${suffix}`)(ticks.map((t) => t / unit));
+  return (n) => f(n / unit);
+}
+
+/** Ticks of bytes a second, as {@link byteTicks}. */
+export const rateTicks: TickFormat = (ticks) => byteTicks(ticks, '/s');

@@ -40,7 +40,7 @@ export function RunDetail(props: { run: Extraction }) {
                 <p class="muted">
                   {m().complete ? 'complete' : 'in progress'} · {formatInt(m().windowsDone)} of {formatInt(m().windowsTotal)} windows · {formatInt(m().tokensDone)} tokens · {m().windowsPerShard} windows a shard
                 </p>
-                <table class="run-hooks" data-testid="run-hooks">
+                <table class="run-hooks" tabIndex={0} aria-label="each hook's stored rows" data-testid="run-hooks">
                   <thead>
                     <tr>
                       <th>hook</th>

@@ -162,23 +162,40 @@ export function DiscoveryPanel(props: { store: DiscoveriesStore; sae: Sae }) {
             <FieldError testIdPrefix="discover-error-" errors={errors()} field="contextLength" />
           </label>
         </Show>
-        <details class="discover-options" open={optionsOpen()}>
-          <summary>options</summary>
-          <label class="field narrow" title="top-activating examples kept per feature">
-            <span>examples</span>
-            <input inputmode="numeric" placeholder={String(FEATURE_LIMITS.DEFAULT_TOP_K)} value={form().topK} onInput={(e) => edit({ topK: e.currentTarget.value }, 'topK')} data-testid="discover-topK" />
-            <FieldError testIdPrefix="discover-error-" errors={errors()} field="topK" />
-          </label>
-          <label class="field narrow" title="tokens shown before the peak">
-            <span>before</span>
-            <input inputmode="numeric" placeholder={String(FEATURE_LIMITS.DEFAULT_LEFT)} value={form().left} onInput={(e) => edit({ left: e.currentTarget.value }, 'left')} data-testid="discover-left" />
-            <FieldError testIdPrefix="discover-error-" errors={errors()} field="left" />
-          </label>
-          <label class="field narrow" title="tokens shown after the peak">
-            <span>after</span>
-            <input inputmode="numeric" placeholder={String(FEATURE_LIMITS.DEFAULT_RIGHT)} value={form().right} onInput={(e) => edit({ right: e.currentTarget.value }, 'right')} data-testid="discover-right" />
-            <FieldError testIdPrefix="discover-error-" errors={errors()} field="right" />
-          </label>
+        <details class="discover-options" open={optionsOpen()} data-testid="discover-options">
+          <summary>
+            options{' '}
+            <span class="muted">
+              ({form().topK || FEATURE_LIMITS.DEFAULT_TOP_K} examples a feature, {form().left || FEATURE_LIMITS.DEFAULT_LEFT} + {form().right || FEATURE_LIMITS.DEFAULT_RIGHT} tokens around the peak)
+            </span>
+          </summary>
+          {/* one row of fields, each with its unit beside the number */}
+          <div class="discover-options-row" data-testid="discover-options-row">
+            <label class="field narrow" title="top-activating examples kept per feature">
+              <span>Top examples</span>
+              <span class="with-unit">
+                <input inputmode="numeric" placeholder={String(FEATURE_LIMITS.DEFAULT_TOP_K)} value={form().topK} onInput={(e) => edit({ topK: e.currentTarget.value }, 'topK')} data-testid="discover-topK" />
+                <span class="unit">a feature</span>
+              </span>
+              <FieldError testIdPrefix="discover-error-" errors={errors()} field="topK" />
+            </label>
+            <label class="field narrow" title="tokens of context shown before the peak token">
+              <span>Before the peak</span>
+              <span class="with-unit">
+                <input inputmode="numeric" placeholder={String(FEATURE_LIMITS.DEFAULT_LEFT)} value={form().left} onInput={(e) => edit({ left: e.currentTarget.value }, 'left')} data-testid="discover-left" />
+                <span class="unit">tokens</span>
+              </span>
+              <FieldError testIdPrefix="discover-error-" errors={errors()} field="left" />
+            </label>
+            <label class="field narrow" title="tokens of context shown after the peak token">
+              <span>After the peak</span>
+              <span class="with-unit">
+                <input inputmode="numeric" placeholder={String(FEATURE_LIMITS.DEFAULT_RIGHT)} value={form().right} onInput={(e) => edit({ right: e.currentTarget.value }, 'right')} data-testid="discover-right" />
+                <span class="unit">tokens</span>
+              </span>
+              <FieldError testIdPrefix="discover-error-" errors={errors()} field="right" />
+            </label>
+          </div>
         </details>
         <div class="spacer" />
         <button type="button" class="primary" disabled={busy() || running() !== undefined} onClick={() => void start()} data-testid="discover-button">

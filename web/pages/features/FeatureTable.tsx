@@ -4,7 +4,7 @@ import type { FeatureListItem } from '../../../models/contracts/features.ts';
 import { errorMessage } from '../../api.ts';
 import { formatInt } from '../../data/dataset-view.ts';
 import { featureHref, nextSort, pageCount, sortMark, type FeatureListQuery } from '../../data/feature-query.ts';
-import { formatFrequency, formatScore, formatValue, labelSourceText, quoteToken } from '../../data/feature-view.ts';
+import { featureCountText, formatFrequency, formatScore, formatValue, labelSourceText, quoteToken } from '../../data/feature-view.ts';
 import { patchFeature, type FeatureListStore } from '../../data/features.ts';
 import { TokenChip } from '../../ui/TokenChip.tsx';
 
@@ -58,14 +58,15 @@ export function FeatureTable(props: { store: FeatureListStore; query: FeatureLis
       <div class="table-head">
         <span class="muted" data-testid="feature-count">
           <Show when={props.store.data()} fallback={props.store.loading() ? 'Loading…' : ''}>
-            {total() === 0 ? 'No feature matches.' : `${formatInt(first())}–${formatInt(last())} of ${formatInt(total())} features`}
+            {featureCountText(first(), last(), total())}
           </Show>
         </span>
         <Show when={props.store.loading()}>
           <span class="spinner" aria-label="loading" />
         </Show>
       </div>
-      <div class="table-scroll">
+      {/* a region the keyboard reaches: the table scrolls sideways on a narrow screen */}
+      <div class="table-scroll" tabIndex={0} role="region" aria-label="features">
         <table class="feature-table" classList={{ stale: props.store.loading() }} data-testid="feature-table">
           <thead>
             <tr>

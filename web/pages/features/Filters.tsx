@@ -1,6 +1,7 @@
-import { createEffect, createSignal, For, on, onCleanup, Show } from 'solid-js';
+import { useLocation } from '@solidjs/router';
+import { createEffect, createSignal, For, on, onCleanup, onMount, Show } from 'solid-js';
 import { debounce, FREQ_SLIDER, freqToSlider, PAGE_SIZES, sliderToFreq, type FeatureListQuery } from '../../data/feature-query.ts';
-import { formatFrequency, tokenFilterInput, tokenFilterValue } from '../../data/feature-view.ts';
+import { featureKeyAction, formatFrequency, tokenFilterInput, tokenFilterValue } from '../../data/feature-view.ts';
 
 /** Pause in typing before the search runs, ms. */
 const TYPING_MS = 300;
@@ -64,11 +65,24 @@ export function Filters(props: { query: FeatureListQuery; set: (patch: Partial<F
   };
   const filtered = () => props.query.q || props.query.token || props.query.minFreq !== null || props.query.maxFreq !== null || props.query.favourite;
 
+  // `/` goes to the search, here and from a feature's page (which comes back with focusSearch in the history state)
+  let searchInput: HTMLInputElement | undefined;
+  const location = useLocation<{ focusSearch?: boolean }>();
+  // after the frame that puts the filters in the page (they appear once the SAEs are loaded)
+  onMount(() => location.state?.focusSearch && requestAnimationFrame(() => searchInput?.focus()));
+  const onKey = (e: KeyboardEvent) => {
+    if (featureKeyAction({ key: e.key, altKey: e.altKey, ctrlKey: e.ctrlKey, metaKey: e.metaKey, target: e.target as HTMLElement | null }) !== 'search') return;
+    e.preventDefault();
+    searchInput?.focus();
+  };
+  window.addEventListener('keydown', onKey);
+  onCleanup(() => window.removeEventListener('keydown', onKey));
+
   return (
     <div class="feature-filters" data-testid="feature-filters">
       <label class="field grow">
         <span>Search labels</span>
-        <input type="search" placeholder="substring of the label, e.g. moses" value={search.text()} onInput={(e) => search.onInput(e.currentTarget.value)} onKeyDown={(e) => e.key === 'Enter' && search.flush()} data-testid="feature-search" />
+        <input ref={searchInput} type="search" aria-keyshortcuts="/" placeholder="text of a label or a peak token's word, e.g. moses" value={search.text()} onInput={(e) => search.onInput(e.currentTarget.value)} onKeyDown={(e) => e.key === 'Enter' && search.flush()} data-testid="feature-search" />
       </label>
       <label class="field" title="features whose top examples peak on this token; · is a space, ↵ a line break; #123 for a token id">
         <span>Peak token</span>

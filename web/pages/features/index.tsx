@@ -23,7 +23,8 @@ import { FeatureTable } from './FeatureTable.tsx';
 import { Filters } from './Filters.tsx';
 import './Features.css';
 
-const saeLabel = (s: Sae) => `${s.name} · ${s.hookPoint} · d_sae ${formatInt(s.dSae)}${s.modelName ? ` · ${s.modelName}` : ''}`;
+/** An SAE as the picker names it; the hook once, when the name does not already say it. */
+const saeLabel = (s: Sae) => `${s.name}${s.name.includes(s.hookPoint) ? '' : ` · ${s.hookPoint}`} · d_sae ${formatInt(s.dSae)}${s.modelName ? ` · ${s.modelName}` : ''}`;
 
 export default function FeaturesPage() {
   const [params, setParams] = useSearchParams();
@@ -62,9 +63,18 @@ export default function FeaturesPage() {
           <span class="muted">SAE</span>
           <select value={query().sae ?? ''} onChange={(e) => set({ sae: e.currentTarget.value, q: '', token: '', minFreq: null, maxFreq: null, favourite: false })} data-testid="sae-select">
             <Show when={query().sae && saes() && !sae()}>
-              <option value={query().sae!}>unknown SAE {query().sae}</option>
+              <option value={query().sae!} selected>
+                unknown SAE {query().sae}
+              </option>
             </Show>
-            <For each={saes()}>{(s) => <option value={s.id}>{saeLabel(s)}</option>}</For>
+            {/* each option says whether it is the URL's SAE: the select's own value is set before its options exist on a direct open */}
+            <For each={saes()}>
+              {(s) => (
+                <option value={s.id} selected={s.id === query().sae}>
+                  {saeLabel(s)}
+                </option>
+              )}
+            </For>
           </select>
         </label>
         <Show when={sae()}>

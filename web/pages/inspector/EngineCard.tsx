@@ -77,9 +77,9 @@ export function EngineCard(props: { store: InspectorStore; search: SearchEngine 
       </Show>
       <Show when={s.result()}>
         {(r) => (
-          <p class="latency" data-testid="latency">
-            <b>Last run</b> ({r().ids.length} tokens): tokenize <span data-testid="ms-tokenize">{formatMs(r().timings.tokenizeMs)}</span> · forward{' '}
-            <span data-testid="ms-forward">{formatMs(r().timings.forwardMs)}</span> · encode <span data-testid="ms-encode">{formatMs(r().timings.encodeMs)}</span>
+          <p class="latency" data-testid="latency" data-tokens={r().ids.length} data-at={r().at}>
+            <b>Last run</b> ({r().ids.length} tokens): tokenize <span data-testid="ms-tokenize" data-ms={r().timings.tokenizeMs}>{formatMs(r().timings.tokenizeMs)}</span> · forward{' '}
+            <span data-testid="ms-forward" data-ms={r().timings.forwardMs}>{formatMs(r().timings.forwardMs)}</span> · encode <span data-testid="ms-encode" data-ms={r().timings.encodeMs}>{formatMs(r().timings.encodeMs)}</span>
             <Show when={s.running()}>
               {' '}
               <span class="spinner" />

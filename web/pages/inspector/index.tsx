@@ -28,7 +28,7 @@ import './Inspector.css';
 /** What the text box holds when the page opens without `text=`. */
 export const SAMPLE_TEXT = 'The Debian installer copies the packages to the disk, then it configures the boot loader and asks for a password.';
 
-const saeLabel = (s: Sae) => `${s.name} · ${s.hookPoint} · d_sae ${formatInt(s.dSae)}`;
+const saeLabel = (s: Sae) => `${s.name}${s.name.includes(s.hookPoint) ? '' : ` · ${s.hookPoint}`} · d_sae ${formatInt(s.dSae)}`;
 
 export default function InspectorPage() {
   const [search, setSearch] = useSearchParams<{ sae?: string; text?: string; backend?: string; search?: string; precision?: string }>();
@@ -84,7 +84,7 @@ export default function InspectorPage() {
           </select>
         </label>
         <Show when={saeId()}>
-          <A href={`/features?sae=${saeId()}`} class="small">
+          <A href={`/features?sae=${saeId()}`} class="small nowrap">
             its features
           </A>
         </Show>

@@ -2,8 +2,11 @@ import { createMemo, For, Show } from 'solid-js';
 import type { Training } from '../../../models/contracts/trainings.ts';
 import { ceRecoveredSeries, latestEval, latestTrain, metricSeries, TRAIN_METRICS, type StepSeries } from '../../data/training-history.ts';
 import { formatFraction, formatInt, formatStat, isActive, totalStepsOfRun } from '../../data/training-view.ts';
+import { formatFrequency } from '../../data/feature-view.ts';
+import { usesSparsityPenalty } from '../../data/training-form.ts';
 import { createRunDetailStore, saeFileUrl } from '../../data/trainings.ts';
 import { DensityHistogram } from '../../ui/DensityHistogram.tsx';
+import { fractionTicks, numberTicks } from '../../ui/format.ts';
 import { TimeSeriesChart } from '../../ui/TimeSeriesChart.tsx';
 
 /** Points a chart line is downsampled to (about one per pixel of a chart). */
@@ -21,6 +24,7 @@ function MetricChart(props: { title: string; metricKey: string; series: () => St
       xDomain={[0, props.totalSteps]}
       xFormat={(n) => `step ${formatInt(n)}`}
       yFormat={props.format}
+      yTickFormat={props.format === formatFraction ? fractionTicks : numberTicks()}
       yDomain={props.yDomain}
       version={props.version}
       height={150}
@@ -34,8 +38,10 @@ export function RunDetail(props: { run: Training }) {
   const hooks = () => props.run.hookPoints;
   const totalSteps = () => Math.max(1, totalStepsOfRun(props.run));
   // One memo per chart: the downsampled series are computed once per change of the history.
-  const charts = TRAIN_METRICS.map((m) => ({
+  // the sparsity penalty is a loss term of ReLU (L1) and JumpReLU (L0) only: TopK and BatchTopK have none to chart
+  const charts = TRAIN_METRICS.filter((m) => m.key !== 'l1' || usesSparsityPenalty(props.run.config.architecture)).map((m) => ({
     ...m,
+    title: m.key === 'l1' && props.run.config.architecture === 'jumprelu' ? 'L0 penalty' : m.title,
     series: createMemo(() => {
       store.version();
       return metricSeries(store.history, hooks(), m.key, CHART_POINTS);
@@ -66,7 +72,8 @@ export function RunDetail(props: { run: Training }) {
         </p>
       </Show>
 
-      <table class="run-hooks" data-testid="run-hooks">
+      {/* tabIndex: on a phone the table scrolls sideways, and a keyboard must reach it */}
+      <table class="run-hooks" tabIndex={0} aria-label="each hook's latest metrics" data-testid="run-hooks">
         <thead>
           <tr>
             <th>hook</th>
@@ -76,7 +83,7 @@ export function RunDetail(props: { run: Training }) {
             <th>MSE</th>
             <th>L0</th>
             <th>expl. var.</th>
-            <th>dead</th>
+            <th title="features that did not fire: over the latest evaluation's tokens once there is one (as its density card says), else over the training's recent tokens">dead</th>
             <th>CE-loss recovered</th>
             <th>checkpoint</th>
           </tr>
@@ -87,6 +94,14 @@ export function RunDetail(props: { run: Training }) {
               const train = () => row(hook).train()?.train;
               const info = () => row(hook).info();
               const ce = () => row(hook).eval()?.eval.ceLossRecovered;
+              // the evaluation's count of dead features when there is one, so that the table and the density card agree
+              const dead = () => {
+                const ev = row(hook).eval()?.eval.density;
+                const dSae = info()?.dSae;
+                if (ev && dSae) return { text: `${formatFrequency(ev.dead / dSae)} (${formatInt(ev.dead)})`, title: `${formatInt(ev.dead)} of ${formatInt(dSae)} features did not fire over the ${formatInt(ev.tokens)} tokens of the latest evaluation` };
+                const t = train();
+                return t ? { text: formatFraction(t.deadFraction), title: 'features that have not fired within the recent training tokens (no evaluation yet)' } : undefined;
+              };
               return (
                 <tr data-testid={`hook-row-${hook}`}>
                   <td>
@@ -98,7 +113,9 @@ export function RunDetail(props: { run: Training }) {
                   <td>{train() ? formatStat(train()!.mse) : '–'}</td>
                   <td>{train() ? formatStat(train()!.l0) : '–'}</td>
                   <td>{train() ? formatStat(train()!.explainedVariance) : '–'}</td>
-                  <td>{train() ? formatFraction(train()!.deadFraction) : '–'}</td>
+                  <td data-testid="hook-dead" title={dead()?.title}>
+                    {dead()?.text ?? '–'}
+                  </td>
                   <td data-testid="hook-ce">{ce() != null ? formatFraction(ce()!) : '–'}</td>
                   <td>{latestCheckpoint(hook) ? `step ${formatInt(latestCheckpoint(hook)!.step)}` : '–'}</td>
                 </tr>
@@ -132,7 +149,7 @@ export function RunDetail(props: { run: Training }) {
                       <code>{hook}</code> at step {formatInt(ev().step)}
                     </span>
                     <span class="muted" data-testid="density-summary">
-                      {formatInt(ev().eval.density.dead)} dead over {formatInt(ev().eval.density.tokens)} tokens
+                      {formatInt(ev().eval.density.dead)} dead{row(hook).info()?.dSae ? ` (${formatFrequency(ev().eval.density.dead / row(hook).info()!.dSae!)})` : ''} over {formatInt(ev().eval.density.tokens)} tokens
                     </span>
                   </div>
                   <DensityHistogram density={ev().eval.density} />
@@ -152,7 +169,7 @@ export function RunDetail(props: { run: Training }) {
         <div>
           <h4 class="detail-title">Checkpoints</h4>
           <Show when={store.checkpoints().length > 0} fallback={<p class="muted">None yet: the first is written after {formatInt(props.run.config.checkpointEvery)} steps (and at a pause or stop).</p>}>
-            <table class="run-hooks checkpoint-list" data-testid="checkpoint-list">
+            <table class="run-hooks checkpoint-list" tabIndex={0} aria-label="checkpoints" data-testid="checkpoint-list">
               <thead>
                 <tr>
                   <th>hook</th>

@@ -1,7 +1,7 @@
 import { createSignal, Show } from 'solid-js';
 import { FEATURE_LIMITS, type FeatureDetail } from '../../../../models/contracts/features.ts';
 import { errorMessage } from '../../../api.ts';
-import { labelSourceText } from '../../../data/feature-view.ts';
+import { editableLabel, labelSourceText } from '../../../data/feature-view.ts';
 import { patchFeature, relabelFeature } from '../../../data/features.ts';
 
 /** The label, edited in place; `llm`: whether an LLM endpoint is set up (then a new label can be asked for). */
@@ -12,7 +12,7 @@ export function LabelEditor(props: { feature: FeatureDetail; llm: boolean; onSav
   const [error, setError] = createSignal<string>();
   let input: HTMLInputElement | undefined;
   const begin = () => {
-    setText(props.feature.label ?? '');
+    setText(editableLabel(props.feature.label, props.feature.labelSource));
     setError(undefined);
     setEditing(true);
     queueMicrotask(() => input?.select());

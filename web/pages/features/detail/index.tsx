@@ -10,17 +10,20 @@
  * the features with the most similar decoder directions, searched in the
  * browser (WebGPU, or the CPU).
  */
-import { A, useParams, useSearchParams } from '@solidjs/router';
+import { A, useNavigate, useParams, useSearchParams } from '@solidjs/router';
 import { createEffect, createMemo, createSignal, on, onCleanup, Show } from 'solid-js';
 import type { FeatureDetail, LensNorm } from '../../../../models/contracts/features.ts';
+import type { Sae } from '../../../../models/contracts/trainings.ts';
 import { ApiError, errorMessage } from '../../../api.ts';
 import { formatInt } from '../../../data/dataset-view.ts';
 import { featureHref, featureId, listSearch, parseListQuery } from '../../../data/feature-query.ts';
-import { loadFeature, loadSettings, patchFeature } from '../../../data/features.ts';
+import { featureKeyAction, parseFeatureIndex } from '../../../data/feature-view.ts';
+import { loadFeature, loadSae, loadSettings, patchFeature } from '../../../data/features.ts';
 import { ActivationHistogram } from '../../../ui/ActivationHistogram.tsx';
 import { AblationPanel } from './AblationPanel.tsx';
 import { CorrelationsPanel } from './CorrelationsPanel.tsx';
 import { ExamplesCard } from './ExamplesCard.tsx';
+import { FeatureNotFound } from './FeatureNotFound.tsx';
 import { FeatureSummary } from './FeatureSummary.tsx';
 import { LogitLensPanel } from './LogitLensPanel.tsx';
 import { Notes } from './Notes.tsx';
@@ -28,13 +31,19 @@ import { SimilarPanel } from './SimilarPanel.tsx';
 import '../Features.css';
 
 export default function FeatureDetailPage() {
-  const params = useParams<{ saeId: string; index: string }>();
+  const params = useParams<{ saeId: string; index?: string }>();
+  const navigate = useNavigate();
   const [search, setSearch] = useSearchParams();
   const lensNorm = (): LensNorm => (search.lens === 'none' ? 'none' : 'weight');
   const list = createMemo(() => parseListQuery({ ...search, sae: params.saeId }));
   const listLink = () => `/features${listSearch(list())}`;
   const keep = () => listSearch({ ...list(), sae: null });
-  const index = () => Number(params.index);
+  /** the address's index, or why it names none (`/abc`, `/-1`, none at all) */
+  const part = createMemo(() => parseFeatureIndex(params.index));
+  const index = () => {
+    const p = part();
+    return 'index' in p ? p.index : -1;
+  };
   const id = createMemo(() => featureId(params.saeId, index()));
 
   const [feature, setFeature] = createSignal<FeatureDetail>();
@@ -46,8 +55,9 @@ export default function FeatureDetailPage() {
       onCleanup(() => ac.abort());
       setLoading(true);
       setError(undefined);
-      if (!Number.isInteger(index()) || index() < 0) {
-        setError(new Error(`"${params.index}" is not a feature index`));
+      if (index() < 0) {
+        setFeature(undefined);
+        setError(new Error('not a feature index'));
         setLoading(false);
         return;
       }
@@ -65,6 +75,47 @@ export default function FeatureDetailPage() {
       );
     }),
   );
+  // No feature at this address: its SAE says why (none such, an index past its features, no discovery yet) and where to go.
+  const notFound = () => index() < 0 || (error() instanceof ApiError && (error() as ApiError).status === 404);
+  const [sae, setSae] = createSignal<Sae | null>();
+  createEffect(
+    on(
+      () => [params.saeId, notFound()] as const,
+      ([saeId, missing]) => {
+        setSae(undefined);
+        if (!missing) return;
+        const ac = new AbortController();
+        onCleanup(() => ac.abort());
+        loadSae(saeId, ac.signal).then(setSae, () => undefined);
+      },
+    ),
+  );
+  // the neighbours of the feature shown (not of one still loading, nor of an address with none)
+  const shown = () => (feature()?.index === index() ? feature() : undefined);
+  const prevHref = () => (shown() && index() > 0 ? featureHref(params.saeId, index() - 1, list()) : undefined);
+  const nextHref = () => (shown() && index() + 1 < shown()!.sae.dSae ? featureHref(params.saeId, index() + 1, list()) : undefined);
+
+  // ←/→ the previous and next feature, f the favourite star, / the list's search (as on Neuronpedia)
+  const onKey = (e: KeyboardEvent) => {
+    const action = featureKeyAction({ key: e.key, altKey: e.altKey, ctrlKey: e.ctrlKey, metaKey: e.metaKey, target: e.target as HTMLElement | null });
+    if (!action) return;
+    if (action === 'prev' || action === 'next') {
+      const href = action === 'prev' ? prevHref() : nextHref();
+      if (!href) return;
+      e.preventDefault();
+      navigate(href);
+    } else if (action === 'star') {
+      if (!feature()) return;
+      e.preventDefault();
+      void star();
+    } else {
+      e.preventDefault();
+      navigate(listLink(), { state: { focusSearch: true } });
+    }
+  };
+  window.addEventListener('keydown', onKey);
+  onCleanup(() => window.removeEventListener('keydown', onKey));
+
   // whether labels can be asked of an LLM now (Settings)
   const [llm, setLlm] = createSignal(false);
   loadSettings().then(
@@ -92,7 +143,7 @@ export default function FeatureDetailPage() {
         <A href={listLink()} class="back-link" data-testid="back-to-list">
           ← Features
         </A>
-        <h1 data-testid="feature-heading">Feature #{params.index}</h1>
+        <h1 data-testid="feature-heading">{index() < 0 ? 'No such feature' : `Feature #${index()}`}</h1>
         <Show when={feature()}>
           {(f) => (
             <span class="muted">
@@ -105,25 +156,39 @@ export default function FeatureDetailPage() {
           )}
         </Show>
         <div class="spacer" />
-        <Show when={index() > 0}>
-          <A href={featureHref(params.saeId, index() - 1, list())} data-testid="prev-feature">
-            ‹ #{index() - 1}
-          </A>
+        <Show when={feature()}>
+          <span class="muted small key-hints" data-testid="key-hints">
+            <kbd>←</kbd> <kbd>→</kbd> previous / next · <kbd>f</kbd> favourite · <kbd>/</kbd> search
+          </span>
         </Show>
-        <Show when={!feature() || index() + 1 < feature()!.sae.dSae}>
-          <A href={featureHref(params.saeId, index() + 1, list())} data-testid="next-feature">
-            #{index() + 1} ›
-          </A>
+        <Show when={prevHref()}>
+          {(href) => (
+            <A href={href()} data-testid="prev-feature" aria-keyshortcuts="ArrowLeft">
+              ‹ #{index() - 1}
+            </A>
+          )}
+        </Show>
+        <Show when={nextHref()}>
+          {(href) => (
+            <A href={href()} data-testid="next-feature" aria-keyshortcuts="ArrowRight">
+              #{index() + 1} ›
+            </A>
+          )}
         </Show>
       </header>
 
       <Show when={error()}>
         {(err) => (
-          <div class="error" role="alert" data-testid="feature-error">
-            <Show when={err() instanceof ApiError && (err() as ApiError).status === 404} fallback={<>Could not load the feature: {err().message}</>}>
-              No feature #{params.index} in this SAE: {err().message}. Features exist once a discovery of the SAE completed (on the <A href={listLink()}>Features</A> page).
-            </Show>
-          </div>
+          <Show
+            when={notFound()}
+            fallback={
+              <div class="error" role="alert" data-testid="feature-error">
+                Could not load the feature: {err().message}
+              </div>
+            }
+          >
+            <FeatureNotFound raw={params.index} part={part()} sae={sae()} listLink={listLink()} featureLink={(i) => featureHref(params.saeId, i, list())} />
+          </Show>
         )}
       </Show>
       <Show when={loading() && !feature()}>
@@ -147,11 +212,11 @@ export default function FeatureDetailPage() {
                   </Show>
                 </section>
                 <LogitLensPanel id={f().id} norm={lensNorm()} onNorm={(n) => setSearch({ lens: n === 'weight' ? undefined : n }, { replace: true })} />
+                <SimilarPanel saeId={params.saeId} index={index()} />
               </div>
             </div>
             <div class="feature-grid lower">
               <CorrelationsPanel saeId={params.saeId} id={f().id} list={keep()} />
-              <SimilarPanel saeId={params.saeId} index={index()} />
               <Notes feature={f()} onSaved={(notes) => merge({ notes, hasNotes: notes !== null })} />
             </div>
             <AblationPanel id={f().id} max={f().maxActivation} />
