@@ -111,8 +111,14 @@ describe('a discovery over text', () => {
     expect(source.mayHold!(0, (p) => p === 511)).toBe(true);
     expect(source.mayHold!(1, (p) => p === 511)).toBe(false);
     expect(source.mayHold!(1, (p) => p === 512)).toBe(true);
-    const examplesPass = read.slice(7);
-    expect(new Set(examplesPass).size).toBe(examplesPass.length);
+    // after the scan, the quantile samples' read then the examples pass: each reads a batch at most once, in order
+    const passes: number[][] = [];
+    for (const u of read.slice(7)) {
+      const last = passes[passes.length - 1];
+      if (last && u > last[last.length - 1]!) last.push(u);
+      else passes.push([u]);
+    }
+    expect(passes.length).toBeLessThanOrEqual(2);
   }, 120_000);
 
   it('refuses windows the model or the dataset cannot hold, naming the request field', () => {

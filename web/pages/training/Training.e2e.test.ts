@@ -225,10 +225,11 @@ describe('Training page', () => {
     await bar.and(page.locator('[data-value="100"]')).waitFor({ timeout: 5000 });
     expect(await card.getByTestId('run-progress-text').textContent()).toMatch(/step 800 \/ 800 · 25,600 \/ 25,600 tokens/);
 
-    // Every metric has its chart, with one line for the one hook; the table has the latest values.
-    for (const key of ['loss', 'mse', 'l1', 'l0', 'explainedVariance', 'deadFraction', 'denseFraction', 'lr', 'tokensPerSecond']) {
+    // Every metric has its chart, with one line for the one hook (no L1 chart: a TopK SAE has no L1 term); the table has the latest values.
+    for (const key of ['loss', 'mse', 'l0', 'explainedVariance', 'deadFraction', 'denseFraction', 'lr', 'tokensPerSecond']) {
       expect(await card.getByTestId(`chart-${key}`).locator('g.lines path').count()).toBe(1);
     }
+    expect(await card.getByTestId('chart-l1').count()).toBe(0);
     await card.getByTestId(`hook-row-${HOOK}`).filter({ hasText: /800/ }).waitFor({ timeout: 10_000 });
     expect(Number(await card.getByTestId('latest-train-l0').textContent())).toBeGreaterThan(0);
 
