@@ -43,8 +43,8 @@ describe('model checks', () => {
   it('refuse a config of a billion layers and a billion-wide hidden size at once, naming the field, before anything is allocated', async () => {
     const dir = copyTinyModel(path.join(tmp, 'huge'), { n_layer: 1e9, n_embd: 1e9 });
     const before = process.memoryUsage().heapUsed;
-    for (const p of [checkModelFolder(dir), inspectModel(dir), loadModel(dir)]) {
-      const err = await failure(p);
+    // every rejection handled at once: none is left unhandled while another is awaited
+    for (const err of await Promise.all([checkModelFolder(dir), inspectModel(dir), loadModel(dir)].map(failure))) {
       expect(err).toBeInstanceOf(ModelFormatError);
       expect(err.message).toBe(`config.json: "n_layer" is 1,000,000,000; Loupe accepts models with at most ${MODEL_LIMITS.MAX_LAYERS.toLocaleString('en-US')} layers`);
       expect(isPermanentModelError(err)).toBe(true);
