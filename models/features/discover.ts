@@ -21,7 +21,7 @@ import type { SaeConfig } from '../sae/saelens.ts';
 import type { SaeWeights } from '../sae/stepper.ts';
 import type { Device, Placement } from '../runtime.ts';
 import { bandCuts, sampleQuantiles } from './quantiles.ts';
-import { createScanner, HISTOGRAM_EDGES } from './scan.ts';
+import { createScanner, HISTOGRAM_EDGES, type ScanState } from './scan.ts';
 import { openStoredSource, type ActivationRows, type ActivationSource } from './sources.ts';
 
 export { HISTOGRAM_EDGES };
@@ -62,7 +62,7 @@ export const CHECKPOINT_DEFAULTS = { everyUnits: 1, everyMs: 30_000 } as const;
  * the next unit. The arrays are the run's own (live): `save` must copy or
  * write them before it returns.
  */
-export interface DiscoverCheckpoint {
+export interface DiscoverCheckpoint extends ScanState {
   /** the pass: statistics and top positions ('scan'), or the examples' windows ('examples') */
   phase: 'scan' | 'examples';
   /** the next unit to read in that pass (units: the whole pass is done) */
@@ -73,17 +73,6 @@ export interface DiscoverCheckpoint {
   rows: number;
   /** progress done in this pass (rows of the store; tokens through the model) */
   done: number;
-  /** [d_sae] active rows, value sums (float64), maxima */
-  count: Float64Array;
-  sum: Float64Array;
-  max: Float32Array;
-  /** [d_sae, bins] histogram counts */
-  hist: Uint32Array;
-  /** [d_sae, k] kept peak values and dataset positions (-1: none), kept per feature, smallest kept value */
-  topVal: Float32Array;
-  topPos: Float64Array;
-  topSize: Uint8Array;
-  topMin: Float32Array;
   /** examples pass: every example window's values so far, windows in feature then rank order, back to back; null in the scan */
   values: Float32Array | null;
 }

@@ -13,7 +13,7 @@ import type { Placement } from '../../runtime.ts';
 import { gpuFlags, requestGpu } from './device.ts';
 import { CORR, FEATURE_THREADS, STAT_F, STAT_U, correlateKernel, encodeRowsKernel, pickKernel, scanKernel, type ScanConfig } from './feature-kernels.ts';
 import { STEP, STEP_WORDS, TILE, topkRowsKernel, type Kernel, type KernelConfig } from './kernels.ts';
-import { flat, prepare, type Prepared } from './pipeline.ts';
+import { flat, prepare, readBuffers, type Prepared } from './pipeline.ts';
 
 /** A feature's statistics and kept peaks, as discovery's checkpoint holds them (discover.ts). */
 export interface ScanState {
@@ -192,22 +192,7 @@ export async function createGpuFeatureEncoder(cfg: SaeConfig, w: SaeWeights, o: 
     pass.end();
     device.queue.submit([enc.finish()]);
   };
-  const download = async (list: string[]): Promise<ArrayBuffer[]> => {
-    const enc = device.createCommandEncoder();
-    const staging = list.map((name) => {
-      const src = buf(name);
-      const s = device.createBuffer({ label: `read ${name}`, size: src.size, usage: U.MAP_READ | U.COPY_DST });
-      enc.copyBufferToBuffer(src, 0, s, 0, src.size);
-      return s;
-    });
-    device.queue.submit([enc.finish()]);
-    try {
-      await Promise.all(staging.map((s) => s.mapAsync(gpuFlags.GPUMapMode.READ)));
-      return staging.map((s) => s.getMappedRange().slice(0));
-    } finally {
-      for (const s of staging) s.destroy();
-    }
-  };
+  const download = (list: string[]) => readBuffers(device, list.map(buf));
   const live = () => {
     if (released) throw new Error('GPU feature encoder: released');
   };
@@ -285,13 +270,7 @@ export async function createGpuFeatureEncoder(cfg: SaeConfig, w: SaeWeights, o: 
         const g = device.createBindGroup({ layout: p.layout, entries: [buf('f'), qb, out, buf('step')].map((b, i) => ({ binding: i, resource: { buffer: b } })) });
         dispatch('pick', flat(Math.ceil(q / FEATURE_THREADS)), q, g);
         await popScopes('pick');
-        const staging = device.createBuffer({ size: q * f4, usage: U.MAP_READ | U.COPY_DST });
-        const enc = device.createCommandEncoder();
-        enc.copyBufferToBuffer(out, 0, staging, 0, q * f4);
-        device.queue.submit([enc.finish()]);
-        await staging.mapAsync(gpuFlags.GPUMapMode.READ);
-        const values = new Float32Array(staging.getMappedRange().slice(0));
-        staging.destroy();
+        const values = new Float32Array((await readBuffers(device, [out]))[0]!);
         return values;
       } finally {
         qb.destroy();

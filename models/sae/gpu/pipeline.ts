@@ -54,3 +54,24 @@ export function prepare(device: GPUDevice, kernel: Kernel): Promise<Prepared> {
   return made;
 }
 
+/** WebGPU's flag values (the spec's numbers): this file is loaded by the browser too, where Dawn's `webgpu` package is not. */
+const MAP_READ = 0x1;
+const COPY_DST = 0x8;
+const MAP_MODE_READ = 0x1;
+
+/** Copies `buffers` to the host (one submit, mapped together), as raw bytes in their order. */
+export async function readBuffers(device: GPUDevice, buffers: readonly GPUBuffer[]): Promise<ArrayBuffer[]> {
+  const enc = device.createCommandEncoder();
+  const staging = buffers.map((src) => {
+    const s = device.createBuffer({ label: `read ${src.label}`, size: src.size, usage: MAP_READ | COPY_DST });
+    enc.copyBufferToBuffer(src, 0, s, 0, src.size);
+    return s;
+  });
+  device.queue.submit([enc.finish()]);
+  try {
+    await Promise.all(staging.map((s) => s.mapAsync(MAP_MODE_READ)));
+    return staging.map((s) => s.getMappedRange().slice(0));
+  } finally {
+    for (const s of staging) s.destroy();
+  }
+}

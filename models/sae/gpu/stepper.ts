@@ -10,7 +10,7 @@ import { adamScalars, paramShapes, saeParams, toAdamU, type SaeParam } from '../
 import { checkStepperState, type AdamResume, type SaeStepper, type SaeWeights, type StepMetrics, type StepperOptions } from '../stepper.ts';
 import type { Placement } from '../../runtime.ts';
 import { gpuFlags, requestGpu } from './device.ts';
-import { flat, prepare, type Prepared } from './pipeline.ts';
+import { flat, prepare, readBuffers, type Prepared } from './pipeline.ts';
 import {
   COLUMNS,
   HIST_PER_THREAD,
@@ -229,20 +229,7 @@ export async function createGpuStepper(o: GpuStepperOptions, init: SaeWeights, r
 
   const download = async (list: string[]): Promise<Float32Array[]> => {
     if (released) throw new Error('GPU stepper: released');
-    const enc = device.createCommandEncoder();
-    const staging = list.map((name) => {
-      const src = buf(name);
-      const s = device.createBuffer({ label: `read ${name}`, size: src.size, usage: U.MAP_READ | U.COPY_DST });
-      enc.copyBufferToBuffer(src, 0, s, 0, src.size);
-      return s;
-    });
-    device.queue.submit([enc.finish()]);
-    try {
-      await Promise.all(staging.map((s) => s.mapAsync(gpuFlags.GPUMapMode.READ)));
-      return staging.map((s) => new Float32Array(s.getMappedRange()).slice());
-    } finally {
-      for (const s of staging) s.destroy();
-    }
+    return (await readBuffers(device, list.map(buf))).map((b) => new Float32Array(b));
   };
   const asWeights = (arrays: Float32Array[]): SaeWeights => Object.fromEntries(names.map((n, i) => [n, arrays[i]!])) as unknown as SaeWeights;
 
