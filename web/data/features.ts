@@ -357,10 +357,25 @@ export function loadFeature(id: string, signal?: AbortSignal): Promise<FeatureDe
   return getJson(`/api/features/${id}`, featureDetailSchema, signal ? { signal } : {});
 }
 
-/** PATCHes a feature (label, favourite, notes); the feature as the server has it afterwards, when it says. */
+/** The last PATCH sent for each feature, so the next waits for it (two quick star clicks land in the order made). */
+const patching = new Map<string, Promise<unknown>>();
+
+/**
+ * PATCHes a feature (label, favourite, notes); the feature as the server has
+ * it afterwards, when it says. Patches of one feature go one after another:
+ * requests in flight together may reach the server in either order, and the
+ * star pressed twice would then end unset.
+ */
 export async function patchFeature(id: string, patch: FeaturePatch): Promise<FeatureListItem | undefined> {
   checkInput(featurePatchSchema, patch);
-  return sendJson('PATCH', `/api/features/${id}`, patch, featureListItemSchema);
+  const before = patching.get(id) ?? Promise.resolve();
+  const sent = before.catch(() => undefined).then(() => sendJson('PATCH', `/api/features/${id}`, patch, featureListItemSchema));
+  patching.set(id, sent);
+  try {
+    return await sent;
+  } finally {
+    if (patching.get(id) === sent) patching.delete(id);
+  }
 }
 
 /** Asks the LLM for a new label of one feature now. */

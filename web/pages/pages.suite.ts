@@ -328,6 +328,8 @@ describe('every page, at 1280 and 390 px wide, on the first-start demo', () => {
       await page.getByTestId('feature-star').and(page.locator('[aria-pressed="false"]')).waitFor({ timeout: 5000 });
       await page.locator('body').press('f');
       await page.getByTestId('feature-star').and(page.locator('[aria-pressed="true"]')).waitFor({ timeout: 5000 });
+      // the two quick presses reached the server in order: still the one favourite
+      await expect.poll(async () => (await list('favourite=true')).items.map((f) => f.id), { timeout: 10_000 }).toEqual([feature.id]);
       await page.locator('body').press('/');
       await page.waitForURL((u) => u.pathname === '/features', { timeout: 10_000 });
       await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('data-testid')), { timeout: 5000 }).toBe('feature-search');
