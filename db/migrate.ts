@@ -13,13 +13,13 @@ const MIGRATIONS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migr
 /** Arbitrary constant identifying Loupe's migration lock. */
 const LOCK_KEY = 7_304_112_001;
 
-/** Runs every pending migration against the database at `url`. */
-export async function runMigrations(url: string): Promise<void> {
+/** Runs every pending migration against the database at `url` (of `folder`: tests give a folder holding the first few). */
+export async function runMigrations(url: string, folder = MIGRATIONS): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     await client.query('SELECT pg_advisory_lock($1)', [LOCK_KEY]);
-    await migrate(drizzle(client), { migrationsFolder: MIGRATIONS, migrationsSchema: 'loupe_meta' });
+    await migrate(drizzle(client), { migrationsFolder: folder, migrationsSchema: 'loupe_meta' });
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [LOCK_KEY]).catch(() => undefined);
     await client.end();

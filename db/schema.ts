@@ -21,7 +21,9 @@ import {
   smallint,
   text,
   timestamp,
+  unique,
   uuid,
+  type AnyPgColumn,
 } from 'drizzle-orm/pg-core';
 
 const createdAt = () => timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow();
@@ -122,6 +124,8 @@ export const trainings = pgTable(
     name: text('name').notNull(),
     extractionId: uuid('extraction_id').notNull().references(() => extractions.id, { onDelete: 'cascade' }),
     config: jsonb('config').notNull(),
+    /** what its SAEs are for: with the model and hook, the family they join (null: `default`) */
+    purpose: text('purpose'),
     status: status(),
     progress: jsonb('progress'),
     /** where it ran: {sae, model} placements (model: the CE-loss evaluator's), written once known */
@@ -172,9 +176,80 @@ export const saes = pgTable(
     cfg: jsonb('cfg').notNull(),
     metrics: jsonb('metrics'),
     path: text('path').notNull(),
+    /** its family (same model, hook and purpose), and its version there: 1, 2, … in creation order */
+    familyId: uuid('family_id').references((): AnyPgColumn => saeFamilies.id, { onDelete: 'set null' }),
+    version: integer('version'),
     createdAt: createdAt(),
   },
-  (t) => [index('saes_training_idx').on(t.trainingId)],
+  (t) => [index('saes_training_idx').on(t.trainingId), index('saes_family_idx').on(t.familyId)],
+);
+
+/**
+ * SAEs of one model, hook point and purpose form a family; its versions are
+ * the SAEs in creation order, and one is the family's active SAE (what the
+ * Features page, the inspector and `sae=<family id>` use by default).
+ */
+export const saeFamilies = pgTable(
+  'sae_families',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    modelId: uuid('model_id').references(() => models.id, { onDelete: 'set null' }),
+    hookPoint: text('hook_point').notNull(),
+    /** what its SAEs are for (a training's `purpose`; `default` when none was given) */
+    purpose: text('purpose').notNull(),
+    activeSaeId: uuid('active_sae_id').references((): AnyPgColumn => saes.id, { onDelete: 'set null' }),
+    createdAt: createdAt(),
+  },
+  (t) => [unique('sae_families_key').on(t.modelId, t.hookPoint, t.purpose).nullsNotDistinct()],
+);
+
+/**
+ * Hyperparameter sweeps (`sweep.run`): a base training config, a search
+ * space, a method and an objective; each trial is an ordinary training.
+ * `spec` is models/contracts/sweeps.ts's resolved spec.
+ */
+export const sweeps = pgTable(
+  'sweeps',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    name: text('name').notNull(),
+    extractionId: uuid('extraction_id').notNull().references(() => extractions.id, { onDelete: 'cascade' }),
+    spec: jsonb('spec').notNull(),
+    status: status(),
+    /** {trialsDone, best, …} as the coordinator last wrote it */
+    progress: jsonb('progress'),
+    jobId: text('job_id'),
+    error: text('error'),
+    startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }),
+    finishedAt: timestamp('finished_at', { withTimezone: true, mode: 'date' }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index('sweeps_extraction_idx').on(t.extractionId)],
+);
+
+/**
+ * The trials of a sweep, numbered from 0 in the order proposed. A trial and
+ * its training are inserted in one transaction, so a trial is never
+ * proposed twice nor its training made twice.
+ */
+export const sweepTrials = pgTable(
+  'sweep_trials',
+  {
+    sweepId: uuid('sweep_id').notNull().references(() => sweeps.id, { onDelete: 'cascade' }),
+    number: integer('number').notNull(),
+    /** the sampled values of the search space's parameters */
+    params: jsonb('params').notNull(),
+    trainingId: uuid('training_id').references(() => trainings.id, { onDelete: 'set null' }),
+    status: text('status', { enum: ['running', 'completed', 'pruned', 'failed', 'cancelled'] }).notNull().default('running'),
+    /** the objective's value once known (null: pruned before it was, failed, or not yet) */
+    objective: doublePrecision('objective'),
+    /** why it was pruned or failed, in words */
+    reason: text('reason'),
+    createdAt: createdAt(),
+    finishedAt: timestamp('finished_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [primaryKey({ columns: [t.sweepId, t.number] }), unique('sweep_trials_training_key').on(t.trainingId)],
 );
 
 /**

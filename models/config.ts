@@ -131,6 +131,10 @@ export const POLICY = {
   INSPECTOR_MAX_BYTES: 1024 ** 3,
   /** How often a waiting analysis request looks for its result, ms. */
   ANALYSIS_POLL_MS: 100,
+  /** A sweep's coordinator looks at its trials (their trainings' status and metrics) this often, ms. */
+  SWEEP_POLL_MS: 1000,
+  /** Sweeps one worker coordinates at once (a coordinator only polls; its trials train as `sae.train` jobs). */
+  SWEEP_CONCURRENCY: 4,
   /** The system sampler measures DATA_DIR's own size (a walk of its files, as du) at most this often, ms. */
   DATA_DIR_SIZE_MS: 60_000,
 } as const;

@@ -40,6 +40,7 @@ import { insertExtraction } from '../db/queries/extractions.ts';
 import { replaceFeatures } from '../db/queries/features.ts';
 import { DEMO_MODEL_ID } from '../db/queries/models.ts';
 import { insertSae } from '../db/queries/saes.ts';
+import { insertTrial } from '../db/queries/sweeps.ts';
 import { insertTraining, updateTraining, upsertMetrics } from '../db/queries/trainings.ts';
 import { createTestApp, type TestApp } from '../scripts/testing/app.ts';
 import { createTestDatabase, type TestDatabase } from '../scripts/testing/db.ts';
@@ -131,6 +132,9 @@ describe('route fuzzer', () => {
     };
     pools.add('extraction-templates', (await post<{ id: string }>('/api/extraction-templates', { name: 'fuzz', settings: { contextLength: 16 } })).id);
     pools.add('training-templates', (await post<{ id: string }>('/api/training-templates', { name: 'fuzz', settings: { config: { k: 4 } } })).id);
+    const { sweep } = await post<{ sweep: { id: string } }>('/api/sweeps', { extractionId: extraction.id, base: { batchSize: 64, totalTokens: 640 }, space: { k: { type: 'int', min: 2, max: 8 } }, objective: { metric: 'explainedVariance' } });
+    await insertTrial(db.db, { sweepId: sweep.id, number: 0, params: { k: 4 }, trainingId: training.id });
+    pools.add('sweeps', sweep.id);
     const queued = await post<{ dataset: { id: string }; job: { id: string } }>('/api/datasets', { source: { kind: 'hub', repo: 'someone/data' } });
     pools.add('datasets', queued.dataset.id);
     pools.add('jobs', queued.job.id);

@@ -148,12 +148,12 @@ describe('a discovery whose worker dies', () => {
   };
 
   it('resumes a scan killed midway from its last checkpoint and stores exactly the features of a straight run', async () => {
-    // 24 shards of 1,024 rows through an SAE of 4,096 features: a scan of a few seconds, a checkpoint after every shard
+    // 12 shards of 1,024 rows through an SAE of 4,096 features: a scan of a few seconds, a checkpoint after every shard
     const dir = path.join(tmp, 'slice-scan');
-    const dataset = await insertCompletedDataset(db.db, dir, await tokenizeDemo(dir, 30_000), 'scan slice');
-    const wide = await completedExtraction(db.db, dataDir, dataset, [HOOK], { ...SMALL_EXTRACTION, tokenBudget: 384 * 64 });
+    const dataset = await insertCompletedDataset(db.db, dir, await tokenizeDemo(dir, 15_000), 'scan slice');
+    const wide = await completedExtraction(db.db, dataDir, dataset, [HOOK], { ...SMALL_EXTRACTION, tokenBudget: 192 * 64 });
     const shards = (await readManifest(wide.path!))!.hooks[HOOK]!.shards;
-    expect(shards.length).toBe(24);
+    expect(shards.length).toBe(12);
     const sae = await randomSae(db.db, dataDir, { modelId: DEMO_MODEL_ID, hook: HOOK, dIn: 256, dSae: 4096, k: 16 });
 
     const first = await workers.start();

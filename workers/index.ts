@@ -7,6 +7,7 @@ import { featuresDiscover } from './features-discover.ts';
 import type { JobKind } from './job.ts';
 import { modelDownload } from './model-download.ts';
 import { saeTrain } from './sae-train.ts';
+import { sweepRun } from './sweep.ts';
 import { systemMaintenance } from './system-maintenance.ts';
 
-export const JOB_KINDS: readonly JobKind<any>[] = [systemMaintenance, modelDownload, datasetImport, activationsExtract, saeTrain, featuresDiscover, featuresAnalyze, demoSetup];
+export const JOB_KINDS: readonly JobKind<any>[] = [systemMaintenance, modelDownload, datasetImport, activationsExtract, saeTrain, featuresDiscover, featuresAnalyze, demoSetup, sweepRun];

@@ -13,13 +13,13 @@
  * statement with one JSON parameter; favourites, notes and user labels of
  * the indices it writes are kept.
  */
-import { and, asc, desc, eq, gte, inArray, lte, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, inArray, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { DiscoveryProgress, FeatureListQuery, FeatureSort, LabelSource } from '../../models/contracts/features.ts';
 import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
 import { QUANTILE_RANK_BASE, quantileRank, type ExampleRecord, type FeatureRecord, type TopToken } from '../../models/features/records.ts';
 import { safeJson, safeJsonText, safeText } from '../../models/safe-text.ts';
 import type { Db } from '../client.ts';
-import { analysisCache, discoveries, featureExamples, features, saes } from '../schema.ts';
+import { analysisCache, discoveries, featureExamples, features, saeFamilies, saes } from '../schema.ts';
 
 export type { ExampleRecord, FeatureRecord, TopToken };
 
@@ -344,8 +344,13 @@ export async function replaceFeatures(
   });
 }
 
-/** The SAE a feature list needs to exist (the route's 404), with its model. */
+/** The SAE a feature list needs to exist (the route's 404), with its model: `saeId` names an SAE, or a family (its active SAE). */
 export async function saeOfFeatures(db: Db, saeId: string): Promise<{ id: string; name: string; hookPoint: string; modelId: string | null; dSae: number } | undefined> {
-  const [row] = await db.select({ id: saes.id, name: saes.name, hookPoint: saes.hookPoint, modelId: saes.modelId, dSae: saes.dSae }).from(saes).where(eq(saes.id, saeId));
+  // an SAE's id, or a family's (its active SAE)
+  const [row] = await db
+    .select({ id: saes.id, name: saes.name, hookPoint: saes.hookPoint, modelId: saes.modelId, dSae: saes.dSae })
+    .from(saes)
+    .where(or(eq(saes.id, saeId), eq(saes.id, db.select({ id: saeFamilies.activeSaeId }).from(saeFamilies).where(eq(saeFamilies.id, saeId)))))
+    .limit(1);
   return row;
 }

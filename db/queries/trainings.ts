@@ -11,10 +11,11 @@
  */
 import { and, asc, desc, eq, gt, inArray, sql, type SQL } from 'drizzle-orm';
 import type { JobDevice } from '../../models/contracts/device.ts';
-import type { EvalValues, MetricPoint, TrainConfigResolved, TrainingProgress, TrainMetricValues } from '../../models/contracts/trainings.ts';
+import { DEFAULT_PURPOSE, type EvalValues, type MetricPoint, type TrainConfigResolved, type TrainingProgress, type TrainMetricValues } from '../../models/contracts/trainings.ts';
 import type { Db } from '../client.ts';
 import { datasets, extractions, models, saes, trainingMetrics, trainings } from '../schema.ts';
 import { BOSS_SCHEMA } from './jobs.ts';
+import { insertSaesInFamilies } from './saes.ts';
 
 export type TrainingStatus = (typeof trainings.status.enumValues)[number];
 export type TrainingControl = NonNullable<(typeof trainings.$inferSelect)['control']>;
@@ -32,6 +33,8 @@ export interface TrainingRow {
   datasetName: string | null;
   hookPoints: string[];
   config: TrainConfigResolved;
+  /** what its SAEs are for: their family's purpose */
+  purpose: string;
   status: TrainingStatus;
   control: TrainingControl | null;
   progress: TrainingProgress | null;
@@ -64,6 +67,7 @@ function toRow({ row: r, modelId, modelName, datasetName }: { row: typeof traini
     datasetName,
     hookPoints: stored.hookPoints,
     config: stored.config,
+    purpose: r.purpose ?? DEFAULT_PURPOSE,
     status: r.status,
     control: r.control ?? null,
     progress: (r.progress as TrainingProgress | null) ?? null,
@@ -108,10 +112,17 @@ export async function getTraining(db: Db, id: string): Promise<TrainingRow | und
   return row ? toRow(row) : undefined;
 }
 
+/** The trainings of `ids` that exist, in no particular order (one query). */
+export async function getTrainings(db: Db, ids: readonly string[]): Promise<TrainingRow[]> {
+  if (ids.length === 0) return [];
+  const rows = await select(db, inArray(trainings.id, [...ids]));
+  return rows.map(toRow);
+}
+
 /** Inserts a queued training (its job is sent next, see {@link setTrainingJob}). */
-export async function insertTraining(db: Db, t: { name: string; extractionId: string; hookPoints: string[]; config: TrainConfigResolved }): Promise<TrainingRow> {
+export async function insertTraining(db: Db, t: { name: string; extractionId: string; hookPoints: string[]; config: TrainConfigResolved; purpose?: string | null | undefined }): Promise<TrainingRow> {
   const config: StoredConfig = { hookPoints: t.hookPoints, config: t.config };
-  const [row] = await db.insert(trainings).values({ name: t.name, extractionId: t.extractionId, config, status: 'queued' }).returning({ id: trainings.id });
+  const [row] = await db.insert(trainings).values({ name: t.name, extractionId: t.extractionId, config, purpose: t.purpose ?? null, status: 'queued' }).returning({ id: trainings.id });
   return (await getTraining(db, row!.id))!;
 }
 
@@ -239,6 +250,35 @@ export async function listMetrics(db: Db, trainingId: string, q: { hook?: string
   return { points: page.map(toPoint), next: page.at(-1)!.step };
 }
 
+/** A metric point as a chart reads it: an evaluation without its density histogram. */
+export interface CurvePoint {
+  hook: string;
+  step: number;
+  tokens: number;
+  train: TrainMetricValues | null;
+  eval: Omit<EvalValues, 'density'> | null;
+}
+
+/**
+ * Every metric point of a training in one query, by hook then step, for
+ * curves and final values: evaluations come without their density
+ * histograms (the bulk of a point, and drawn by no curve).
+ */
+export async function listCurvePoints(db: Db, trainingId: string): Promise<CurvePoint[]> {
+  const rows = await db
+    .select({
+      hook: trainingMetrics.hookPoint,
+      step: trainingMetrics.step,
+      tokens: trainingMetrics.tokens,
+      train: sql<TrainMetricValues | null>`${trainingMetrics.values} -> 'train'`,
+      eval: sql<Omit<EvalValues, 'density'> | null>`(${trainingMetrics.values} -> 'eval') - 'density'`,
+    })
+    .from(trainingMetrics)
+    .where(eq(trainingMetrics.trainingId, trainingId))
+    .orderBy(asc(trainingMetrics.hookPoint), asc(trainingMetrics.step));
+  return rows.map((r) => ({ hook: r.hook, step: r.step, tokens: Number(r.tokens), train: r.train ?? null, eval: r.eval ?? null }));
+}
+
 /** Per hook of a training, its latest point with training metrics and its latest evaluation. */
 export async function latestMetrics(db: Db, trainingId: string): Promise<Map<string, { latest: MetricPoint | null; latestEval: MetricPoint | null }>> {
   const pick = (key: 'train' | 'eval') =>
@@ -283,9 +323,9 @@ export async function completeTraining(db: Db, id: string, set: { progress: Trai
       .update(trainings)
       .set({ status: 'completed', control: null, progress: set.progress, error: null, finishedAt: new Date(), updatedAt: new Date() })
       .where(and(eq(trainings.id, id), eq(trainings.status, 'running')))
-      .returning({ id: trainings.id });
+      .returning({ id: trainings.id, purpose: trainings.purpose });
     if (!row) return false;
-    if (made.length) await tx.insert(saes).values(made.map((s) => ({ ...s, trainingId: id })));
+    await insertSaesInFamilies(tx, made.map((s) => ({ ...s, trainingId: id })), row.purpose ?? DEFAULT_PURPOSE);
     return true;
   });
 }

@@ -68,5 +68,7 @@ export const JOB_QUEUES = {
   'features.analyze': { policy: 'stately', retryLimit: 1, retryDelay: 1, expireInSeconds: 3600 },
   // The first-start demo (workers/demo-setup.ts): waits for the jobs it sends; a retry goes on from the artifacts it recorded.
   'demo.setup': { retryLimit: 3, retryDelay: 10, retryBackoff: true, expireInSeconds: 23 * 3600 },
+  // A sweep's coordinator (workers/sweep.ts): all its state is in its rows, so a retry (a failure, a dead worker, an expiry) goes on from them.
+  'sweep.run': { retryLimit: 5, retryDelay: 5, retryBackoff: true, expireInSeconds: 23 * 3600 },
 } as const satisfies Record<string, QueueOptions>;
 export type QueueName = keyof typeof JOB_QUEUES;

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { adapterProbeSchema, jobDeviceSchema } from './device.ts';
 import { discoverySchema, type Discovery } from './features.ts';
+import { sweepEventSchema, type SweepEvent } from './sweeps.ts';
 import { trainingEventSchema, type TrainingEvent } from './trainings.ts';
 
 const host = z.string();
@@ -204,6 +205,7 @@ const FAMILIES: readonly [RegExp, z.ZodType][] = [
   [new RegExp(`^extraction/${UUID}$`), extractionProgressSchema],
   [new RegExp(`^training/${UUID}$`), trainingEventSchema],
   [new RegExp(`^discovery/${UUID}$`), discoverySchema],
+  [new RegExp(`^sweep/${UUID}$`), sweepEventSchema],
   // Other job families: payloads are defined by their issues; until then any JSON object.
   [new RegExp(`^(training|job)/${UUID}$`), z.record(z.string(), z.unknown())],
 ];
@@ -222,6 +224,8 @@ export type TopicPayloads = {
   [K in `training/${string}`]: TrainingEvent;
 } & {
   [K in `discovery/${string}`]: Discovery;
+} & {
+  [K in `sweep/${string}`]: SweepEvent;
 } & {
   [K in `${'training' | 'job'}/${string}`]: Record<string, unknown>;
 };

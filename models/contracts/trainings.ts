@@ -73,6 +73,11 @@ export const TRAIN_DEFAULTS = {
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
 
+/** What a training's SAEs are for, unless it says: with the model and hook point, the family they join. */
+export const DEFAULT_PURPOSE = 'default';
+export const purposeSchema = z.string().trim().min(1).max(100);
+
+
 /** Hook points of a run: at least one, no repeats (as extractions.ts's). */
 export const trainingHookPointsSchema = z
   .array(
@@ -158,6 +163,8 @@ export const createTrainingSchema = z
     hookPoints: trainingHookPointsSchema.optional(),
     config: trainConfigInputSchema.optional(),
     name: z.string().trim().min(1).max(200).optional(),
+    /** what its SAEs are for: with the model and hook point, the family each joins (default `default`) */
+    purpose: purposeSchema.optional(),
     /** a template whose config (and hook points) fill what the body leaves out */
     templateId: z.string().uuid().optional(),
   })
@@ -298,6 +305,8 @@ export const trainingSchema = z.object({
   datasetName: z.string().nullable(),
   hookPoints: z.array(z.string()),
   config: trainConfigSchema,
+  /** what its SAEs are for (their family's purpose) */
+  purpose: z.string(),
   status: z.enum(TRAINING_STATUSES),
   /** a pause or stop asked for and not yet carried out */
   control: z.enum(['pause', 'stop']).nullable(),
@@ -372,6 +381,39 @@ export const trainingTemplateListSchema = z.object({ templates: z.array(training
 // ---------------------------------------------------------------------------
 // SAEs
 
+/** An SAE's place in its family; null for an SAE recorded before families existed and not migrated (never, after migration 0007). */
+export const saeFamilyRefSchema = z
+  .object({
+    id: z.string(),
+    purpose: z.string(),
+    /** 1, 2, … in creation order within the family */
+    version: z.number().int(),
+    /** the family's active SAE: what the Features page, the inspector and `sae=<family id>` use by default */
+    active: z.boolean(),
+  })
+  .nullable();
+
+/** A family of SAEs: one model, hook point and purpose; its versions oldest first. */
+export const saeFamilySchema = z.object({
+  id: z.string(),
+  modelId: z.string().nullable(),
+  modelName: z.string().nullable(),
+  hookPoint: z.string(),
+  purpose: z.string(),
+  activeSaeId: z.string().nullable(),
+  versions: z.array(z.object({ saeId: z.string(), version: z.number().int(), name: z.string(), createdAt: z.number() })),
+  createdAt: z.number(),
+});
+export type SaeFamily = z.infer<typeof saeFamilySchema>;
+export const saeFamilyListSchema = z.object({ families: z.array(saeFamilySchema) });
+export const saeFamilyListQuerySchema = z.object({ modelId: z.string().uuid().optional(), hookPoint: z.string().min(1).max(200).optional() });
+
+/** `PATCH /api/saes/{id}` body: a new name, and/or making it its family's active SAE (only `true`: another version is made active instead). */
+export const saePatchSchema = z
+  .object({ name: z.string().trim().min(1).max(200).optional(), active: z.literal(true).optional() })
+  .strict()
+  .refine((b) => b.name !== undefined || b.active !== undefined, 'give name or active');
+
 /** An SAE as the API shows it (trained here, or imported from a SAELens folder). */
 export const saeSchema = z.object({
   id: z.string(),
@@ -392,6 +434,8 @@ export const saeSchema = z.object({
   metrics: z.object({ train: trainMetricValuesSchema.nullable(), eval: evalValuesSchema.nullable(), step: z.number().int(), stopped: z.boolean() }).nullable(),
   /** folder of cfg.json and sae_weights.safetensors */
   path: z.string(),
+  /** its family (same model, hook point and purpose), its version there, and whether it is the family's active SAE */
+  family: saeFamilyRefSchema,
   createdAt: z.number(),
 });
 export type Sae = z.infer<typeof saeSchema>;
@@ -400,6 +444,7 @@ export const saeListQuerySchema = z.object({
   trainingId: z.string().uuid().optional(),
   modelId: z.string().uuid().optional(),
   hookPoint: z.string().min(1).max(200).optional(),
+  familyId: z.string().uuid().optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 export const saeListSchema = z.object({ saes: z.array(saeSchema) });
@@ -417,6 +462,8 @@ export const importSaeSchema = z
     name: z.string().trim().min(1).max(200).optional(),
     /** the model it belongs to, when known */
     modelId: z.string().uuid().optional(),
+    /** the family it joins with its model and hook point (default `default`) */
+    purpose: purposeSchema.optional(),
   })
   .strict();
 

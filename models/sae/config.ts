@@ -8,47 +8,59 @@ import { SettingsError } from '../settings-error.ts';
 import { resolveDSae, type TrainConfig } from './train.ts';
 
 /**
- * Config with every default applied: `layers` in order of precedence, the
- * first one that gives a field wins (a layer that gives dSae or
- * expansionFactor decides both). totalTokens defaults to `defaultTokens`
- * (one pass over the stored rows).
+ * Layers of config merged into one, in order of precedence: the first layer
+ * that gives a field wins, and a layer that gives dSae or expansionFactor
+ * decides both (the other is left out). What is given nowhere stays out.
+ * @example mergeTrainConfig([{ dSae: 512 }, { expansionFactor: 4, k: 8 }]) // { dSae: 512, k: 8 }
+ */
+export function mergeTrainConfig(layers: readonly (TrainConfigInput | undefined)[]): TrainConfigInput {
+  const out: Record<string, unknown> = {};
+  for (const l of layers) {
+    for (const [k, v] of Object.entries(l ?? {})) if (v !== undefined && !(k in out) && k !== 'dSae' && k !== 'expansionFactor') out[k] = v;
+  }
+  const sized = layers.find((l) => l && (l.dSae != null || l.expansionFactor != null));
+  if (sized?.dSae != null) out.dSae = sized.dSae;
+  else if (sized?.expansionFactor != null) out.expansionFactor = sized.expansionFactor;
+  return out as TrainConfigInput;
+}
+
+/**
+ * Config with every default applied: `layers` merged as
+ * {@link mergeTrainConfig} merges them, then the trainer's defaults.
+ * totalTokens defaults to `defaultTokens` (one pass over the stored rows).
  */
 export function resolveTrainConfig(layers: readonly (TrainConfigInput | undefined)[], defaultTokens: number): TrainConfigResolved {
-  const pick = <K extends keyof TrainConfigInput>(k: K): TrainConfigInput[K] | undefined => {
-    for (const l of layers) if (l && l[k] !== undefined) return l[k];
-    return undefined;
-  };
-  const sized = layers.find((l) => l && (l.dSae != null || l.expansionFactor != null));
-  const dSae = sized?.dSae ?? null;
-  const expansionFactor = dSae === null ? (sized?.expansionFactor ?? TRAIN_DEFAULTS.expansionFactor) : null;
+  const m = mergeTrainConfig(layers);
+  const dSae = m.dSae ?? null;
+  const expansionFactor = dSae === null ? (m.expansionFactor ?? TRAIN_DEFAULTS.expansionFactor) : null;
   const d = TRAIN_DEFAULTS;
   return {
-    architecture: pick('architecture') ?? 'topk',
+    architecture: m.architecture ?? 'topk',
     dSae,
     expansionFactor,
-    k: pick('k') ?? d.k,
-    l1Coefficient: pick('l1Coefficient') ?? d.l1Coefficient,
-    l1WarmupSteps: pick('l1WarmupSteps') ?? d.l1WarmupSteps,
-    initThreshold: pick('initThreshold') ?? d.initThreshold,
-    bandwidth: pick('bandwidth') ?? d.bandwidth,
-    lr: pick('lr') ?? d.lr,
-    lrWarmupSteps: pick('lrWarmupSteps') ?? d.lrWarmupSteps,
-    lrDecayFraction: pick('lrDecayFraction') ?? d.lrDecayFraction,
-    beta1: pick('beta1') ?? d.beta1,
-    beta2: pick('beta2') ?? d.beta2,
-    batchSize: pick('batchSize') ?? d.batchSize,
-    totalTokens: pick('totalTokens') ?? Math.max(1, Math.min(TRAINING_LIMITS.MAX_TOKENS, defaultTokens)),
-    normalizeInputs: pick('normalizeInputs') ?? d.normalizeInputs,
-    bDecInit: pick('bDecInit') ?? d.bDecInit,
-    normalizeDecoder: pick('normalizeDecoder') ?? d.normalizeDecoder,
-    deadFeatureWindow: pick('deadFeatureWindow') ?? d.deadFeatureWindow,
-    denseThreshold: pick('denseThreshold') ?? d.denseThreshold,
-    seed: pick('seed') ?? d.seed,
-    metricsEvery: pick('metricsEvery') ?? d.metricsEvery,
-    checkpointEvery: pick('checkpointEvery') ?? d.checkpointEvery,
-    evalEvery: pick('evalEvery') ?? d.evalEvery,
-    evalWindows: pick('evalWindows') ?? TRAINING_LIMITS.DEFAULT_EVAL_WINDOWS,
-    mixingShards: pick('mixingShards') ?? d.mixingShards,
+    k: m.k ?? d.k,
+    l1Coefficient: m.l1Coefficient ?? d.l1Coefficient,
+    l1WarmupSteps: m.l1WarmupSteps ?? d.l1WarmupSteps,
+    initThreshold: m.initThreshold ?? d.initThreshold,
+    bandwidth: m.bandwidth ?? d.bandwidth,
+    lr: m.lr ?? d.lr,
+    lrWarmupSteps: m.lrWarmupSteps ?? d.lrWarmupSteps,
+    lrDecayFraction: m.lrDecayFraction ?? d.lrDecayFraction,
+    beta1: m.beta1 ?? d.beta1,
+    beta2: m.beta2 ?? d.beta2,
+    batchSize: m.batchSize ?? d.batchSize,
+    totalTokens: m.totalTokens ?? Math.max(1, Math.min(TRAINING_LIMITS.MAX_TOKENS, defaultTokens)),
+    normalizeInputs: m.normalizeInputs ?? d.normalizeInputs,
+    bDecInit: m.bDecInit ?? d.bDecInit,
+    normalizeDecoder: m.normalizeDecoder ?? d.normalizeDecoder,
+    deadFeatureWindow: m.deadFeatureWindow ?? d.deadFeatureWindow,
+    denseThreshold: m.denseThreshold ?? d.denseThreshold,
+    seed: m.seed ?? d.seed,
+    metricsEvery: m.metricsEvery ?? d.metricsEvery,
+    checkpointEvery: m.checkpointEvery ?? d.checkpointEvery,
+    evalEvery: m.evalEvery ?? d.evalEvery,
+    evalWindows: m.evalWindows ?? TRAINING_LIMITS.DEFAULT_EVAL_WINDOWS,
+    mixingShards: m.mixingShards ?? d.mixingShards,
   };
 }
 

@@ -4,32 +4,36 @@
  * cancel sets the job cancelled in pg-boss, then NOTIFYs the workers, whose
  * runner aborts the handler's signal (see workers/runner.ts); the row the job
  * was filling is marked cancelled here too, since a job cancelled before it
- * started has no handler to do it.
+ * started has no handler to do it (a sweep's, with its running trials).
  */
 import type { QueueName } from '../../models/contracts/jobs.ts';
-import type { Db } from '../../db/client.ts';
-import type { Events } from '../../db/events.ts';
 import { stopDemoOfJob } from '../../db/queries/demo.ts';
 import { listDiscoveries } from '../../db/queries/discoveries.ts';
 import { listExtractions } from '../../db/queries/extractions.ts';
 import { getJob, isFinished, notifyJobCancelled } from '../../db/queries/jobs.ts';
+import { finishTrial, getSweepOfJob, listTrials, updateSweep } from '../../db/queries/sweeps.ts';
 import type { AppDeps } from '../app.ts';
 import { markDatasetCancelled } from './datasets.ts';
 import { markDiscoveryCancelled } from './discoveries.ts';
 import { markExtractionCancelled } from './extractions.ts';
 import { markModelCancelled } from './models.ts';
+import { refreshSweep } from './sweeps.ts';
 import { markTrainingCancelled } from './trainings.ts';
 
 type Deps = Pick<AppDeps, 'boss' | 'db' | 'events'>;
 
 /** Per queue, what a cancelled job leaves: the row it fills marked cancelled (and published). `features.analyze` fills none. */
-const ON_CANCEL: { readonly [Q in QueueName]?: (db: Db, events: Events, jobId: string) => Promise<unknown> } = {
-  'model.download': markModelCancelled,
-  'dataset.import': markDatasetCancelled,
-  'activations.extract': markExtractionCancelled,
-  'sae.train': markTrainingCancelled,
-  'features.discover': markDiscoveryCancelled,
-  'demo.setup': (db, _events, jobId) => stopDemoOfJob(db, jobId),
+const ON_CANCEL: { readonly [Q in QueueName]?: (deps: Deps, jobId: string) => Promise<unknown> } = {
+  'model.download': (d, jobId) => markModelCancelled(d.db, d.events, jobId),
+  'dataset.import': (d, jobId) => markDatasetCancelled(d.db, d.events, jobId),
+  'activations.extract': (d, jobId) => markExtractionCancelled(d.db, d.events, jobId),
+  'sae.train': (d, jobId) => markTrainingCancelled(d.db, d.events, jobId),
+  'features.discover': (d, jobId) => markDiscoveryCancelled(d.db, d.events, jobId),
+  'demo.setup': (d, jobId) => stopDemoOfJob(d.db, jobId),
+  'sweep.run': async (d, jobId) => {
+    const sweep = await getSweepOfJob(d.db, jobId);
+    if (sweep) await cancelSweep(d, sweep.id);
+  },
 };
 
 /**
@@ -40,7 +44,7 @@ export async function cancelJob(deps: Deps, kind: string, id: string): Promise<v
   await deps.boss.cancel(kind, id);
   await notifyJobCancelled(deps.db, id);
   const onCancel = Object.hasOwn(ON_CANCEL, kind) ? ON_CANCEL[kind as QueueName] : undefined;
-  await onCancel?.(deps.db, deps.events, id);
+  await onCancel?.(deps, id);
 }
 
 /** Cancels job `jobId` (the job of an artifact's row) when there is one and it has not finished; true when it did. */
@@ -76,4 +80,24 @@ export async function removeDiscoveriesOf(deps: Deps & Pick<AppDeps, 'features'>
     await cancelUnfinishedJob(deps, row.jobId);
     await deps.features.removeDiscovery(row.id);
   }
+}
+
+/**
+ * Cancels sweep `id` unless it has finished: marked cancelled (under the row
+ * lock its coordinator takes to make a trial, so none is made after this),
+ * its `sweep.run` job cancelled, and each running trial cancelled with its
+ * training's job (the training ends cancelled, keeping its checkpoints; a
+ * paused one stays paused). True when it was cancelled here.
+ */
+export async function cancelSweep(deps: Deps, id: string): Promise<boolean> {
+  const row = await updateSweep(deps.db, id, { status: 'cancelled', finishedAt: new Date() }, ['queued', 'running', 'paused']);
+  if (!row) return false;
+  await cancelUnfinishedJob(deps, row.jobId);
+  for (const t of await listTrials(deps.db, id)) {
+    if (t.status !== 'running') continue;
+    await cancelUnfinishedJob(deps, t.training?.jobId ?? null);
+    await finishTrial(deps.db, id, t.number, { status: 'cancelled', reason: 'the sweep was cancelled' });
+  }
+  await refreshSweep(deps, row);
+  return true;
 }

@@ -21,6 +21,7 @@ export function toSae(r: SaeRow): Sae {
     cfg,
     metrics: (r.metrics as Sae['metrics']) ?? null,
     path: r.path,
+    family: r.family,
     createdAt: r.createdAt,
   };
 }

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorBodySchema } from '../../models/contracts/api.ts';
-import { saeListSchema, saeSchema } from '../../models/contracts/trainings.ts';
+import { saeFamilyListSchema, saeFamilySchema, saeListSchema, saeSchema } from '../../models/contracts/trainings.ts';
 import { logger } from '../../models/log.ts';
 import { loadSae, saveSae, type SaeConfig } from '../../models/sae/saelens.ts';
 import { discoveryDir } from '../../models/features/staging.ts';
@@ -156,5 +156,45 @@ describe('SAEs API', () => {
     expect((await t.request(`/api/saes/${sae!.id}`)).status).toBe(404);
     expect((await t.request(`/api/saes/${sae!.id}`, { method: 'DELETE' })).status).toBe(404);
     expect((await t.request(`/api/saes/${sae!.id}/files/cfg.json`)).status).toBe(404);
+  });
+
+  it('puts SAEs of one model, hook and purpose in a family: versions in creation order, the first active until another is made so (or the active one is deleted); sae=<family> means the active one', async () => {
+    const dir = path.join(src, 'family');
+    await saveSae(dir, { architecture: 'topk', dIn: 4, dSae: 8, k: 2, hookName: 'blocks.2.hook_resid_post', hookLayer: 2, modelName: 'tiny', contextSize: 32, prependBos: false, normalizeActivations: 'none', extra: {} }, { W_enc: seq(32, 1), b_enc: seq(8, 2), W_dec: seq(32, 3), b_dec: seq(4, 4) });
+    const imported = async (body: object) => saeSchema.parse(await (await importSae({ path: dir, modelId: DEMO_MODEL_ID, ...body })).json());
+    const v1 = await imported({ purpose: 'probe' });
+    const v2 = await imported({ purpose: 'probe' });
+    const other = await imported({});
+    expect(v1.family).toMatchObject({ purpose: 'probe', version: 1, active: true });
+    expect(v2.family).toMatchObject({ id: v1.family!.id, purpose: 'probe', version: 2, active: false });
+    // another purpose: another family, its own v1
+    expect(other.family).toMatchObject({ purpose: 'default', version: 1, active: true });
+    expect(other.family!.id).not.toBe(v1.family!.id);
+
+    const family = async () => saeFamilySchema.parse(await (await t.request(`/api/sae-families/${v1.family!.id}`)).json());
+    expect(await family()).toMatchObject({ hookPoint: 'blocks.2.hook_resid_post', purpose: 'probe', modelId: DEMO_MODEL_ID, activeSaeId: v1.id, versions: [{ saeId: v1.id, version: 1 }, { saeId: v2.id, version: 2 }] });
+    const listed = saeFamilyListSchema.parse(await (await t.request(`/api/sae-families?hookPoint=blocks.2.hook_resid_post`)).json()).families;
+    expect(listed.map((f) => f.purpose).sort()).toEqual(['default', 'probe']);
+    expect(saeListSchema.parse(await (await t.request(`/api/saes?familyId=${v1.family!.id}`)).json()).saes.map((s) => s.id).sort()).toEqual([v1.id, v2.id].sort());
+
+    // sae=<family id> in the feature list is the active SAE
+    const featuresOf = async (sae: string) => (await t.request(`/api/features?sae=${sae}&limit=1`)).status;
+    expect(await featuresOf(v1.family!.id)).toBe(200);
+
+    // v2 made active from the API: the family follows, v1 is no longer active
+    const patched = await t.request(`/api/saes/${v2.id}`, { method: 'PATCH', body: JSON.stringify({ active: true, name: 'probe v2' }) });
+    expect(saeSchema.parse(await patched.json())).toMatchObject({ name: 'probe v2', family: { version: 2, active: true } });
+    expect((await family()).activeSaeId).toBe(v2.id);
+    expect(saeSchema.parse(await (await t.request(`/api/saes/${v1.id}`)).json()).family).toMatchObject({ active: false });
+    // refusals name the field
+    expect((await problem(await t.request(`/api/saes/${v1.id}`, { method: 'PATCH', body: JSON.stringify({ active: false }) }))).fields).toEqual(['active']);
+    expect((await t.request(`/api/saes/${crypto.randomUUID()}`, { method: 'PATCH', body: JSON.stringify({ active: true }) })).status).toBe(404);
+    expect((await t.request(`/api/sae-families/${crypto.randomUUID()}`)).status).toBe(404);
+    // the active SAE deleted: the newest other version is active; the last one deleted, sae=<family> is a 404
+    expect((await t.request(`/api/saes/${v2.id}`, { method: 'DELETE' })).status).toBe(204);
+    expect((await family()).activeSaeId).toBe(v1.id);
+    expect((await t.request(`/api/saes/${v1.id}`, { method: 'DELETE' })).status).toBe(204);
+    expect((await family()).activeSaeId).toBeNull();
+    expect(await featuresOf(v1.family!.id)).toBe(404);
   });
 });

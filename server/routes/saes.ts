@@ -5,14 +5,16 @@
  * `GET /api/saes/{id}/files/{name}` (cfg.json or sae_weights.safetensors, for
  * `loupe sae export` and any SAELens user), and `POST /api/saes/{id}/encode`
  * (text or token ids → each token's largest active features, computed by a
- * `features.analyze` job and cached: server/artifacts/encode.ts).
+ * `features.analyze` job and cached: server/artifacts/encode.ts), and
+ * `PATCH /api/saes/{id}` (rename; make it its family's active SAE). Families
+ * themselves are server/routes/sae-families.ts.
  */
 import { createRoute } from '@hono/zod-openapi';
 import { encodeRequestSchema, encodeResponseSchema } from '../../models/contracts/encode.ts';
 import { analysisPendingSchema } from '../../models/contracts/features.ts';
-import { importSaeSchema, saeFileParamSchema, saeIdParamSchema, saeListQuerySchema, saeListSchema, saeSchema } from '../../models/contracts/trainings.ts';
+import { importSaeSchema, saeFileParamSchema, saeIdParamSchema, saeListQuerySchema, saeListSchema, saePatchSchema, saeSchema } from '../../models/contracts/trainings.ts';
 import { getModel } from '../../db/queries/models.ts';
-import { deleteSae, getSae, insertSae, listSaes } from '../../db/queries/saes.ts';
+import { deleteSae, getSae, insertSae, listSaes, renameSae, setActiveSae } from '../../db/queries/saes.ts';
 import { encodeWithSae } from '../artifacts/encode.ts';
 import { removeDiscoveriesOf } from '../artifacts/index.ts';
 import { toSae } from '../artifacts/saes.ts';
@@ -62,6 +64,14 @@ const deleteRouteDef = createRoute({
   summary: 'Deletes an SAE, its features, its discoveries (cancelling the queued and running ones; their staging folders under DATA_DIR/discoveries go) and its folder under DATA_DIR/saes',
   request: { params: saeIdParamSchema },
   responses: { 204: { description: 'Deleted' }, 400: error('Invalid id'), 404: error('No such SAE') },
+});
+
+const patchRouteDef = createRoute({
+  method: 'patch',
+  path: '/api/saes/{id}',
+  summary: "Renames an SAE and/or makes it its family's active SAE (`active: true`): the one the Features page, the inspector and `sae=<family id>` use by default",
+  request: { params: saeIdParamSchema, body: jsonBody(saePatchSchema) },
+  responses: { 200: json('The SAE as it is now', saeSchema), 400: error('Invalid id or body (the details name the field)'), 404: error('No such SAE') },
 });
 
 const encodeRouteDef = createRoute({
@@ -128,11 +138,21 @@ export function registerSaeRoutes(app: App): void {
       cfg: copied.raw,
       metrics: null,
       path: copied.path,
-    }).catch(async (err: unknown) => {
+    }, body.purpose).catch(async (err: unknown) => {
       await deps.saes.remove(copied.path);
       throw err;
     });
     return c.json(toSae(row), 201);
+  });
+
+  app.openapi(patchRouteDef, async (c) => {
+    const { id } = c.req.valid('param');
+    const body = c.req.valid('json');
+    const db = c.get('deps').db;
+    if (!(await getSae(db, id))) throw notFound('SAE', id);
+    if (body.name !== undefined) await renameSae(db, id, body.name);
+    if (body.active && !(await setActiveSae(db, id))) throw fieldError('active', 'this SAE belongs to no family');
+    return c.json(toSae((await getSae(db, id))!), 200);
   });
 
   app.openapi(encodeRouteDef, async (c) => {

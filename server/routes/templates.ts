@@ -9,7 +9,8 @@ import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { createTemplateSchema, EXTRACTION_LIMITS, extractionTemplateSchema, templateListSchema } from '../../models/contracts/extractions.ts';
 import { createTrainingTemplateSchema, TRAINING_LIMITS, trainingTemplateListSchema, trainingTemplateSchema } from '../../models/contracts/trainings.ts';
-import { deleteTemplate, insertTemplate, listTemplates, type TemplateKind } from '../../db/queries/templates.ts';
+import type { Db } from '../../db/client.ts';
+import { deleteTemplate, insertTemplate, listTemplates, type TemplateKind, type TemplateOf } from '../../db/queries/templates.ts';
 import { AppError } from '../errors.ts';
 import { error, json, jsonBody, notFound } from '../responses.ts';
 import type { App } from '../app.ts';
@@ -44,6 +45,15 @@ const KINDS = {
 
 const templateIdParamSchema = z.object({ id: z.string().uuid() });
 
+/** Saves a template of `kind`; a 409 naming `name` when one has this name, or when there are too many. */
+export async function saveTemplate<K extends TemplateKind>(db: Db, kind: K, t: { name: string; settings: TemplateOf[K]['settings'] }): Promise<TemplateOf[K]> {
+  const max = KINDS[kind].max;
+  const saved = await insertTemplate(db, kind, t, max);
+  if (saved === 'name_taken') throw new AppError('conflict', 409, `A template named "${t.name}" exists already`, [{ field: 'name', message: 'a template has this name already' }]);
+  if (saved === 'too_many') throw new AppError('conflict', 409, `There are ${max} templates already; delete one first`);
+  return saved;
+}
+
 /** Registers the template routes of `kind`. */
 export function registerTemplateRoutes(app: App, kind: TemplateKind): void {
   const k = KINDS[kind];
@@ -69,13 +79,7 @@ export function registerTemplateRoutes(app: App, kind: TemplateKind): void {
 
   app.openapi(listDef, async (c) => c.json({ templates: await listTemplates(c.get('deps').db, kind) }, 200));
 
-  app.openapi(createDef, async (c) => {
-    const body = c.req.valid('json');
-    const saved = await insertTemplate(c.get('deps').db, kind, body, k.max);
-    if (saved === 'name_taken') throw new AppError('conflict', 409, `A template named "${body.name}" exists already`, [{ field: 'name', message: 'a template has this name already' }]);
-    if (saved === 'too_many') throw new AppError('conflict', 409, `There are ${k.max} templates already; delete one first`);
-    return c.json(saved, 201);
-  });
+  app.openapi(createDef, async (c) => c.json(await saveTemplate(c.get('deps').db, kind, c.req.valid('json')), 201));
 
   app.openapi(deleteDef, async (c) => {
     const { id } = c.req.valid('param');

@@ -26,19 +26,15 @@ import {
   trainingListQuerySchema,
   trainingListSchema,
 } from '../../models/contracts/trainings.ts';
-import { checkAgainstStore, defaultTrainingName, resolveTrainConfig, toTrainConfig } from '../../models/sae/config.ts';
+import { defaultTrainingName, resolveTrainConfig, toTrainConfig } from '../../models/sae/config.ts';
 import { resolveDSae, totalStepsOf } from '../../models/sae/train.ts';
-import { estimateTrainingMemory } from '../../models/memory.ts';
-import { getExtraction } from '../../db/queries/extractions.ts';
 import { listSaes } from '../../db/queries/saes.ts';
 import { getTemplate } from '../../db/queries/templates.ts';
-import { deleteTraining, getTraining, insertTraining, latestMetrics, listMetrics, listTrainings, queuePositions, updateTraining, type TrainingRow } from '../../db/queries/trainings.ts';
+import { deleteTraining, getTraining, latestMetrics, listMetrics, listTrainings, queuePositions, updateTraining, type TrainingRow } from '../../db/queries/trainings.ts';
 import { cancelUnfinishedJob } from '../artifacts/index.ts';
-import { publishTrainingStatus, resendTrainingJob, sendTrainingJob, toTraining, TRAIN } from '../artifacts/trainings.ts';
+import { checkTrainingConfig, publishTrainingStatus, queueTraining, resendTrainingJob, toTraining, trainingSource, TRAIN } from '../artifacts/trainings.ts';
 import { AppError } from '../errors.ts';
-import { checkJobMemory } from '../job-memory.ts';
 import { error, fieldError, json, jsonBody, notFound } from '../responses.ts';
-import type { ManifestSummary } from '../storage.ts';
 import type { App, AppDeps } from '../app.ts';
 
 const createRouteDef = createRoute({
@@ -106,13 +102,6 @@ const deleteRouteDef = createRoute({
   responses: { 204: { description: 'Deleted' }, 400: error('Invalid id'), 404: error('No such training') },
 });
 
-/** The extraction's stored hooks, or a 400 naming `extractionId`. */
-async function storedHooks(deps: AppDeps, extractionId: string): Promise<ManifestSummary['hooks']> {
-  const summary = await deps.extractions.summary(extractionId);
-  if (!summary?.complete) throw fieldError('extractionId', `the activations of extraction ${extractionId} are ${summary ? 'incomplete' : 'gone'}`);
-  return summary.hooks;
-}
-
 function conflict(row: TrainingRow, what: string): AppError {
   return new AppError('conflict', 409, `Training ${row.id} is ${row.status}: ${what}`, { status: row.status });
 }
@@ -123,10 +112,7 @@ export function registerTrainingRoutes(app: App): void {
     const deps = c.get('deps');
     const template = body.templateId ? await getTemplate(deps.db, 'training', body.templateId) : undefined;
     if (body.templateId && !template) throw fieldError('templateId', `no template ${body.templateId}`);
-    const extraction = await getExtraction(deps.db, body.extractionId);
-    if (!extraction) throw fieldError('extractionId', `no extraction ${body.extractionId}`);
-    if (extraction.status !== 'completed') throw fieldError('extractionId', `extraction ${body.extractionId} is ${extraction.status}: train once it has completed`);
-    const stored = await storedHooks(deps, extraction.id);
+    const { extraction, stored } = await trainingSource(deps, body.extractionId);
     const hookPoints = body.hookPoints ?? template?.settings.hookPoints ?? stored.map((h) => h.hook);
     const hooks = hookPoints.map((name, i) => {
       const h = stored.find((s) => s.hook === name);
@@ -134,16 +120,8 @@ export function registerTrainingRoutes(app: App): void {
       return h;
     });
     const config = resolveTrainConfig([body.config, template?.settings.config], Math.min(...hooks.map((h) => h.rows)));
-    // before the store's limits: a size that cannot fit in memory is the first thing to change
-    await checkJobMemory(deps.db, TRAIN, estimateTrainingMemory(config, hooks), 'This training');
-    checkAgainstStore(
-      config,
-      hooks.map((h) => ({ hook: h.hook, d: h.d, rows: h.rows, shards: h.shards })),
-    );
-    const row = await insertTraining(deps.db, { name: body.name ?? defaultTrainingName(config, hookPoints), extractionId: extraction.id, hookPoints, config });
-    const jobId = await sendTrainingJob(deps, row.id, () => deleteTraining(deps.db, row.id));
-    const training = (await getTraining(deps.db, row.id)) ?? row;
-    return c.json({ training: toTraining(training, await queuePositions(deps.db)), job: { id: jobId, kind: TRAIN } }, 202);
+    await checkTrainingConfig(deps.db, config, hooks);
+    return c.json(await queueTraining(deps, { name: body.name ?? defaultTrainingName(config, hookPoints), extractionId: extraction.id, hookPoints, config, purpose: body.purpose }), 202);
   });
 
   app.openapi(listRouteDef, async (c) => {

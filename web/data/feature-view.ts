@@ -6,6 +6,27 @@
  * a browser.
  */
 import type { LabelSource } from '../../models/contracts/features.ts';
+import type { Sae } from '../../models/contracts/trainings.ts';
+import { formatInt } from './dataset-view.ts';
+
+/**
+ * An SAE as the pickers name it: its name, the hook when the name lacks it,
+ * d_sae, the model (unless left out), and its version in its family when the
+ * family has a purpose of its own or more than one version.
+ * @example saeLabel(sae) // "demo topk · d_sae 2,048 · demo-model · v2 (active)"
+ */
+export function saeLabel(s: Pick<Sae, 'name' | 'hookPoint' | 'dSae' | 'modelName' | 'family'>, opts: { model?: boolean } = {}): string {
+  const hook = s.name.includes(s.hookPoint) ? '' : ` · ${s.hookPoint}`;
+  const model = opts.model !== false && s.modelName ? ` · ${s.modelName}` : '';
+  const f = s.family;
+  const family = f ? ` · ${f.purpose === 'default' ? '' : `${f.purpose} `}v${f.version}${f.active ? ' (active)' : ''}` : '';
+  return `${s.name}${hook} · d_sae ${formatInt(s.dSae)}${model}${family}`;
+}
+
+/** The SAE a page shows when its address names none: the newest family's active SAE, else the newest SAE. */
+export function defaultSae<T extends Pick<Sae, 'id' | 'family'>>(newestFirst: readonly T[]): T | undefined {
+  return newestFirst.find((s) => s.family?.active) ?? newestFirst[0];
+}
 
 /**
  * A fraction as a percentage with the digits it needs: 0.5 → "50 %",

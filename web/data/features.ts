@@ -68,6 +68,11 @@ export async function loadSae(id: string, signal?: AbortSignal): Promise<Sae | n
   }
 }
 
+/** Makes an SAE its family's active SAE (`PATCH /api/saes/{id}`); the SAE as it is now. */
+export async function makeSaeActive(id: string): Promise<Sae> {
+  return sendJson('PATCH', `/api/saes/${id}`, { active: true }, saeSchema);
+}
+
 export interface SaesStore {
   /** newest first; undefined until the first load */
   list: Accessor<Sae[] | undefined>;

@@ -69,6 +69,8 @@ export type TrainingForm = {
   hookPoints: string[];
   /** empty: the server's name (architecture, size, hooks) */
   name: string;
+  /** what its SAEs are for (their family with the model and hook); empty: `default` */
+  purpose: string;
   architecture: SaeArchitectureName;
   sizeMode: 'expansionFactor' | 'dSae';
   dSae: string;
@@ -86,6 +88,7 @@ export function initialTrainingForm(): TrainingForm {
     extractionId: '',
     hookPoints: [],
     name: '',
+    purpose: '',
     architecture: d.architecture,
     sizeMode: 'expansionFactor',
     dSae: '',
@@ -134,7 +137,8 @@ export function formConfig(f: TrainingForm): TrainConfigInput {
 /** The `POST /api/trainings` body of the form. */
 export function formBody(f: TrainingForm): CreateTraining {
   const name = f.name.trim();
-  return { extractionId: f.extractionId, hookPoints: f.hookPoints, config: formConfig(f), ...(name ? { name } : {}) };
+  const purpose = f.purpose.trim();
+  return { extractionId: f.extractionId, hookPoints: f.hookPoints, config: formConfig(f), ...(name ? { name } : {}), ...(purpose ? { purpose } : {}) };
 }
 
 /** What a template saved from the form holds: its config, and its hook points when some are chosen. */
@@ -150,7 +154,7 @@ export function formTemplate(f: TrainingForm): TrainingTemplateSettings {
 export function applyTrainingTemplate(f: TrainingForm, t: TrainingTemplateSettings): TrainingForm {
   const base = initialTrainingForm();
   const c = t.config ?? {};
-  const out: TrainingForm = { ...base, extractionId: f.extractionId, name: f.name, hookPoints: t.hookPoints ?? f.hookPoints };
+  const out: TrainingForm = { ...base, extractionId: f.extractionId, name: f.name, purpose: f.purpose, hookPoints: t.hookPoints ?? f.hookPoints };
   for (const k of NUMBER_FIELDS) if (c[k] !== undefined) out[k] = String(c[k]);
   if (c.architecture) out.architecture = c.architecture;
   if (c.normalizeInputs !== undefined) out.normalizeInputs = c.normalizeInputs;

@@ -5,6 +5,7 @@
  * store so they are tested without a browser.
  */
 import type { EvalValues, MetricPoint, TrainingProgress, TrainMetricValues } from '../../models/contracts/trainings.ts';
+import { downsample } from '../../models/series/downsample.ts';
 import { formatFraction, formatInt, formatStat } from './training-view.ts';
 
 /** Training metrics of a chart, in the order the page draws them. */
@@ -113,44 +114,6 @@ export interface StepSeries {
   v: number[];
   min?: number[];
   max?: number[];
-}
-
-/**
- * At most `maxPoints` points of a series, deterministically: the x range in
- * equal buckets, each drawn at its last point with its min and max; the first
- * and last points are always kept as they are (so the same history draws the
- * same chart, and the newest value is exact).
- */
-export function downsample(t: readonly number[], v: readonly number[], maxPoints: number): { t: number[]; v: number[]; min?: number[]; max?: number[] } {
-  const n = t.length;
-  if (n <= maxPoints || maxPoints < 3) return { t: [...t], v: [...v] };
-  const first = t[0]!;
-  const span = t[n - 1]! - first;
-  const buckets = maxPoints - 2;
-  const out = { t: [first], v: [v[0]!], min: [v[0]!], max: [v[0]!] };
-  let bucket = -1;
-  for (let i = 1; i < n - 1; i++) {
-    const b = Math.min(buckets - 1, Math.floor(((t[i]! - first) / span) * buckets));
-    const val = v[i]!;
-    if (b !== bucket) {
-      bucket = b;
-      out.t.push(t[i]!);
-      out.v.push(val);
-      out.min.push(val);
-      out.max.push(val);
-      continue;
-    }
-    const j = out.t.length - 1;
-    out.t[j] = t[i]!;
-    out.v[j] = val;
-    if (val < out.min[j]!) out.min[j] = val;
-    if (val > out.max[j]!) out.max[j] = val;
-  }
-  out.t.push(t[n - 1]!);
-  out.v.push(v[n - 1]!);
-  out.min.push(v[n - 1]!);
-  out.max.push(v[n - 1]!);
-  return out;
 }
 
 /** One series per hook of a training metric (in `hooks` order), downsampled to `maxPoints`. */

@@ -3,7 +3,7 @@ import { createTrainingSchema, trainingTemplateSettingsSchema, type MetricPoint,
 import { densityHistogram } from '../../models/sae/density.ts';
 import { resolveTrainConfig } from '../../models/sae/config.ts';
 import { applyTrainingTemplate, errorFor, formBody, formConfig, formDSae, formTemplate, initialTrainingForm, parseNumber, type TrainingForm } from './training-form.ts';
-import { catchUpAfter, ceRecoveredSeries, createHistory, densityBars, downsample, latestEval, mergeCheckpoints, mergePoints, metricSeries, pointCount } from './training-history.ts';
+import { catchUpAfter, ceRecoveredSeries, createHistory, densityBars, latestEval, mergeCheckpoints, mergePoints, metricSeries, pointCount } from './training-history.ts';
 import { applyTrainingProgress, configLabel, controlsOf, statusLabel, stepsPercent } from './training-view.ts';
 
 const EXTRACTION = '6f1f4f0e-8a43-4a57-9a0e-3f8d3c0b7a11';
@@ -18,6 +18,7 @@ const run: Training = {
   datasetName: 'slice',
   hookPoints: ['blocks.3.hook_resid_post'],
   config: resolved,
+  purpose: 'default',
   status: 'queued',
   control: null,
   progress: null,
@@ -193,22 +194,6 @@ describe('metric history', () => {
     mergePoints(h, [point(B, 20, 1), evalPoint(B, 25, 0.5)]);
     expect(catchUpAfter(h, [A, B])).toBe(20);
     expect(catchUpAfter(h, [])).toBe(-1);
-  });
-
-  it('downsamples deterministically to per-bucket last, min and max, keeping the first and last points', () => {
-    const t = Array.from({ length: 1000 }, (_, i) => i * 10);
-    const v = t.map((x) => Math.sin(x / 300) + (x % 70 === 0 ? 1 : 0));
-    const d = downsample(t, v, 102);
-    expect(d.t.length).toBeLessThanOrEqual(102);
-    expect(d.t[0]).toBe(0);
-    expect(d.v[0]).toBe(v[0]);
-    expect(d.t.at(-1)).toBe(9990);
-    expect(d.v.at(-1)).toBe(v.at(-1));
-    expect(Math.max(...d.max!)).toBe(Math.max(...v));
-    expect(Math.min(...d.min!)).toBe(Math.min(...v));
-    for (let i = 1; i < d.t.length; i++) expect(d.t[i]!).toBeGreaterThan(d.t[i - 1]!);
-    expect(downsample(t, v, 102)).toEqual(d);
-    expect(downsample([1, 2], [3, 4], 100)).toEqual({ t: [1, 2], v: [3, 4] });
   });
 });
 

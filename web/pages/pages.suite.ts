@@ -24,6 +24,8 @@
  *   real dtype (F16) beside the in-memory sizes;
  * - Extractions: every block of the hook picker shown (no scroll box),
  *   `ln_final.hook_normalized` inside its panel;
+ * - Compare: the demo's one training as one run (a hint to tick another);
+ * - Sweeps: the new-sweep form with the demo's extraction and hook picked;
  * - Training: the extraction picker not under the Name field, "dead" in the
  *   table as in the density card, a one-point CE-loss series drawn, no L1
  *   chart for TopK, grid lines under the data, one number form per axis,
@@ -50,7 +52,7 @@ import { systemMetricsSchema } from '../../models/contracts/api.ts';
 import { discoveryListSchema, discoverySchema, featureListSchema, type FeatureListItem } from '../../models/contracts/features.ts';
 import { saeListSchema, saeSchema, type Sae } from '../../models/contracts/trainings.ts';
 import { DEMO_TRAINING } from '../../models/demo.ts';
-import { launchChromium } from '../../scripts/testing/browser.ts';
+import { FREEZE_CSS, launchChromium } from '../../scripts/testing/browser.ts';
 import type { Launched } from '../../scripts/testing/launcher.ts';
 import { ROOT, waitFor } from '../../scripts/testing/processes.ts';
 
@@ -61,8 +63,6 @@ const WIDTHS = [
   { name: '1280', width: 1280, height: 800 },
   { name: '390', width: 390, height: 844 },
 ] as const;
-/** What changes from one run to the next without the page changing: the host's live figures, times of analyses and searches. */
-const FREEZE_CSS = '.nav-status .host-figure, [data-testid="computed-note"], [data-testid="search-ms"], [data-testid="latency"] { visibility: hidden !important; }';
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const SCREENS = path.join(ROOT, 'docs', 'screens');
 
@@ -242,6 +242,18 @@ describe('every page, at 1280 and 390 px wide, on the first-start demo', () => {
       expect(Math.abs(swatch!.y + swatch!.height / 2 - (text!.y + text!.height / 2))).toBeLessThan(5);
       await page.mouse.move(0, 0);
       await check(page, 'training', w);
+
+      // Compare, on the demo's one training: its one run in every part, a hint to tick another.
+      await go(page, `/compare?ids=${sae.trainingId}`, '[data-testid="frontier-point"]');
+      expect(await page.getByTestId('final-row').count()).toBe(1);
+      expect(await page.getByTestId('curve-loss').locator('g.lines path').count()).toBe(1);
+      await page.getByTestId('compare-hint').waitFor();
+      await check(page, 'compare-demo', w);
+
+      // Sweeps: the new-sweep form on the demo's extraction (its hook picked), no sweep yet.
+      await go(page, '/sweeps', '[data-testid="no-sweeps"]');
+      await expect.poll(() => page.getByTestId('sweep-hook').inputValue(), { timeout: 10_000 }).not.toBe('');
+      await check(page, 'sweeps', w);
 
       // Features, opened directly on the demo's SAE while the imported copy is listed first: the picker says the demo's, also after a reload.
       await go(page, `/features?sae=${sae.id}`, '[data-testid="feature-row"]');

@@ -4,12 +4,14 @@
  * of each downsampled bucket, named in the legend), axes whose ticks share
  * one number form, drawn under the data, and a hover readout. The x axis is
  * time (ms) by default, or any number (`xKind: 'linear'`, e.g. training
- * steps). The SVG is built once; updates only move scales, axes and path data.
+ * steps); the y axis linear, or logarithmic (`yLog`: values ≤ 0 are not
+ * drawn there, and a chart with none above 0 stays linear). The SVG is built
+ * once; updates only move scales, axes and path data.
  */
 import * as d3 from 'd3';
 import { createEffect, createSignal, For, Index, Show } from 'solid-js';
-import { createChart } from './chart.ts';
-import { numberTicks, type TickFormat } from './format.ts';
+import { createChart, PALETTE } from './chart.ts';
+import { logTicks, numberTicks, type TickFormat } from './format.ts';
 
 /** One line of a chart. Arrays are aligned: t[i] (ms, or the x value of a linear chart; ascending) ↔ v[i]. */
 export interface ChartSeries {
@@ -25,6 +27,8 @@ export interface TimeSeriesChartProps {
   /** `data-testid` suffix of the latest-value readout: `latest-<testKey>` */
   testKey: string;
   title: string;
+  /** the title's tooltip (a metric's definition, from the registry) */
+  titleTip?: string;
   series: ChartSeries[];
   /** [from, to] in ms (or x units of a linear chart) */
   xDomain: [number, number];
@@ -40,8 +44,12 @@ export interface TimeSeriesChartProps {
   yTickFormat?: TickFormat;
   /** fixed y range; otherwise from 0 (or the data's minimum) to the data's maximum */
   yDomain?: [number, number];
-  /** tick values for a y range (e.g. {@link binaryTicks} for bytes); d3's decimal ticks otherwise */
+  /** a logarithmic y axis over the values above 0 (a fixed `yDomain` from 0 is then ignored) */
+  yLog?: boolean;
+  /** tick values for a y range (e.g. {@link binaryTicks} for bytes); d3's decimal ticks otherwise ({@link logTicks} on a log axis) */
   yTicks?: (lo: number, hi: number, count: number) => number[];
+  /** the first series' newest value beside the title (default: shown) */
+  showLatest?: boolean;
   height?: number;
   /** redraw trigger: a signal that changes when the arrays were mutated in place */
   version: number;
@@ -50,7 +58,6 @@ export interface TimeSeriesChartProps {
 /** Whether a series has a min–max band with a height somewhere (a bucket whose extremes differ). */
 const banded = (s: ChartSeries) => !!s.min && !!s.max && s.min.some((lo, i) => s.max![i]! > lo);
 
-const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#ca8a04', '#db2777'];
 const MARGIN = { top: 8, right: 12, bottom: 22, left: 64 };
 
 export function TimeSeriesChart(props: TimeSeriesChartProps) {
@@ -78,8 +85,22 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
       if (w <= 0) return;
       const { innerW, innerH } = layout(w, h);
       x = linear() ? d3.scaleLinear().domain(props.xDomain).range([0, innerW]) : d3.scaleTime().domain(props.xDomain).range([0, innerW]);
-      let [lo, hi] = props.yDomain ?? [Infinity, -Infinity];
-      if (!props.yDomain) {
+      // a log axis spans the values above 0 (a band's low end included where it is above 0), with a margin
+      let log = !!props.yLog;
+      let lo = Infinity;
+      let hi = -Infinity;
+      if (log) {
+        for (const s of props.series) {
+          for (const arr of [s.v, s.min ?? [], s.max ?? []]) for (const v of arr) if (v > 0 && Number.isFinite(v)) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
+        }
+        log = Number.isFinite(lo);
+        if (log) [lo, hi] = hi > lo ? [lo / 1.1, hi * 1.1] : [lo / 2, hi * 2];
+      }
+      const fixed = props.yDomain && !(log && props.yDomain[0] <= 0) ? props.yDomain : undefined;
+      if (fixed) [lo, hi] = fixed;
+      else if (!log) {
+        lo = Infinity;
+        hi = -Infinity;
         for (const s of props.series) {
           for (const v of s.max ?? s.v) if (v > hi) hi = v;
           for (const v of s.min ?? s.v) if (v < lo) lo = v;
@@ -87,7 +108,10 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
         lo = Math.min(0, Number.isFinite(lo) ? lo : 0);
         hi = Number.isFinite(hi) && hi > lo ? hi * 1.05 : lo + 1;
       }
-      const y = d3.scaleLinear().domain([lo, hi]).range([innerH, 0]).nice();
+      const y: d3.ScaleContinuousNumeric<number, number> = log ? d3.scaleLog().domain([lo, hi]).range([innerH, 0]) : d3.scaleLinear().domain([lo, hi]).range([innerH, 0]).nice();
+      /** a value as drawn: on a log axis, one at or below 0 is not drawn, and a band's low end stops at the axis */
+      const shown = (v: number) => Number.isFinite(v) && (!log || v > 0);
+      const yBand = (v: number) => y(log ? Math.max(v, lo) : v);
       const xAxis = d3
         .axisBottom(x as d3.AxisScale<d3.NumberValue>)
         .ticks(Math.max(2, Math.floor(innerW / 90)))
@@ -96,7 +120,8 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
       gx.call(xAxis);
       const yCount = Math.max(2, Math.floor(innerH / 35));
       const yAxis = d3.axisLeft(y);
-      const tickValues = props.yTicks ? props.yTicks(y.domain()[0]!, y.domain()[1]!, yCount) : y.ticks(yCount);
+      const ticksOf = props.yTicks ?? (log ? logTicks : undefined);
+      const tickValues = ticksOf ? ticksOf(y.domain()[0]!, y.domain()[1]!, yCount) : y.ticks(yCount);
       const tickText = (props.yTickFormat ?? numberTicks())(tickValues);
       gy.call(
         yAxis
@@ -118,13 +143,13 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
           (s) =>
             d3
               .line<number>()
-              .defined((i) => Number.isFinite(s.v[i]!))
+              .defined((i) => shown(s.v[i]!))
               .x((i) => x(s.t[i]!))
               .y((i) => y(s.v[i]!))(d3.range(s.t.length)) ?? '',
         );
       // a value with no defined neighbour draws no line segment: a dot shows it (a one-point CE-loss series)
       const alone = props.series.flatMap((s, si) => {
-        const ok = (i: number) => i >= 0 && i < s.v.length && Number.isFinite(s.v[i]!);
+        const ok = (i: number) => i >= 0 && i < s.v.length && shown(s.v[i]!);
         return d3
           .range(s.t.length)
           .filter((i) => ok(i) && !ok(i - 1) && !ok(i + 1))
@@ -154,8 +179,8 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
           d3
             .area<number>()
             .x((i) => x(s.t[i]!))
-            .y0((i) => y(s.min![i]!))
-            .y1((i) => y(s.max![i]!))(d3.range(s.t.length)) ?? '',
+            .y0((i) => yBand(s.min![i]!))
+            .y1((i) => yBand(s.max![i]!))(d3.range(s.t.length)) ?? '',
         );
     });
 
@@ -198,10 +223,14 @@ export function TimeSeriesChart(props: TimeSeriesChartProps) {
   return (
     <div class="chart" ref={chart.container} data-testid={props.testId}>
       <div class="chart-head">
-        <span class="chart-title">{props.title}</span>
-        <span class="chart-latest" data-testid={`latest-${props.testKey}`}>
-          {latest()}
+        <span class="chart-title" title={props.titleTip}>
+          {props.title}
         </span>
+        <Show when={props.showLatest ?? true}>
+          <span class="chart-latest" data-testid={`latest-${props.testKey}`}>
+            {latest()}
+          </span>
+        </Show>
       </div>
       <Show when={props.series.length > 1 || hasBand()}>
         <div class="chart-legend" data-testid="chart-legend">

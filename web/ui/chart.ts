@@ -10,6 +10,9 @@ import * as d3 from 'd3';
 import { createSignal, onCleanup, onMount, type Accessor } from 'solid-js';
 import { formatInt } from '../data/dataset-view.ts';
 
+/** Line colours, in the order series take them (a series' own colour aside). */
+export const PALETTE: readonly string[] = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#ca8a04', '#db2777'];
+
 /** Margins around the plot, px. */
 export interface Margin {
   top: number;

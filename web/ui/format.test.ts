@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { binaryTicks, byteTicks, formatBytes, formatPercent, formatRate, formatUnit, fractionTicks, numberTicks, rateTicks } from './format.ts';
+import { binaryTicks, byteTicks, formatBytes, formatPercent, formatRate, formatUnit, fractionTicks, logTicks, numberTicks, rateTicks } from './format.ts';
 
 describe('formatting', () => {
   it('formats bytes in binary units', () => {
@@ -55,5 +55,20 @@ describe('axis ticks', () => {
     const small = [0, 512, 1024, 1536].map((v) => v * 1024);
     expect(all(byteTicks(small), small)).toEqual(['0.0 MiB', '0.5 MiB', '1.0 MiB', '1.5 MiB']);
     expect(rateTicks([0, 1024])(1024)).toBe('1 KiB/s');
+  });
+
+  it('puts log-axis ticks on round numbers inside the range, never more than asked', () => {
+    expect(logTicks(0.05, 20, 5)).toEqual([0.1, 1, 10]);
+    expect(logTicks(0.15, 0.9, 5)).toEqual([0.2, 0.5]);
+    expect(logTicks(1.5, 9.5, 8)).toEqual([2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(logTicks(3, 2000, 3)).toEqual([10, 100, 1000]);
+    expect(logTicks(1e-6, 1e6, 4)).toEqual([1e-6, 1e-2, 100, 1e6]);
+    // within one step of 1-2-5: plain decimal ticks
+    expect(logTicks(2.1, 2.9, 4).every((t) => t >= 2.1 && t <= 2.9)).toBe(true);
+    for (const [lo, hi, n] of [[0.001, 3, 4], [7, 7e7, 5], [0.002, 0.9, 2]] as const) {
+      const t = logTicks(lo, hi, n);
+      expect(t.length).toBeLessThanOrEqual(n);
+      expect(t.every((v) => v >= lo && v <= hi)).toBe(true);
+    }
   });
 });

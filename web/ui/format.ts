@@ -42,6 +42,38 @@ export function binaryTicks(lo: number, hi: number, count: number): number[] {
   return ticks(lo / unit, hi / unit, count).map((v) => v * unit);
 }
 
+/**
+ * Ticks of a logarithmic axis over [lo, hi] (lo > 0): the densest of
+ * 1–9 × 10ⁿ, 1-2-5 × 10ⁿ or powers of ten that gives 2 to `count` ticks
+ * inside the range; the powers of ten thinned out when even those are more;
+ * plain decimal ticks when none of these gives two (a range within one step).
+ * @example logTicks(0.05, 20, 5) // [0.1, 1, 10]
+ */
+export function logTicks(lo: number, hi: number, count: number): number[] {
+  if (!(lo > 0) || !(hi > lo)) return ticks(lo, hi, count);
+  const within = (mantissas: readonly number[]) => {
+    const out: number[] = [];
+    for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) {
+      for (const m of mantissas) {
+        // m / 10^k rather than m · 10^-k: 3 / 10 is the double nearest 0.3, 3 · 0.1 is not
+        const v = e < 0 ? m / 10 ** -e : m * 10 ** e;
+        if (v >= lo && v <= hi) out.push(v);
+      }
+    }
+    return out;
+  };
+  for (const mantissas of [[1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 2, 5], [1]]) {
+    const t = within(mantissas);
+    if (t.length >= 2 && t.length <= count) return t;
+  }
+  const powers = within([1]);
+  if (powers.length > count) {
+    const every = Math.ceil(powers.length / Math.max(1, count));
+    return powers.filter((_, i) => i % every === 0);
+  }
+  return powers.length >= 2 ? powers : ticks(lo, hi, count);
+}
+
 /** How an axis writes its ticks: made from all of them at once, so that they share one form. */
 export type TickFormat = (ticks: readonly number[]) => (n: number) => string;
 

@@ -13,18 +13,17 @@
  * discovery made elsewhere (the first-start demo, the API) appears.
  */
 import { A, useSearchParams } from '@solidjs/router';
-import { createEffect, createMemo, For, Show } from 'solid-js';
-import type { Sae } from '../../../models/contracts/trainings.ts';
-import { formatInt } from '../../data/dataset-view.ts';
+import { createEffect, createMemo, createSignal, For, Show } from 'solid-js';
+import { defaultSae, saeLabel } from '../../data/feature-view.ts';
 import { listSearchParams, parseListQuery, type FeatureListQuery } from '../../data/feature-query.ts';
-import { createDiscoveriesStore, createFeatureListStore, createSaesStore } from '../../data/features.ts';
+import { errorMessage } from '../../api.ts';
+import { createDiscoveriesStore, createFeatureListStore, createSaesStore, makeSaeActive } from '../../data/features.ts';
 import { DiscoveryPanel } from './DiscoveryPanel.tsx';
 import { FeatureTable } from './FeatureTable.tsx';
 import { Filters } from './Filters.tsx';
 import './Features.css';
 
 /** An SAE as the picker names it; the hook once, when the name does not already say it. */
-const saeLabel = (s: Sae) => `${s.name}${s.name.includes(s.hookPoint) ? '' : ` · ${s.hookPoint}`} · d_sae ${formatInt(s.dSae)}${s.modelName ? ` · ${s.modelName}` : ''}`;
 
 export default function FeaturesPage() {
   const [params, setParams] = useSearchParams();
@@ -41,12 +40,26 @@ export default function FeaturesPage() {
   const saes = saeStore.list;
   const saeError = saeStore.error;
   const reloadSaes = saeStore.reload;
-  // No SAE in the URL: the newest one, without a history entry of its own.
+  // No SAE in the URL: the newest family's active one, without a history entry of its own.
   createEffect(() => {
-    const list = saes();
-    if (list && list.length > 0 && !query().sae) set({ sae: list[0]!.id }, { replace: true });
+    const pick = defaultSae(saes() ?? []);
+    if (pick && !query().sae) set({ sae: pick.id }, { replace: true });
   });
   const sae = () => saes()?.find((s) => s.id === query().sae);
+  const [activating, setActivating] = createSignal(false);
+  const [activateError, setActivateError] = createSignal<string>();
+  const activate = async (id: string) => {
+    setActivating(true);
+    setActivateError(undefined);
+    try {
+      await makeSaeActive(id);
+      await reloadSaes();
+    } catch (err) {
+      setActivateError(errorMessage(err));
+    } finally {
+      setActivating(false);
+    }
+  };
 
   const list = createFeatureListStore(query);
   const discoveries = createDiscoveriesStore(
@@ -79,12 +92,24 @@ export default function FeaturesPage() {
         </label>
         <Show when={sae()}>
           {(s) => (
-            <A href={`/inspector?sae=${s().id}`} data-testid="inspect-sae" title="Run text through this SAE in the browser">
-              Inspect text
-            </A>
+            <>
+              <Show when={s().family && !s().family!.active}>
+                <button type="button" onClick={() => void activate(s().id)} disabled={activating()} title="Make this version the one the Features page, the inspector and the API use by default for its family" data-testid="make-active">
+                  Make v{s().family!.version} active
+                </button>
+              </Show>
+              <A href={`/inspector?sae=${s().id}`} data-testid="inspect-sae" title="Run text through this SAE in the browser">
+                Inspect text
+              </A>
+            </>
           )}
         </Show>
       </header>
+      <Show when={activateError()}>
+        <div class="error" role="alert">
+          <b>Could not make it active:</b> {activateError()}
+        </div>
+      </Show>
       <Show when={saeError()}>
         <div class="error" role="alert">
           <b>Could not load the SAEs:</b> {saeError()} <button onClick={() => void reloadSaes()}>Retry</button>

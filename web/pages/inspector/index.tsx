@@ -14,8 +14,7 @@
  */
 import { A, useSearchParams } from '@solidjs/router';
 import { createEffect, createSignal, For, on, Show } from 'solid-js';
-import type { Sae } from '../../../models/contracts/trainings.ts';
-import { formatInt } from '../../data/dataset-view.ts';
+import { defaultSae, saeLabel } from '../../data/feature-view.ts';
 import { createSaesStore } from '../../data/features.ts';
 import { createInspector } from '../../data/inspector.ts';
 import type { LoadedDecoder } from '../../engine/decoder.ts';
@@ -28,14 +27,13 @@ import './Inspector.css';
 /** What the text box holds when the page opens without `text=`. */
 export const SAMPLE_TEXT = 'The Debian installer copies the packages to the disk, then it configures the boot loader and asks for a password.';
 
-const saeLabel = (s: Sae) => `${s.name}${s.name.includes(s.hookPoint) ? '' : ` · ${s.hookPoint}`} · d_sae ${formatInt(s.dSae)}`;
 
 export default function InspectorPage() {
   const [search, setSearch] = useSearchParams<{ sae?: string; text?: string; backend?: string; search?: string; precision?: string }>();
   const saes = createSaesStore();
   createEffect(() => {
-    const list = saes.list();
-    if (list && list.length > 0 && !search.sae) setSearch({ sae: list[0]!.id }, { replace: true });
+    const pick = defaultSae(saes.list() ?? []);
+    if (pick && !search.sae) setSearch({ sae: pick.id }, { replace: true });
   });
   const saeId = () => search.sae || undefined;
   const initial = typeof search.text === 'string' && search.text ? search.text : SAMPLE_TEXT;
@@ -80,7 +78,13 @@ export default function InspectorPage() {
             <Show when={search.sae && saes.list() && !saes.list()!.some((s) => s.id === search.sae)}>
               <option value={search.sae!}>unknown SAE {search.sae}</option>
             </Show>
-            <For each={saes.list()}>{(s) => <option value={s.id}>{saeLabel(s)}</option>}</For>
+            <For each={saes.list()}>
+              {(s) => (
+                <option value={s.id} selected={s.id === saeId()}>
+                  {saeLabel(s, { model: false })}
+                </option>
+              )}
+            </For>
           </select>
         </label>
         <Show when={saeId()}>

@@ -107,6 +107,11 @@ export function NewTrainingForm(props: { store: TrainingsStore; onStarted: (t: T
           <input placeholder="from the architecture, size and hooks" value={form().name} onInput={(e) => set('name', e.currentTarget.value)} data-testid="input-name" />
           <FieldError errors={errors()} field="name" lookup={errorFor} />
         </label>
+        <label class="field" title="SAEs of one model, hook point and purpose form a family, versioned v1, v2, …; one version is the family's active SAE">
+          <span>Purpose</span>
+          <input placeholder="default" value={form().purpose} onInput={(e) => set('purpose', e.currentTarget.value)} data-testid="input-purpose" />
+          <FieldError errors={errors()} field="purpose" lookup={errorFor} />
+        </label>
         <TemplatePicker bar={templates} />
       </div>
 

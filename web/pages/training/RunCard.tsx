@@ -10,8 +10,8 @@ import { RunDetail } from './RunDetail.tsx';
 
 const CONTROL_LABEL: Record<TrainingAction, string> = { pause: 'Pause', resume: 'Resume', stop: 'Stop', retry: 'Retry' };
 
-/** A training run: its hooks and config, steps live, pause / resume / stop / retry, Delete, and its charts when `open`. */
-export function RunCard(props: { run: Training; store: TrainingsStore; open: boolean; onToggle: () => void; onDelete: () => void }) {
+/** A training run: a tick for the Compare page, its hooks and config, steps live, pause / resume / stop / retry, Delete, and its charts when `open`. */
+export function RunCard(props: { run: Training; store: TrainingsStore; open: boolean; onToggle: () => void; onDelete: () => void; ticked: boolean; onTick: (on: boolean) => void }) {
   const r = () => props.run;
   const p = () => r().progress;
   const action = createCardAction<TrainingAction>();
@@ -28,6 +28,10 @@ export function RunCard(props: { run: Training; store: TrainingsStore; open: boo
       createdAt={r().createdAt}
       actions={
         <>
+          <label class="inline compare-tick">
+            <input type="checkbox" checked={props.ticked} onChange={(e) => props.onTick(e.currentTarget.checked)} aria-label={`compare ${r().name}`} data-testid="compare-tick" />
+            compare
+          </label>
           <button type="button" onClick={() => props.onToggle()} data-testid="toggle-detail">
             {props.open ? 'Hide charts' : 'Charts'}
           </button>

@@ -1,10 +1,12 @@
 import { createMemo, For, Show } from 'solid-js';
+import type { MetricKey } from '../../../models/contracts/metrics.ts';
 import type { Training } from '../../../models/contracts/trainings.ts';
 import { ceRecoveredSeries, latestEval, latestTrain, metricSeries, TRAIN_METRICS, type StepSeries } from '../../data/training-history.ts';
 import { formatFraction, formatInt, formatStat, isActive, totalStepsOfRun } from '../../data/training-view.ts';
 import { formatFrequency } from '../../data/feature-view.ts';
 import { usesSparsityPenalty } from '../../data/training-form.ts';
 import { createRunDetailStore, saeFileUrl } from '../../data/trainings.ts';
+import { metricTip } from '../../data/metric-view.ts';
 import { DensityHistogram } from '../../ui/DensityHistogram.tsx';
 import { fractionTicks, numberTicks } from '../../ui/format.ts';
 import { TimeSeriesChart } from '../../ui/TimeSeriesChart.tsx';
@@ -12,13 +14,14 @@ import { TimeSeriesChart } from '../../ui/TimeSeriesChart.tsx';
 /** Points a chart line is downsampled to (about one per pixel of a chart). */
 const CHART_POINTS = 600;
 
-/** One chart of a training metric: a line per hook, x in steps over the whole run. */
-function MetricChart(props: { title: string; metricKey: string; series: () => StepSeries[]; totalSteps: number; format: (n: number) => string; yDomain?: [number, number]; version: number }) {
+/** One chart of a training metric: a line per hook, x in steps over the whole run; the title's tooltip from the metric registry. */
+function MetricChart(props: { title: string; metricKey: MetricKey; series: () => StepSeries[]; totalSteps: number; format: (n: number) => string; yDomain?: [number, number]; version: number }) {
   return (
     <TimeSeriesChart
       testKey={`train-${props.metricKey}`}
       testId={`chart-${props.metricKey}`}
       title={props.title}
+      titleTip={metricTip(props.metricKey)}
       series={props.series()}
       xKind="linear"
       xDomain={[0, props.totalSteps]}
@@ -79,12 +82,12 @@ export function RunDetail(props: { run: Training }) {
             <th>hook</th>
             <th>d_in → d_sae</th>
             <th>step</th>
-            <th>loss</th>
-            <th>MSE</th>
-            <th>L0</th>
-            <th>expl. var.</th>
+            <th title={metricTip('loss')}>loss</th>
+            <th title={metricTip('mse')}>MSE</th>
+            <th title={metricTip('l0')}>L0</th>
+            <th title={metricTip('explainedVariance')}>expl. var.</th>
             <th title="features that did not fire: over the latest evaluation's tokens once there is one (as its density card says), else over the training's recent tokens">dead</th>
-            <th>CE-loss recovered</th>
+            <th title={metricTip('ceLossRecovered')}>CE-loss recovered</th>
             <th>checkpoint</th>
           </tr>
         </thead>

@@ -10,7 +10,13 @@
  * socket is back; the progress reaches completed, the density histogram, CE-loss recovered, checkpoints and the
  * SAE (with a download that answers) are listed; after a reload the chart
  * drawn from the stored history is the one drawn live; the run is deleted
- * through the dialog and its SAE stays.
+ * through the dialog and its SAE stays. Then three more tiny trainings (made
+ * through the API, k 8, 16 and 32) are ticked on the page and compared: the
+ * Compare page's overlaid curves, settings diff, final metrics with the best
+ * of each column, frontier and Pareto front, its view in the URL through a
+ * reload, and a frontier point that opens its training
+ * (docs/screens/compare-1280.png). Last, the Sweeps page on the same
+ * extraction (web/pages/sweeps/sweeps.suite.ts).
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -19,10 +25,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { modelListSchema } from '../../../models/contracts/api.ts';
 import { datasetListSchema } from '../../../models/contracts/datasets.ts';
 import { createdExtractionSchema, extractionSchema } from '../../../models/contracts/extractions.ts';
-import { saeListSchema } from '../../../models/contracts/trainings.ts';
-import { launchChromium } from '../../../scripts/testing/browser.ts';
+import { metricDef, type MetricKey } from '../../../models/contracts/metrics.ts';
+import { createdTrainingSchema, saeListSchema, trainingDetailSchema } from '../../../models/contracts/trainings.ts';
+import { FREEZE_CSS, launchChromium } from '../../../scripts/testing/browser.ts';
 import { launch, tempDataDir, type Launched } from '../../../scripts/testing/launcher.ts';
 import { ROOT, waitFor } from '../../../scripts/testing/processes.ts';
+import { sweepsSuite } from '../sweeps/sweeps.suite.ts';
 
 const HOOK = 'blocks.3.hook_resid_post';
 /** steps of the training: long enough to watch for a few seconds on a CPU */
@@ -291,4 +299,174 @@ describe('Training page', () => {
       `training page: form ${((tStarted - t0) / 1000).toFixed(1)} s, paused, resumed offline ${((tResumed - tStarted) / 1000).toFixed(1)} s, back online ${((tOnline - tResumed) / 1000).toFixed(1)} s, to the end ${((tDone - tOnline) / 1000).toFixed(1)} s, rest ${((Date.now() - tDone) / 1000).toFixed(1)} s`,
     );
   });
+
+  it('compares three runs ticked on the page: overlaid curves, the setting that differs, the best of each column, the frontier, the view in the URL', async () => {
+    const t0 = Date.now();
+    // Three tiny TopK trainings that differ in k only, made through the API (the worker runs them one after another).
+    const ks = [8, 16, 32];
+    const ids: string[] = [];
+    for (const k of ks) {
+      const config = { architecture: 'topk', k, dSae: 256, lr: 0.001, batchSize: 32, totalTokens: 120 * 32, metricsEvery: 5, checkpointEvery: 1000, evalEvery: 0, evalWindows: 2 };
+      const { training } = createdTrainingSchema.parse(await api('/api/trainings', { method: 'POST', body: JSON.stringify({ extractionId, hookPoints: [HOOK], name: `compare k=${k}`, config }) }));
+      ids.push(training.id);
+    }
+    await waitFor(
+      'the three trainings',
+      async () => {
+        const runs = await Promise.all(ids.map(async (id) => trainingDetailSchema.parse(await api(`/api/trainings/${id}`))));
+        const bad = runs.find((r) => r.status === 'failed' || r.status === 'cancelled');
+        if (bad) throw new Error(`training ${bad.name} ${bad.status}: ${bad.error}`);
+        return runs.every((r) => r.status === 'completed') ? runs : undefined;
+      },
+      120_000,
+      250,
+    );
+    const tTrained = Date.now();
+    const keyOf = (id: string) => `${id}:${HOOK}`;
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const errors: string[] = [];
+    page.on('console', (m) => m.type() === 'error' && errors.push(`${page.url()}: ${m.text()}`));
+    page.on('pageerror', (e) => errors.push(`${page.url()}: ${e.message}`));
+
+    // Ticked on the Training page, in order; Compare is enabled from two.
+    await page.goto(`${stack.base}/training`);
+    const compareButton = page.getByTestId('compare-runs');
+    await compareButton.waitFor({ timeout: 15_000 });
+    expect(await compareButton.isDisabled()).toBe(true);
+    for (const id of ids) await page.locator(`[data-testid="training-${id}"]`).getByTestId('compare-tick').check();
+    expect(await compareButton.textContent()).toBe('Compare (3)');
+    await compareButton.click();
+    await page.waitForURL((u) => u.pathname === '/compare', { timeout: 10_000 });
+    expect(new URL(page.url()).searchParams.get('ids')).toBe(ids.join(','));
+
+    // Three overlaid lines in the loss chart, a colour each, the legend naming the runs.
+    const loss = page.getByTestId('curve-loss');
+    const lossLines = loss.locator('g.lines path');
+    await expect.poll(() => lossLines.count(), { timeout: 20_000 }).toBe(3);
+    expect(new Set(await lossLines.evaluateAll((ps) => ps.map((p) => p.getAttribute('stroke')))).size).toBe(3);
+    expect(await loss.getByTestId('chart-legend').textContent()).toMatch(/compare k=8.*compare k=16.*compare k=32/);
+    for (const key of ['mse', 'l0', 'explainedVariance', 'deadFraction']) expect(await page.getByTestId(`curve-${key}`).locator('g.lines path').count()).toBe(3);
+    // CE-loss recovered: measured once, at the end of each run (a dot each)
+    expect(await page.getByTestId('curve-ceLossRecovered').getByTestId('chart-dot').count()).toBe(3);
+    expect(await loss.locator('.chart-title').getAttribute('title')).toContain(metricDef('loss').definition);
+
+    // The settings: k differs (a row, a column per run); the equal ones folded away.
+    const diff = page.getByTestId('config-diff');
+    expect(await diff.getByTestId('diff-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-key')))).toEqual(['k']);
+    expect(await diff.locator('[data-key="k"] td').allTextContents()).toEqual(ks.map(String));
+    const same = page.getByTestId('same-settings');
+    expect(await same.locator('summary').textContent()).toMatch(/^\d+ settings equal$/);
+    expect(await same.evaluate((d) => (d as HTMLDetailsElement).open)).toBe(false);
+    expect(await same.locator('dl').isVisible()).toBe(false);
+
+    // Final metrics: primary first, headers explained by the registry, the best of each column (and only it) starred.
+    const table = page.getByTestId('final-table');
+    expect(await table.getByTestId('final-row').count()).toBe(3);
+    const sortKeys = await table.locator('thead [data-testid^="sort-"]').evaluateAll((bs) => bs.map((b) => b.getAttribute('data-testid')!.slice(5)));
+    expect(sortKeys.slice(0, 4)).toEqual(['name', 'explainedVariance', 'l0', 'ceLossRecovered']);
+    expect(await table.locator('thead th[title]').first().getAttribute('title')).toContain(metricDef('explainedVariance').definition);
+    const cells = await table.locator('td[data-testid^="final-"]').evaluateAll((tds) =>
+      tds.map((td) => ({ key: td.getAttribute('data-testid')!.slice(6), value: td.getAttribute('data-value'), best: td.getAttribute('data-best') === 'true', mark: td.querySelector('[role="img"]')?.getAttribute('aria-label') ?? null })),
+    );
+    for (const key of sortKeys.slice(1) as MetricKey[]) {
+      const col = cells.filter((c) => c.key === key);
+      const values = col.filter((c) => c.value !== '').map((c) => Number(c.value));
+      const better = metricDef(key).better;
+      const best = better === 'higher' ? Math.max(...values) : Math.min(...values);
+      const marked = better && values.length > 1 && values.some((v) => v !== best) ? col.filter((c) => c.value !== '' && Number(c.value) === best) : [];
+      expect(col.filter((c) => c.best), key).toEqual(marked);
+      for (const c of marked) expect(c.mark).toBe(`best ${metricDef(key).name}`);
+    }
+    expect(cells.filter((c) => c.key === 'loss' && c.best).length).toBe(1);
+
+    // The frontier: a point per run, the front through those no other beats (lower L0, higher explained variance).
+    const frontier = page.getByTestId('frontier-chart');
+    const points = frontier.getByTestId('frontier-point');
+    expect(await points.count()).toBe(3);
+    expect(await frontier.getByTestId('frontier-front').getAttribute('d')).toMatch(/^M[\d.,-]+/);
+    const finals = new Map(
+      await table.getByTestId('final-row').evaluateAll((rows) =>
+        rows.map((r) => [r.getAttribute('data-key')!, { x: Number(r.querySelector('[data-testid="final-l0"]')!.getAttribute('data-value')), y: Number(r.querySelector('[data-testid="final-explainedVariance"]')!.getAttribute('data-value')) }] as const),
+      ),
+    );
+    const onFront = await points.evaluateAll((cs) => cs.map((c) => [c.getAttribute('data-key')!, c.getAttribute('data-front') === 'true'] as const));
+    for (const [key, front] of onFront) {
+      const p = finals.get(key)!;
+      const dominated = [...finals.values()].some((q) => q.x <= p.x && q.y >= p.y && (q.x < p.x || q.y > p.y));
+      expect(front, key).toBe(!dominated);
+    }
+    await points.first().hover();
+    expect(await frontier.getByTestId('frontier-tip').textContent()).toMatch(/compare k=\d+/);
+    await page.mouse.move(0, 0);
+
+    // The screenshot, before the view changes: frozen live figures, top of the page.
+    await page.evaluate(() => window.scrollTo(0, 0));
+    const frozen = await page.addStyleTag({ content: FREEZE_CSS });
+    mkdirSync(path.join(ROOT, 'docs', 'screens'), { recursive: true });
+    await page.screenshot({ path: path.join(ROOT, 'docs', 'screens', 'compare-1280.png') });
+    await frozen.evaluate((el) => (el as Element).remove());
+
+    // Log y, then smoothing, each redraw the lines and go into the URL.
+    const lossPath = lossLines.first();
+    const raw = await lossPath.getAttribute('d');
+    await page.getByTestId('log-y').check();
+    await page.waitForURL((u) => u.searchParams.get('log') === '1', { timeout: 5000 });
+    await expect.poll(() => lossPath.getAttribute('d'), { timeout: 5000 }).not.toBe(raw);
+    const logged = await lossPath.getAttribute('d');
+    await page.getByTestId('smooth').fill('0.8');
+    await page.waitForURL((u) => u.searchParams.get('smooth') === '0.8', { timeout: 5000 });
+    await expect.poll(() => lossPath.getAttribute('d'), { timeout: 5000 }).not.toBe(logged);
+    // tokens on x (refetched), CE-loss recovered on the frontier, sorted by L0
+    await page.getByTestId('x-tokens').click();
+    await page.waitForURL((u) => u.searchParams.get('x') === 'tokens', { timeout: 5000 });
+    await expect.poll(() => loss.locator('.axis-x .tick text').last().textContent(), { timeout: 10_000 }).toMatch(/tokens$/);
+    await page.getByTestId('frontier-y').selectOption('ceLossRecovered');
+    await page.waitForURL((u) => u.searchParams.get('frontier') === 'ceLossRecovered', { timeout: 5000 });
+    expect(await points.count()).toBe(3);
+    await table.getByTestId('sort-l0').click();
+    await page.waitForURL((u) => u.searchParams.get('sort') === 'l0', { timeout: 5000 });
+    const byL0 = [...finals.entries()].sort((a, b) => a[1].x - b[1].x).map(([k]) => k);
+    expect(await table.getByTestId('final-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-key')))).toEqual(byL0);
+
+    // A reload restores the whole view from the URL, and draws the same lines.
+    const url = page.url();
+    const drawn = await lossPath.getAttribute('d');
+    await page.reload();
+    await lossLines.first().waitFor({ state: 'attached', timeout: 15_000 });
+    expect(page.url()).toBe(url);
+    expect(await page.getByTestId('log-y').isChecked()).toBe(true);
+    expect(await page.getByTestId('smooth').inputValue()).toBe('0.8');
+    expect(await page.getByTestId('x-tokens').getAttribute('aria-pressed')).toBe('true');
+    expect(await page.getByTestId('frontier-y').inputValue()).toBe('ceLossRecovered');
+    await expect.poll(() => lossPath.getAttribute('d'), { timeout: 10_000 }).toBe(drawn);
+    expect(await table.getByTestId('final-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-key')))).toEqual(byL0);
+
+    // On a phone's width the page still fits: the tables scroll in their own boxes.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await expect.poll(() => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth), { timeout: 5000 }).toBeLessThanOrEqual(0);
+
+    // A frontier point opens its run's training, its charts shown.
+    await frontier.locator(`[data-key="${keyOf(ids[1]!)}"]`).click();
+    await page.waitForURL((u) => u.pathname === '/training' && u.searchParams.get('run') === ids[1], { timeout: 10_000 });
+    await page.locator(`[data-testid="training-${ids[1]}"]`).getByTestId('run-detail').waitFor({ timeout: 10_000 });
+    expect(errors).toEqual([]);
+
+    // Without trainings, the page lists them to tick; with one unknown, the API's message.
+    await page.goto(`${stack.base}/compare`);
+    await page.getByTestId('compare-hint').waitFor({ timeout: 10_000 });
+    await page.getByTestId(`pick-${ids[0]}`).waitFor({ timeout: 10_000 });
+    expect(await page.getByTestId('picker-compare').isDisabled()).toBe(true);
+    const unknown = '00000000-0000-4000-8000-000000000000';
+    const answer = await fetch(`${stack.base}/api/trainings/compare?ids=${unknown},${ids[0]}`);
+    expect(answer.status).toBe(404);
+    const message = ((await answer.json()) as { error: { message: string } }).error.message;
+    await page.goto(`${stack.base}/compare?ids=${unknown},${ids[0]}`);
+    await page.getByTestId('compare-error').filter({ hasText: message }).waitFor({ timeout: 10_000 });
+    await page.close();
+    console.log(`compare: three trainings ${((tTrained - t0) / 1000).toFixed(1)} s, the page ${((Date.now() - tTrained) / 1000).toFixed(1)} s`);
+  });
+
+  // the Sweeps page on this stack's extraction: a small sweep from its form, live to completed, the best trial a template
+  sweepsSuite(() => ({ base: stack.base, extractionId, hook: HOOK }));
 });
