@@ -1,22 +1,11 @@
 /**
- * The order in which a training reads its activations: a seeded generator,
- * and the batches of a run drawn from a bounded mixing buffer of shards. The
+ * The order in which a training reads its activations: the batches of a run
+ * drawn (with models/random.ts's seeded generator) from a bounded mixing buffer of shards. The
  * order depends only on the store's shard sizes and the settings, never on
  * the rows, so every hook of a store, and a resumed run, sees the same one.
  */
 import { readShard, type HookManifest } from '../activations/store.ts';
-
-/** A seeded 32-bit generator (mulberry32): the same stream for the same seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../random.ts';
 
 /**
  * The batches of a training, in order: epochs over the shards in a seeded

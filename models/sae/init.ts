@@ -2,7 +2,7 @@
  * The initial weights of an SAE before its first step (a resumed run takes
  * them from its checkpoint instead), deterministic for a seed.
  */
-import { rng } from './batches.ts';
+import { rng } from '../random.ts';
 import type { SaeWeights } from './stepper.ts';
 
 /** The geometric median of `n` rows of width `d` (`points` is [n, d]), by Weiszfeld's algorithm: a b_dec init. */

@@ -6,19 +6,8 @@
  * output; a short series comes back unchanged.
  */
 import { describe, expect, it } from 'vitest';
+import { rng } from '../random.ts';
 import { downsample, downsampleWithExtremes } from './downsample.ts';
-
-/** A small seeded generator (mulberry32), so a failure names a reproducible series. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A random series: ascending x with random gaps (some repeated x), values with outliers. */
 function randomSeries(n: number, seed: number): { t: number[]; v: number[] } {

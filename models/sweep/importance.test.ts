@@ -1,7 +1,7 @@
 /** Parameter importance: η² against a hand computation, and the parameter that matters found. */
 import { describe, expect, it } from 'vitest';
 import { paramImportance } from './importance.ts';
-import { rng } from './random.ts';
+import { rng } from '../random.ts';
 import { sampleRandom, type SearchSpace } from './space.ts';
 
 const space: SearchSpace = {

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { categorical, componentWeights, mixtureDensity, normalCdf, parzen, sampleMixture } from './parzen.ts';
-import { rng } from './random.ts';
+import { rng } from '../random.ts';
 
 /** ∫ f over [a, b] by the trapezoid rule on `n` intervals. */
 function integrate(f: (x: number) => number, a: number, b: number, n = 20000): number {

@@ -5,7 +5,7 @@
  * observed value plus a wide prior; for a choice, a categorical smoothed
  * towards uniform.
  */
-import { gaussian } from './random.ts';
+import { gaussian } from '../random.ts';
 
 /**
  * The mixture weights of n observations (in trial order) and the prior

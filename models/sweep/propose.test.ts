@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { proposeTrial, type SweepMethod, type TrialRecord } from './propose.ts';
-import { gaussian, rng, seedOf } from './random.ts';
+import { gaussian, rng, seedOf } from '../random.ts';
 import { gridPoints, sampleRandom, type SearchSpace } from './space.ts';
 
 const space: SearchSpace = {

@@ -3,7 +3,7 @@
  * the sweep's method: the next grid point, a uniform draw, or TPE's
  * proposal from the trials finished so far.
  */
-import { rng, seedOf } from './random.ts';
+import { rng, seedOf } from '../random.ts';
 import { gridPoint, sampleRandom, type Params, type SearchSpace } from './space.ts';
 import { sampleTpe, type Observation } from './tpe.ts';
 

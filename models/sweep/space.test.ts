@@ -1,7 +1,7 @@
 /** The search space: its schema's messages, the exact grid, and uniform draws. */
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { z } from 'zod';
-import { rng } from './random.ts';
+import { rng } from '../random.ts';
 import { gridAxis, gridPoint, gridPoints, gridSize, paramSpecSchema, sampleRandom, searchSpaceSchema, type ParamSpec, type SearchSpace } from './space.ts';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;

@@ -1,6 +1,6 @@
 /** TPE: uniform draws at first, then proposals that follow the good trials. */
 import { describe, expect, it } from 'vitest';
-import { rng, seedOf } from './random.ts';
+import { rng, seedOf } from '../random.ts';
 import { sampleRandom, type Params, type SearchSpace } from './space.ts';
 import { sampleTpe, splitObservations, type Observation } from './tpe.ts';
 

@@ -1,10 +1,8 @@
 /**
- * Seeded randomness for sweeps: a 32-bit generator and a way to derive one
- * seed from several integers (a sweep's seed and a trial's number).
- *
- * The same mulberry32 as models/sae/batches.ts's `rng`, repeated here because
- * that module reads activation shards through node:fs, and sweeps' proposals
- * must also run in the browser.
+ * Seeded randomness, browser-safe: a 32-bit generator (the order a training
+ * reads its batches, an SAE's initial weights, sweeps' proposals), a way to
+ * derive one seed from several integers (a sweep's seed and a trial's
+ * number), and normal draws.
  */
 
 /** A seeded generator of uniform numbers in [0, 1) (mulberry32): the same stream for the same seed. */
